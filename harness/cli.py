@@ -1,0 +1,140 @@
+"""The command line behind run.py: compose the config, build the suite's points, run the
+sweep, print the summary. User mistakes exit with code 2 and one line on stderr.
+
+    python run.py suite=scaling                         # GPU profile on CUDA, CPU profile otherwise
+    python run.py suite=scaling suite.seq_lens=[1024,4096] device=cuda dtype=bf16
+    python run.py suite=smoke model=mamba force=true
+    python run.py --help | --cfg job                    # Hydra's own flags
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness.errors import UserError
+from harness.overrides import compose_config, to_container
+from harness.typed_config import from_mapping
+
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+SUMMARY_COLUMNS = ["model", "mode", "seq_len", "status", "latency_ms_p50", "spread_%", "peak_mb",
+                   "tokens_per_s", "backend", "note"]
+
+
+@dataclass
+class TopConfig:
+    device: str = "auto"
+    dtype: str = "auto"
+    seed: int = 0
+    vocab_size: int = 16384
+    results_dir: str = "results"
+    force: bool = False
+    progress: bool = True
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    kind, _, index = requested.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise UserError(f"device={requested!r}; valid: auto, cpu, cuda, cuda:N")
+    if kind == "cuda" and not has_cuda:
+        raise UserError(f"device={requested!r} but no CUDA device is visible; valid here: auto, cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"device={requested!r} but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    if requested not in DTYPES:
+        raise UserError(f"dtype={requested!r}; valid: {', '.join(DTYPES)}")
+    if requested == "auto":
+        return "bf16" if device.startswith("cuda") else "fp32"
+    return requested
+
+
+def _model_choice(model_cfg: dict | None) -> dict | None:
+    if not model_cfg:
+        return None
+    fixed = {"name", "preset"}
+    return {"name": model_cfg["name"], "preset": model_cfg.get("preset"),
+            "overrides": {k: v for k, v in model_cfg.items() if k not in fixed and v is not None}}
+
+
+def summary_table(rows: list[dict]) -> str:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return "(no points)"
+    peak = df.get("peak_alloc_mb")
+    df["peak_mb"] = peak.fillna(df.get("peak_rss_mb")) if peak is not None else df.get("peak_rss_mb")
+    df["spread_%"] = 100 * df.get("latency_iqr_over_median", pd.Series(dtype=float))
+    for column in SUMMARY_COLUMNS:
+        if column not in df:
+            df[column] = None
+    return df[SUMMARY_COLUMNS].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:,.4g}")
+
+
+def run(cfg: dict) -> int:
+    from suites import registry as suites
+    from suites.common import RunContext
+
+    from harness.runner import run_sweep
+
+    suite_cfg, model_cfg = cfg.pop("suite"), cfg.pop("model", None)
+    top = from_mapping(TopConfig, cfg, where="config")
+    if top.vocab_size < 2:
+        raise UserError(f"vocab_size={top.vocab_size} is impossible: must be >= 2")
+    device = resolve_device(top.device)
+    dtype = resolve_dtype(top.dtype, device)
+    suite = suites.entry(suite_cfg.get("name"))
+    params = from_mapping(suite.params_cls, suite_cfg, where="suite")
+    ctx = RunContext(device=device, dtype=dtype, seed=top.seed, vocab_size=top.vocab_size,
+                     model_choice=_model_choice(model_cfg))
+    points, description = suite.build_points(params, ctx)
+    print(f"suite {params.name!r} on {device} ({dtype}): {len(points)} points -> {top.results_dir}/{params.name}/")
+    if description:
+        print(description)
+    rows = run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress)
+    print(summary_table(rows))
+    statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
+    print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
+          + f"; records in {top.results_dir}/{params.name}/ (load with harness.results.load())")
+    return 1 if statuses.get("error") or statuses.get("crashed") else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(arg.startswith("-") for arg in argv):  # --help, --cfg job, --info ...: Hydra's own CLI
+        return _hydra_main()
+    try:
+        return run(to_container(compose_config(argv)))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished points are kept in the store", file=sys.stderr)
+        return 130
+
+
+def _hydra_main() -> int:
+    import hydra
+    from omegaconf import OmegaConf
+
+    from harness.overrides import CONF_DIR
+
+    outcome = {"code": 0}
+
+    @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+    def task(cfg) -> None:
+        try:
+            outcome["code"] = run(OmegaConf.to_container(cfg, resolve=True))
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            outcome["code"] = 2
+
+    task()
+    return outcome["code"]

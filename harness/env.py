@@ -1,0 +1,68 @@
+"""The environment recorded with every point: code version, libraries, hardware, settings.
+
+Software versions come from installed package metadata (importlib.metadata), so reading them
+imports nothing heavy; GPU facts come from torch and NVML (harness.nvml).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("torch", "triton", "transformers", "mamba-ssm", "causal-conv1d", "numpy", "hydra-core")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=None)
+def code_version() -> dict:
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"git_sha": _git("rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status)}
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def collect(device) -> dict:
+    """Everything about where a point ran. `device` is the torch.device it ran on."""
+    import torch
+
+    from harness import nvml
+
+    env = {
+        **code_version(),
+        "python": sys.version.split()[0], "platform": platform.platform(), "hostname": platform.node(),
+        "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "packages": package_versions(),
+        "torch_cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+        "device": str(device), "torch_threads": torch.get_num_threads(),
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+    }
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        env.update({
+            "gpu_name": props.name, "gpu_capability": f"{props.major}.{props.minor}",
+            "gpu_memory_mb": props.total_memory / 2**20, "gpu_sm_count": props.multi_processor_count,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            **nvml.device_info(index), **nvml.clocks_and_throttle(index),
+        })
+    return env

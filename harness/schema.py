@@ -1,0 +1,75 @@
+"""The results schema, in one place.
+
+A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
+
+    schema_version  int     SCHEMA_VERSION below; part of the point id
+    point_id        str     sha256 of the canonical point config + schema version (16 hex)
+    run_id          str     the sweep invocation that wrote it (UTC time + short git sha)
+    created_at      str     ISO-8601 UTC
+    config          dict    the resolved point: suite, task, model, model_config, mode, sizes,
+                            device, dtype, seed, warm-up/iteration settings
+    status          str     ok | oom | error | timeout | crashed
+    error           str?    traceback or reason when status != ok
+    samples_ms      [float] raw per-iteration latencies
+    latency_ms      dict    harness.stats.summarize of samples_ms
+    tokens_per_s    float   batch * seq_len / median latency
+    memory_mb       dict    peak_alloc, peak_reserved, static_alloc, nvml_process_peak, peak_rss
+    energy          dict    energy_j_per_token, avg_power_w, energy_window_s (GPU with NVML only)
+    model_info      dict    params_total, params_active, flops_per_token, backend
+    overhead_s      dict    process_start, import, build, measure, wall (per-point cost)
+    env             dict    harness.env.collect + clocks/throttle reasons after the point
+
+`harness.results.load()` flattens records into one row per point with the COLUMNS below
+(MB means MiB, 2^20 bytes, as nvidia-smi prints). Config scalars become columns of their own
+name; model config scalars become `model.<key>`.
+"""
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "oom", "error", "timeout", "crashed")
+
+# column -> (path in the record, description)
+COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "point_id": (("point_id",), "point identifier (hash of the resolved config)"),
+    "run_id": (("run_id",), "sweep invocation that wrote the record"),
+    "created_at": (("created_at",), "when the record was written (UTC)"),
+    "status": (("status",), "ok | oom | error | timeout | crashed"),
+    "error": (("error",), "error text when status != ok"),
+    "latency_ms_p50": (("latency_ms", "median"), "median latency per iteration"),
+    "latency_ms_p10": (("latency_ms", "p10"), "10th percentile latency"),
+    "latency_ms_p90": (("latency_ms", "p90"), "90th percentile latency"),
+    "latency_ms_iqr": (("latency_ms", "iqr"), "interquartile range of latency"),
+    "latency_ms_ci_lo": (("latency_ms", "ci_lo"), "95% bootstrap CI of the median, low"),
+    "latency_ms_ci_hi": (("latency_ms", "ci_hi"), "95% bootstrap CI of the median, high"),
+    "latency_n": (("latency_ms", "n"), "number of timed iterations"),
+    "latency_iqr_over_median": (("latency_ms", "iqr_over_median"), "relative spread"),
+    "latency_noisy": (("latency_ms", "noisy"), "IQR/median above 10%"),
+    "tokens_per_s": (("tokens_per_s",), "tokens processed per second at the median"),
+    "peak_alloc_mb": (("memory_mb", "peak_alloc"), "torch.cuda.max_memory_allocated (headline)"),
+    "peak_reserved_mb": (("memory_mb", "peak_reserved"), "torch.cuda.max_memory_reserved"),
+    "static_alloc_mb": (("memory_mb", "static_alloc"), "allocated before the timed loop (weights, optimizer, inputs)"),
+    "nvml_process_peak_mb": (("memory_mb", "nvml_process_peak"), "NVML per-process peak (sampled every 10 ms)"),
+    "peak_rss_mb": (("memory_mb", "peak_rss"), "peak resident host memory of the child process"),
+    "energy_j_per_token": (("energy", "energy_j_per_token"), "NVML total-energy difference per token"),
+    "avg_power_w": (("energy", "avg_power_w"), "mean board power over the energy window"),
+    "params_total": (("model_info", "params_total"), "all parameters"),
+    "params_active": (("model_info", "params_active"), "parameters used per token"),
+    "flops_per_token": (("model_info", "flops_per_token"), "analytic forward FLOPs per token"),
+    "backend": (("model_info", "backend"), "kernel backend that actually ran"),
+    "overhead_process_start_s": (("overhead_s", "process_start"), "spawn to child main"),
+    "overhead_import_s": (("overhead_s", "import"), "importing the task (torch, models)"),
+    "overhead_build_s": (("overhead_s", "build"), "building the model and inputs"),
+    "overhead_wall_s": (("overhead_s", "wall"), "whole point, spawn to exit"),
+    "gpu_name": (("env", "gpu_name"), "GPU model"),
+    "gpu_uuid": (("env", "gpu_uuid"), "GPU UUID"),
+    "driver_version": (("env", "driver_version"), "NVIDIA driver"),
+    "sm_clock_mhz": (("env", "sm_clock_mhz"), "SM clock after the point"),
+    "throttle_reasons": (("env", "throttle_reasons"), "active clock-event reasons after the point"),
+    "git_sha": (("env", "git_sha"), "commit of the harness"),
+    "git_dirty": (("env", "git_dirty"), "uncommitted changes to tracked files"),
+    "torch_version": (("env", "packages", "torch"), "torch"),
+    "cuda_version": (("env", "torch_cuda"), "CUDA torch was built with"),
+    "transformers_version": (("env", "packages", "transformers"), "transformers"),
+    "mamba_ssm_version": (("env", "packages", "mamba-ssm"), "mamba-ssm"),
+    "causal_conv1d_version": (("env", "packages", "causal-conv1d"), "causal-conv1d"),
+}

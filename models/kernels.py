@@ -1,0 +1,68 @@
+"""Optional fused CUDA kernels (mamba-ssm, causal-conv1d) and the choice of backend.
+
+mamba-ssm and causal-conv1d are compiled CUDA extensions that cannot be installed on a
+machine without nvcc and a GPU, so they are imported lazily and may be absent. On a CUDA
+device an absent kernel is an error, never a silent fall back to the slow reference.
+
+Backends of the Mamba mixer (names recorded with every result):
+    cuda_fused      mamba_ssm `mamba_inner_fn` (needs causal-conv1d): conv + scan + gating fused
+    cuda_scan       mamba_ssm `selective_scan_fn`; the short conv by causal-conv1d or torch
+    reference       models.selective_scan.selective_scan_chunked (pure PyTorch, any device)
+"""
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+BACKENDS = ("auto", "cuda_fused", "cuda_scan", "reference")
+
+
+class KernelUnavailable(RuntimeError):
+    """A requested fused kernel is not installed or cannot run on this device."""
+
+
+@functools.lru_cache(maxsize=None)
+def mamba_kernels() -> SimpleNamespace | None:
+    """mamba-ssm's CUDA ops, or None when the package (or its CUDA extension) is missing."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import mamba_inner_fn, selective_scan_fn
+    except Exception:  # ImportError, or an ABI mismatch raising OSError/RuntimeError at import
+        return None
+    try:
+        from mamba_ssm.ops.triton.selective_state_update import selective_state_update
+    except Exception:
+        selective_state_update = None
+    return SimpleNamespace(mamba_inner_fn=mamba_inner_fn, selective_scan_fn=selective_scan_fn,
+                           selective_state_update=selective_state_update)
+
+
+@functools.lru_cache(maxsize=None)
+def causal_conv1d_fn():
+    """causal-conv1d's fused depthwise conv, or None."""
+    try:
+        from causal_conv1d import causal_conv1d_fn as fn
+    except Exception:
+        return None
+    return fn
+
+
+def resolve_backend(requested: str, device_type: str) -> str:
+    """Turn `requested` (one of BACKENDS) into the backend that will run on `device_type`."""
+    if requested not in BACKENDS:
+        raise ValueError(f"unknown Mamba backend {requested!r}; valid: {', '.join(BACKENDS)}")
+    if requested == "reference":
+        return "reference"
+    if device_type != "cuda":
+        if requested == "auto":
+            return "reference"
+        raise KernelUnavailable(f"backend {requested!r} needs a CUDA device, got {device_type!r}")
+    if mamba_kernels() is None:
+        raise KernelUnavailable(
+            "mamba-ssm's CUDA kernels are not importable on this CUDA machine; install them with "
+            "`pip install -e '.[gpu]' --no-build-isolation`, or choose the slow path explicitly "
+            "with backend=reference")
+    if requested == "cuda_fused" or (requested == "auto" and causal_conv1d_fn() is not None):
+        if causal_conv1d_fn() is None:
+            raise KernelUnavailable("backend 'cuda_fused' needs causal-conv1d, which is not installed")
+        return "cuda_fused"
+    return "cuda_scan"

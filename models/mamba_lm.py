@@ -1,0 +1,100 @@
+"""Mamba language model: embedding, N x (RMSNorm -> Mamba mixer, residual), RMSNorm, tied head.
+
+Follows `MambaLMHeadModel` in state-spaces/mamba `mamba_ssm/models/mixer_seq_simple.py`
+(pre-norm residual blocks, tied embeddings, out_proj rescaled by 1/sqrt(n_layer)), with the
+mixer from models.mamba_block. No positional encoding: the recurrence orders the tokens.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from models.lm_base import LanguageModel, lm_loss
+from models.mamba_block import MambaBlock
+
+
+@dataclass
+class MambaConfig:
+    vocab_size: int = 16384
+    d_model: int = 256
+    n_layer: int = 8
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 2
+    backend: str = "auto"  # auto | cuda_fused | cuda_scan | reference (models.kernels)
+    scan_chunk_len: int = 64  # reference scan only
+    norm_eps: float = 1e-5
+
+
+# ~130M with a 50k vocabulary at "base" (mamba-130m: 24 x 768); smaller ones for CPU.
+PRESETS = {
+    "tiny": dict(d_model=64, n_layer=2),
+    "small": dict(d_model=256, n_layer=8),
+    "base": dict(d_model=768, n_layer=24),
+}
+
+
+class MambaResidual(nn.Module):
+    def __init__(self, cfg: MambaConfig):
+        super().__init__()
+        self.norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.mixer = MambaBlock(cfg.d_model, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
+                                backend=cfg.backend, scan_chunk_len=cfg.scan_chunk_len)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.mixer(self.norm(x))
+
+    def step(self, x: Tensor, state):
+        y, state = self.mixer.step(self.norm(x), state)
+        return x + y, state
+
+
+class MambaLM(LanguageModel):
+    def __init__(self, cfg: MambaConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.layers = nn.ModuleList(MambaResidual(cfg) for _ in range(cfg.n_layer))
+        self.norm_f = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.embedding.weight
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        for layer in self.layers:  # keep the residual stream's variance flat in depth
+            with torch.no_grad():
+                layer.mixer.out_proj.weight /= math.sqrt(cfg.n_layer)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None):
+        """idx (B, L) -> logits (B, L, V), loss."""
+        x = self.embedding(idx)  # (B, L, d_model)
+        for layer in self.layers:
+            x = layer(x)
+        logits = self.lm_head(self.norm_f(x))  # (B, L, V)
+        return logits, lm_loss(logits, targets)
+
+    def init_state(self, batch_size: int):
+        return [layer.mixer.init_state(batch_size, dtype=self.embedding.weight.dtype) for layer in self.layers]
+
+    def step(self, token: Tensor, state):
+        """token (B,) -> logits (B, V), new state (a list of per-layer (conv, ssm) states)."""
+        x = self.embedding(token)  # (B, d_model)
+        new_state = []
+        for layer, layer_state in zip(self.layers, state):
+            x, layer_state = layer.step(x, layer_state)
+            new_state.append(layer_state)
+        return self.lm_head(self.norm_f(x)), new_state
+
+    def state_bytes(self, batch_size: int) -> int:
+        """Bytes of recurrent state for generation, independent of context length."""
+        return sum(t.numel() * t.element_size() for s in self.init_state(batch_size) for t in s)
+
+    def flops_per_token(self, seq_len: int) -> int:
+        head = 2 * self.cfg.d_model * self.cfg.vocab_size
+        return self.cfg.n_layer * self.layers[0].mixer.flops_per_token() + head
+
+    def kernel_backend(self) -> str:
+        ran = sorted({layer.mixer.last_backend for layer in self.layers if layer.mixer.last_backend})
+        return "+".join(ran) if ran else "not run"

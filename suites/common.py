@@ -1,0 +1,48 @@
+"""What every suite shares: the run context and device profiles.
+
+A suite's YAML leaves sizes `null` and lists them per device type under `profiles`, so the
+same `suite=scaling` runs a CPU-sized sweep on a laptop and the full sweep on a GPU; a value
+set on the command line (`suite.seq_lens=[1024,4096]`) always wins over the profile.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from harness.errors import UserError
+from harness.typed_config import from_mapping
+
+
+@dataclass(frozen=True)
+class RunContext:
+    device: str  # resolved: cpu | cuda | cuda:N
+    dtype: str  # resolved: fp32 | bf16 | fp16
+    seed: int
+    vocab_size: int
+    model_choice: dict | None  # from the `model=` group: {name, preset, overrides}, or None
+
+    @property
+    def device_type(self) -> str:
+        return self.device.split(":")[0]
+
+
+def apply_profile(params, device_type: str):
+    """Fill the `None` fields of a suite's params from `params.profiles[device_type]`."""
+    profile = dict(params.profiles.get(device_type) or {})
+    description = profile.pop("description", None)
+    known = {f.name for f in dataclasses.fields(params)} - {"profiles", "name"}
+    unknown = sorted(set(profile) - known)
+    if unknown:
+        raise UserError(f"unknown key suite.profiles.{device_type}.{unknown[0]}; valid: {', '.join(sorted(known))}")
+    filled = {k: profile[k] for k in profile if getattr(params, k) is None}
+    resolved = from_mapping(type(params), {**dataclasses.asdict(params), **filled}, where="suite")
+    missing = [f.name for f in dataclasses.fields(resolved) if getattr(resolved, f.name) is None
+               and f.name not in ("preset",)]
+    if missing:
+        raise UserError(f"suite.{missing[0]} is not set and suite {params.name!r} has no {device_type} profile value for it")
+    return resolved, description
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise UserError(message)

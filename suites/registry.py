@@ -1,0 +1,30 @@
+"""The suite registry: suite name (conf/suite/<name>.yaml) -> its params schema and point builder.
+
+Adding a suite is one YAML file, plus a module here when it sweeps something new.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from harness.errors import UserError
+from suites import scaling
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    params_cls: type
+    build_points: Callable  # (params, RunContext) -> (list[Point], profile description | None)
+    description: str
+
+
+SUITES: dict[str, SuiteEntry] = {
+    "smoke": SuiteEntry(scaling.ScalingParams, scaling.build_points, "tiny models, seconds, any device"),
+    "scaling": SuiteEntry(scaling.ScalingParams, scaling.build_points, "sequence-length scaling, forward and train"),
+}
+
+
+def entry(name: str) -> SuiteEntry:
+    if name not in SUITES:
+        raise UserError(f"unknown suite {name!r}; valid: {', '.join(SUITES)}")
+    return SUITES[name]

@@ -1,0 +1,91 @@
+"""Sequence-length scaling: latency, memory, tokens/s and energy vs L, per model, forward and
+training step, at matched parameter count.
+
+Points: models x modes x seq_lens, plus `extend_seq_lens` for linear-time models (mamba),
+run shortest first and stopped at the first failure per (model, mode), so the longest
+feasible length is found without waiting for every longer one to fail. Baselines are sized
+to the first model's parameter count (`match`), by solving for their depth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from harness.points import Point
+from models import matching, registry
+from suites.common import RunContext, apply_profile, require
+
+MODES = ("forward", "train")
+MATCHES = ("none", "params_total", "params_active")
+
+
+@dataclass
+class ScalingParams:
+    name: str
+    modes: list[str]
+    models: Optional[list[str]] = None
+    match: str = "params_total"
+    preset: Optional[str] = None
+    seq_lens: Optional[list[int]] = None
+    extend_seq_lens: Optional[list[int]] = None
+    batch_size: Optional[int] = None
+    warmup: Optional[int] = None
+    iters: Optional[int] = None
+    max_time_s: Optional[float] = None
+    energy_min_s: Optional[float] = None
+    timeout_s: Optional[float] = None
+    profiles: dict = field(default_factory=dict)
+
+
+def _validate(p: ScalingParams) -> None:
+    for model in p.models:
+        registry.entry(model)
+    require(bool(p.models), "suite.models is empty; valid: " + ", ".join(registry.MODELS))
+    bad = [m for m in p.modes if m not in MODES]
+    require(not bad and bool(p.modes), f"suite.modes has {bad or 'nothing'}; valid: {', '.join(MODES)}")
+    require(p.match in MATCHES, f"suite.match={p.match!r}; valid: {', '.join(MATCHES)}")
+    for key in ("seq_lens", "extend_seq_lens"):
+        bad = [n for n in getattr(p, key) if n < 1]
+        require(not bad, f"suite.{key} has impossible lengths {bad}: must be >= 1")
+    require(bool(p.seq_lens), "suite.seq_lens is empty")
+    require(p.batch_size >= 1, f"suite.batch_size={p.batch_size} is impossible: must be >= 1")
+    require(p.iters >= 1, f"suite.iters={p.iters} is impossible: must be >= 1")
+    require(p.warmup >= 0, f"suite.warmup={p.warmup} is impossible: must be >= 0")
+    require(p.timeout_s > 0, f"suite.timeout_s={p.timeout_s} is impossible: must be > 0")
+
+
+def model_configs(names: list[str], preset: str, match: str, ctx: RunContext) -> dict[str, dict]:
+    """Resolved configs; with `match`, every model after the first is sized to the first."""
+    choice = ctx.model_choice or {}
+    overrides = {"vocab_size": ctx.vocab_size, **choice.get("overrides", {})}
+    configs = {name: registry.resolve_config(name, preset, overrides) for name in names}
+    if match != "none" and len(names) > 1:
+        active = match == "params_active"
+        target = matching.count_params(names[0], configs[names[0]], active=active)
+        for name in names[1:]:
+            configs[name] = matching.match_depth(name, configs[name], target, active=active)
+    return configs
+
+
+def build_points(params: ScalingParams, ctx: RunContext) -> tuple[list[Point], str | None]:
+    params, description = apply_profile(params, ctx.device_type)
+    if ctx.model_choice:
+        params.models = [ctx.model_choice["name"]]
+        params.preset = ctx.model_choice.get("preset") or params.preset
+    _validate(params)
+    configs = model_configs(params.models, params.preset, params.match, ctx)
+    points = []
+    for name in params.models:
+        lengths = params.seq_lens + (params.extend_seq_lens if registry.entry(name).linear_time else [])
+        for mode in params.modes:
+            for seq_len in sorted(set(lengths)):
+                config = {
+                    "suite": params.name, "task": "harness.measure:measure_model", "model": name,
+                    "model_config": configs[name], "mode": mode, "batch_size": params.batch_size,
+                    "seq_len": seq_len, "device": ctx.device, "dtype": ctx.dtype, "seed": ctx.seed,
+                    "warmup": params.warmup, "iters": params.iters, "max_time_s": params.max_time_s,
+                    "energy_min_s": params.energy_min_s,
+                }
+                points.append(Point(config, params.timeout_s, stop_group=f"{name}/{mode}",
+                                    label=f"{name} {mode} L={seq_len}"))
+    return points, description
