@@ -47,8 +47,9 @@ def measure_model(point: dict) -> dict:
     dtype = DTYPES[point["dtype"]]
     torch.manual_seed(point["seed"])
     t0 = time.perf_counter()
-    model = registry.build(point["model"], point["model_config"])
-    model = model.to(device=device, dtype=dtype if point["mode"] == "forward" else torch.float32)
+    with torch.device(device):  # initialise on the device: no host init, no copy
+        model = registry.build(point["model"], point["model_config"])
+    model = model.to(dtype=dtype if point["mode"] == "forward" else torch.float32)
     model.train(point["mode"] == "train")
     batch, seq_len = point["batch_size"], point["seq_len"]
     vocab = point["model_config"]["vocab_size"]

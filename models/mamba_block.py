@@ -56,7 +56,9 @@ class MambaBlock(nn.Module):
         batch, seqlen, _ = hidden_states.shape
         backend = kernels.resolve_backend(self.backend, hidden_states.device.type)
         self.last_backend = backend
-        xz = rearrange(self.in_proj(hidden_states), "b l d -> b d l")  # (B, 2*d_inner, L)
+        # one GEMM straight into the (B, 2*d_inner, L) layout the scan kernels read (as upstream)
+        xz = rearrange(self.in_proj.weight @ rearrange(hidden_states, "b l d -> d (b l)"),
+                       "d (b l) -> b d l", l=seqlen)  # (B, 2*d_inner, L)
         A = -torch.exp(self.A_log.float())  # (d_inner, N)
         if backend == "cuda_fused":
             return kernels.mamba_kernels().mamba_inner_fn(

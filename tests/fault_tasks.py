@@ -1,0 +1,36 @@
+"""Point tasks that misbehave on purpose, for the runner's isolation tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+
+def succeed(point: dict) -> dict:
+    return {"tokens_per_s": float(point.get("value", 1.0))}
+
+
+def raise_error(point: dict) -> dict:
+    raise ValueError("planted failure")
+
+
+def exhaust_memory(point: dict) -> dict:
+    import torch
+
+    torch.empty(1 << 50, dtype=torch.uint8)  # a petabyte: the allocator refuses
+    return {}
+
+
+def hang(point: dict) -> dict:
+    # a grandchild in the same process group: the timeout must kill it too
+    child = subprocess.Popen(["sleep", "1000"])
+    with open(point["pid_file"], "w") as f:
+        f.write(str(child.pid))
+    time.sleep(1000)
+    return {}
+
+
+def crash(point: dict) -> dict:
+    os.kill(os.getpid(), signal.SIGSEGV)
+    return {}

@@ -1,0 +1,67 @@
+"""run.py: config mistakes give one line naming the bad value and the valid ones, exit 2;
+Hydra's --help and --cfg work; a one-point sweep runs end to end and prints its table."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from harness.env import REPO_ROOT
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["suite=scalng"], "unknown suite 'scalng'; valid: scaling, smoke"),
+    (["model=gpt"], "unknown model 'gpt'; valid: mamba, transformer"),
+    (["suite.seq_len=[1]"], "unknown key 'suite.seq_len'; valid keys of suite:"),
+    (["colour=red"], "unknown key 'colour'; valid keys of the config:"),
+    (["seed=abc"], "config.seed: expected int, got 'abc'"),
+    (["suite=scaling", "suite.seq_lens=[1024,x]"], "suite.seq_lens[1]: expected int, got 'x'"),
+    (["suite.seq_lens=[0,64]"], "suite.seq_lens has impossible lengths [0]"),
+    (["suite.batch_size=-2"], "suite.batch_size=-2 is impossible"),
+    (["suite.models=[mamba,gpt]"], "unknown model 'gpt'; valid: mamba"),
+    (["device=tpu"], "device='tpu'; valid: auto, cpu, cuda, cuda:N"),
+    (["dtype=int3"], "dtype='int3'; valid: auto, fp32, bf16, fp16"),
+    (["model=mamba", "model.d_model=-8"], "model[mamba].d_model=-8 is impossible"),
+    (["suite.modes=[forward,backward]"], "suite.modes has ['backward']; valid: forward, train"),
+    (["suite.seq_lens=[1,"], "cannot parse overrides"),
+])
+def test_config_errors_are_one_line_exit_2(args, message):
+    out = run_cli(*args)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: ") and message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_cuda_request_on_a_cpu_machine_is_refused():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = run_cli("device=cuda")
+    assert out.returncode == 2 and "no CUDA device is visible" in out.stderr
+
+
+def test_hydra_help_and_cfg_job():
+    help_out = run_cli("--help")
+    assert help_out.returncode == 0 and "suite: scaling, smoke" in help_out.stdout
+    cfg = run_cli("suite=scaling", "suite.seq_lens=[1024,4096]", "--cfg", "job")
+    assert cfg.returncode == 0
+    assert "seq_lens:\n  - 1024\n  - 4096" in cfg.stdout
+
+
+@pytest.mark.slow
+def test_one_point_sweep_end_to_end(tmp_path):
+    args = ["suite=smoke", "model=mamba", "suite.seq_lens=[16]", "suite.modes=[forward]",
+            f"results_dir={tmp_path}", "progress=false"]
+    out = run_cli(*args)
+    assert out.returncode == 0, out.stderr
+    assert "suite 'smoke' on cpu (fp32): 1 points" in out.stdout
+    assert "mamba forward       16     ok" in out.stdout and "reference" in out.stdout
+    assert len(list((tmp_path / "smoke").glob("*.json"))) == 1
+    again = run_cli(*args)
+    assert "done before" in again.stdout

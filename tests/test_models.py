@@ -1,0 +1,93 @@
+"""Every registered model is causal; the Mamba LM's recurrent step equals its forward;
+parameter matching and counting behave."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.errors import UserError
+from models import matching, registry
+from models.mamba_block import MambaBlock
+
+VOCAB = 64
+
+
+def _tiny(name):
+    torch.manual_seed(0)
+    return registry.build(name, registry.resolve_config(name, "tiny", {"vocab_size": VOCAB})).eval()
+
+
+@pytest.mark.parametrize("name", list(registry.MODELS))
+@pytest.mark.parametrize("t", [0, 7, 30])
+def test_model_is_causal(name, t):
+    model = _tiny(name)
+    idx = torch.randint(0, VOCAB, (2, 32))
+    changed = idx.clone()
+    changed[:, t + 1:] = (changed[:, t + 1:] + 1 + torch.randint(0, VOCAB - 1, changed[:, t + 1:].shape)) % VOCAB
+    with torch.no_grad():
+        logits, _ = model(idx)
+        logits_changed, _ = model(changed)
+    torch.testing.assert_close(logits[:, : t + 1], logits_changed[:, : t + 1], rtol=0, atol=1e-5)
+    if t + 1 < 32:  # the change is visible after t, so the test could fail
+        assert not torch.allclose(logits[:, t + 1:], logits_changed[:, t + 1:])
+
+
+@pytest.mark.parametrize("name", list(registry.MODELS))
+def test_forward_returns_logits_and_loss(name):
+    model = _tiny(name)
+    idx = torch.randint(0, VOCAB, (3, 11))
+    logits, loss = model(idx, idx)
+    assert logits.shape == (3, 11, VOCAB)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    assert model.num_params() == model.num_params(active=True) > 0
+    assert model.flops_per_token(11) > 2 * (model.num_params() - VOCAB * model.cfg.d_model)
+    assert model.kernel_backend() in ("reference", "attn_sdpa", "attn_eager")
+
+
+def test_mamba_step_equals_forward():
+    model = _tiny("mamba")
+    idx = torch.randint(0, VOCAB, (2, 20))
+    with torch.no_grad():
+        logits, _ = model(idx)
+        state = model.init_state(2)
+        stepped = []
+        for t in range(idx.shape[1]):
+            out, state = model.step(idx[:, t], state)
+            stepped.append(out)
+    torch.testing.assert_close(torch.stack(stepped, dim=1), logits, rtol=1e-4, atol=1e-4)
+    assert model.state_bytes(2) == sum(t.numel() * t.element_size() for s in state for t in s)
+
+
+def test_mamba_block_parameter_names_match_upstream():
+    names = {n: tuple(p.shape) for n, p in MambaBlock(32, d_state=8).named_parameters()}
+    assert names == {"in_proj.weight": (128, 32), "conv1d.weight": (64, 1, 4), "conv1d.bias": (64,),
+                     "x_proj.weight": (2 + 16, 64), "dt_proj.weight": (64, 2), "dt_proj.bias": (64,),
+                     "A_log": (64, 8), "D": (64,), "out_proj.weight": (32, 64)}
+
+
+def test_mamba_block_cuda_backend_refused_on_cpu():
+    block = MambaBlock(16, backend="cuda_fused")
+    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        block(torch.randn(1, 4, 16))
+
+
+def test_match_depth_gets_closest_parameter_count():
+    target = matching.count_params("mamba", registry.resolve_config("mamba", "small", {"vocab_size": 1000}))
+    base = registry.resolve_config("transformer", "small", {"vocab_size": 1000})
+    matched = matching.match_depth("transformer", base, target)
+    count = matching.count_params("transformer", matched)
+    per_layer = (matching.count_params("transformer", {**matched, "n_layer": matched["n_layer"] + 1}) - count)
+    assert abs(count - target) <= per_layer / 2
+
+
+def test_unknown_model_preset_and_option_are_user_errors():
+    with pytest.raises(UserError, match="unknown model 'gpt5'; valid: mamba"):
+        registry.entry("gpt5")
+    with pytest.raises(UserError, match="unknown preset 'huge'"):
+        registry.resolve_config("mamba", "huge")
+    with pytest.raises(UserError, match="unknown key model\\[mamba\\].d_modle"):
+        registry.resolve_config("mamba", "tiny", {"d_modle": 3})
+    with pytest.raises(UserError, match="impossible"):
+        registry.resolve_config("mamba", "tiny", {"d_model": -4})
+    with pytest.raises(UserError, match="not divisible"):
+        registry.build("transformer", registry.resolve_config("transformer", "tiny", {"d_model": 66}))

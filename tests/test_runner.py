@@ -1,0 +1,66 @@
+"""The runner: each point in its own process; raise / out-of-memory / hang / crash become
+statuses while the other points finish; resume skips finished points; force redoes them."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from harness import results
+from harness.points import Point, point_id
+from harness.runner import run_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _point(task: str, timeout_s: float = 60.0, group: str | None = None, **extra) -> Point:
+    return Point({"suite": "unit", "task": f"tests.fault_tasks:{task}", **extra}, timeout_s, stop_group=group)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead for our purpose
+        return f.read().split()[2] != "Z"
+
+
+def test_failures_become_statuses_and_the_sweep_goes_on(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    points = [
+        _point("raise_error"), _point("exhaust_memory"),
+        _point("hang", timeout_s=8.0, pid_file=str(pid_file)), _point("crash"), _point("succeed", value=3.0),
+    ]
+    rows = run_sweep(points, store=str(tmp_path), progress=False)
+    assert [r["status"] for r in rows] == ["error", "oom", "timeout", "crashed", "ok"]
+    assert "planted failure" in rows[0]["error"]
+    assert "SIGSEGV" in rows[3]["error"]
+    assert rows[4]["tokens_per_s"] == 3.0
+    time.sleep(0.5)
+    assert not _alive(int(pid_file.read_text())), "the hung point's grandchild survived the timeout"
+    df = results.load(tmp_path)
+    assert sorted(df["status"]) == sorted(["error", "oom", "timeout", "crashed", "ok"])
+
+
+def test_rerun_skips_done_points_retries_failed_and_force_redoes(tmp_path):
+    points = [_point("succeed", value=1.0), _point("raise_error")]
+    first = run_sweep(points, store=str(tmp_path), progress=False)
+    path = results.record_path(tmp_path, "unit", point_id(points[0].config))
+    written = results.read_record(path)["run_id"]
+    second = run_sweep(points, store=str(tmp_path), progress=False)
+    assert second[0]["note"].startswith("done before") and second[0]["run_id"] == written
+    assert second[1]["status"] == "error" and second[1]["note"] == ""  # errors are retried
+    time.sleep(1.1)  # run ids have one-second resolution
+    third = run_sweep(points[:1], store=str(tmp_path), progress=False, force=True)
+    assert third[0]["note"] == "" and results.read_record(path)["run_id"] != written
+    assert first[0]["point_id"] == point_id(points[0].config)
+
+
+def test_a_failure_stops_the_rest_of_its_group_only(tmp_path):
+    points = [_point("succeed", group="a", value=1.0), _point("exhaust_memory", group="a"),
+              _point("succeed", group="a", value=2.0), _point("succeed", group="b", value=4.0)]
+    rows = run_sweep(points, store=str(tmp_path), progress=False)
+    assert [r["status"] for r in rows] == ["ok", "oom", "not run", "ok"]
+    assert len(results.load(tmp_path)) == 3  # nothing is recorded for a point that did not run
