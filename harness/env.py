@@ -27,8 +27,13 @@ def _git(*args: str) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def code_version() -> dict:
+    """The commit and dirty flag; where the tree has no usable git (a copied tree, an sdist),
+    SWARM_BENCH_GIT_SHA names the commit instead and the dirty flag is unknown (None)."""
+    sha = _git("rev-parse", "HEAD")
+    if sha is None:
+        return {"git_sha": os.environ.get("SWARM_BENCH_GIT_SHA"), "git_dirty": None}
     status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"git_sha": _git("rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status)}
+    return {"git_sha": sha, "git_dirty": None if status is None else bool(status)}
 
 
 def package_versions() -> dict:
