@@ -27,6 +27,17 @@ def classify(exc: BaseException) -> str:
     return "oom" if any(marker in text for marker in OOM_MARKERS) else "error"
 
 
+def _environment(point: dict) -> dict | None:
+    """Where a failed point ran, so failures carry their environment like successes."""
+    try:
+        import torch
+
+        from harness import env
+        return env.collect(torch.device(point.get("device", "cpu")))
+    except Exception:
+        return None
+
+
 def main(request_path: str, result_path: str) -> int:
     started = time.time()
     with open(request_path) as f:
@@ -40,7 +51,7 @@ def main(request_path: str, result_path: str) -> int:
         import_s = time.perf_counter() - t0
         payload, status, error = task(point), "ok", None
     except Exception as exc:  # the point failed; the sweep goes on
-        payload, status = {}, classify(exc)
+        payload, status = {"env": _environment(point)}, classify(exc)
         error = "".join(traceback.format_exception(exc))[-6000:]
     write_json_atomic(result_path, {
         "status": status, "error": error, "payload": payload,

@@ -41,6 +41,7 @@ def test_failures_become_statuses_and_the_sweep_goes_on(tmp_path):
     time.sleep(0.5)
     assert not _alive(int(pid_file.read_text())), "the hung point's grandchild survived the timeout"
     df = results.load(tmp_path)
+    assert df.loc[df["status"] == "oom", "torch_version"].notna().all(), "failures must carry the environment"
     assert sorted(df["status"]) == sorted(["error", "oom", "timeout", "crashed", "ok"])
 
 
