@@ -28,12 +28,7 @@ def mamba_kernels() -> SimpleNamespace | None:
         from mamba_ssm.ops.selective_scan_interface import mamba_inner_fn, selective_scan_fn
     except Exception:  # ImportError, or an ABI mismatch raising OSError/RuntimeError at import
         return None
-    try:
-        from mamba_ssm.ops.triton.selective_state_update import selective_state_update
-    except Exception:
-        selective_state_update = None
-    return SimpleNamespace(mamba_inner_fn=mamba_inner_fn, selective_scan_fn=selective_scan_fn,
-                           selective_state_update=selective_state_update)
+    return SimpleNamespace(mamba_inner_fn=mamba_inner_fn, selective_scan_fn=selective_scan_fn)
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,18 +22,14 @@ class ModelEntry:
     presets: dict[str, dict]
     linear_time: bool  # cost grows linearly in sequence length: scaling sweeps extend its lengths
     fixed: dict = field(default_factory=dict)  # options a variant pins
-    description: str = ""
 
 
 MODELS: dict[str, ModelEntry] = {e.name: e for e in [
-    ModelEntry("mamba", mamba_lm.MambaConfig, mamba_lm.MambaLM, mamba_lm.PRESETS, linear_time=True,
-               description="Mamba-1 LM (mamba-ssm kernels on CUDA, PyTorch reference elsewhere)"),
+    ModelEntry("mamba", mamba_lm.MambaConfig, mamba_lm.MambaLM, mamba_lm.PRESETS, linear_time=True),
     ModelEntry("transformer", transformer.TransformerConfig, transformer.TransformerLM, transformer.PRESETS,
-               linear_time=False, fixed={"attn_implementation": "sdpa"},
-               description="Llama-style Transformer, SDPA (fused) attention"),
+               linear_time=False, fixed={"attn_implementation": "sdpa"}),
     ModelEntry("transformer_eager", transformer.TransformerConfig, transformer.TransformerLM,
-               transformer.PRESETS, linear_time=False, fixed={"attn_implementation": "eager"},
-               description="Llama-style Transformer, eager attention (materialised L x L scores)"),
+               transformer.PRESETS, linear_time=False, fixed={"attn_implementation": "eager"}),
 ]}
 
 

@@ -15,12 +15,11 @@ from suites import scaling
 class SuiteEntry:
     params_cls: type
     build_points: Callable  # (params, RunContext) -> (list[Point], profile description | None)
-    description: str
 
 
 SUITES: dict[str, SuiteEntry] = {
-    "smoke": SuiteEntry(scaling.ScalingParams, scaling.build_points, "tiny models, seconds, any device"),
-    "scaling": SuiteEntry(scaling.ScalingParams, scaling.build_points, "sequence-length scaling, forward and train"),
+    "smoke": SuiteEntry(scaling.ScalingParams, scaling.build_points),  # tiny models, seconds, any device
+    "scaling": SuiteEntry(scaling.ScalingParams, scaling.build_points),  # sequence-length scaling
 }
 
 
