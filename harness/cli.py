@@ -108,9 +108,10 @@ def run(cfg: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if any(arg.startswith("-") for arg in argv):  # --help, --cfg job, --info ...: Hydra's own CLI
-        return _hydra_main()
     try:
+        if any(arg.startswith("-") for arg in argv):  # --help, --cfg job, --info ...: Hydra's own CLI
+            compose_config([arg for arg in argv if "=" in arg and not arg.startswith("-")])
+            return _hydra_main()
         return run(to_container(compose_config(argv)))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

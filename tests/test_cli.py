@@ -38,6 +38,11 @@ def test_config_errors_are_one_line_exit_2(args, message):
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
+def test_config_errors_with_hydra_flags_are_one_line_too():
+    out = run_cli("suite=scalng", "--cfg", "job")
+    assert out.returncode == 2 and out.stderr.strip() == "error: unknown suite 'scalng'; valid: scaling, smoke"
+
+
 def test_cuda_request_on_a_cpu_machine_is_refused():
     import torch
     if torch.cuda.is_available():
