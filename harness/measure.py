@@ -103,5 +103,5 @@ def measure_model(point: dict) -> dict:
             "flops_per_token": model.flops_per_token(seq_len), "backend": model.kernel_backend(),
         },
         "phases_s": {"build": build_s, "measure": measure_s},
-        "env": {**env_mod.collect(device), **(nvml.clocks_and_throttle(index) if on_gpu else {})},
+        "env": env_mod.collect(device),  # read after the point: clocks and throttle reasons included
     }
