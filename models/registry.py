@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from harness.errors import UserError
 from harness.typed_config import from_mapping
-from models import mamba_lm, transformer
+from models import mamba_lm, mamba_moe, swarm, transformer
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in [
                linear_time=False, fixed={"attn_implementation": "sdpa"}),
     ModelEntry("transformer_eager", transformer.TransformerConfig, transformer.TransformerLM,
                transformer.PRESETS, linear_time=False, fixed={"attn_implementation": "eager"}),
+    ModelEntry("swarm", swarm.SwarmConfig, swarm.SwarmLM, swarm.PRESETS, linear_time=True,
+               fixed={"encoder_type": "mamba"}),
+    ModelEntry("transformer_swarm", swarm.SwarmConfig, swarm.SwarmLM, swarm.PRESETS, linear_time=True,
+               fixed={"encoder_type": "transformer"}),  # attention inside chunks only: O(L * chunk_len)
+    ModelEntry("mamba_moe", mamba_moe.MambaMoEConfig, mamba_moe.MambaMoE, mamba_moe.PRESETS, linear_time=True),
 ]}
 
 

@@ -5,6 +5,7 @@ Follows `selective_scan_ref` in state-spaces/mamba `mamba_ssm/ops/selective_scan
 with the same argument names, shapes and semantics:
 
     u, delta, z: (B, D, L)   A: (D, N)   B, C: (B, N, L)   D, delta_bias: (D,)
+    (or per batch item, for experts with their own weights: A (B, D, N), D, delta_bias (B, D))
     h_t = exp(delta_t * A) * h_{t-1} + delta_t * B_t * u_t        (state h: (B, D, N))
     y_t = <C_t, h_t> + D * u_t,   then y_t * silu(z_t) when z is given
 
@@ -22,14 +23,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def _per_channel(t: Tensor) -> Tensor:
+    """(D,) or per batch item (B, D) -> broadcastable against (B, D, L)."""
+    return t.float()[None, :, None] if t.dim() == 1 else t.float()[:, :, None]
+
+
 def _discretize(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, delta_bias: Tensor | None,
                 delta_softplus: bool) -> tuple[Tensor, Tensor]:
     delta = delta.float()
     if delta_bias is not None:
-        delta = delta + delta_bias.float()[None, :, None]
+        delta = delta + _per_channel(delta_bias)
     if delta_softplus:
         delta = F.softplus(delta)
-    decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A.float()))  # (B, D, L, N)
+    pattern = "bdl,dn->bdln" if A.dim() == 2 else "bdl,bdn->bdln"
+    decay = torch.exp(torch.einsum(pattern, delta, A.float()))  # (B, D, L, N)
     drive = torch.einsum("bdl,bnl,bdl->bdln", delta, B.float(), u.float())  # (B, D, L, N)
     return decay, drive
 
@@ -37,7 +44,7 @@ def _discretize(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, delta_bias: Tens
 def _readout(h: Tensor, u: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None) -> Tensor:
     y = torch.einsum("bdln,bnl->bdl", h, C.float())  # (B, D, L)
     if D is not None:
-        y = y + u.float() * D.float()[None, :, None]
+        y = y + u.float() * _per_channel(D)
     if z is not None:
         y = y * F.silu(z.float())
     return y.to(u.dtype)
