@@ -31,6 +31,7 @@ class TopConfig:
     results_dir: str = "results"
     force: bool = False
     progress: bool = True
+    dry_run: bool = False
 
 
 def resolve_device(requested: str) -> str:
@@ -98,6 +99,10 @@ def run(cfg: dict) -> int:
     print(f"suite {params.name!r} on {device} ({dtype}): {len(points)} points -> {top.results_dir}/{params.name}/")
     if description:
         print(description)
+    if top.dry_run:
+        for point in points:
+            print(f"  {point.label}")
+        return 0
     rows = run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress)
     print(summary_table(rows))
     statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()

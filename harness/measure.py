@@ -101,6 +101,7 @@ def measure_model(point: dict) -> dict:
         "model_info": {
             "params_total": model.num_params(active=False), "params_active": model.num_params(active=True),
             "flops_per_token": model.flops_per_token(seq_len), "backend": model.kernel_backend(),
+            "extra": model.extra_info() if hasattr(model, "extra_info") else {},
         },
         "phases_s": {"build": build_s, "measure": measure_s},
         "env": env_mod.collect(device),  # read after the point: clocks and throttle reasons included

@@ -15,7 +15,8 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     tokens_per_s    float   batch * seq_len / median latency
     memory_mb       dict    peak_alloc, peak_reserved, static_alloc, nvml_process_peak, peak_rss
     energy          dict    energy_j_per_token, avg_power_w, energy_window_s (GPU with NVML only)
-    model_info      dict    params_total, params_active, flops_per_token, backend
+    model_info      dict    params_total, params_active, flops_per_token, backend, and for
+                            routed models `extra`: routing statistics of the last forward
     overhead_s      dict    process_start, import, build, measure, wall (per-point cost)
     env             dict    harness.env.collect + clocks/throttle reasons after the point
 
@@ -56,6 +57,11 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "params_active": (("model_info", "params_active"), "parameters used per token"),
     "flops_per_token": (("model_info", "flops_per_token"), "analytic forward FLOPs per token"),
     "backend": (("model_info", "backend"), "kernel backend that actually ran"),
+    "routing_dropped_fraction": (("model_info", "extra", "routing", "dropped_fraction"),
+                                 "share of routed assignments dropped by the capacity limit"),
+    "routing_experts_used": (("model_info", "extra", "routing", "experts_used"), "encoders/experts that ran"),
+    "routing_load_entropy_bits": (("model_info", "extra", "routing", "load_entropy_bits"),
+                                  "entropy of the per-encoder load (log2 N when even)"),
     "overhead_process_start_s": (("overhead_s", "process_start"), "spawn to child main"),
     "overhead_import_s": (("overhead_s", "import"), "importing the task (torch, models)"),
     "overhead_build_s": (("overhead_s", "build"), "building the model and inputs"),

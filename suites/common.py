@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from harness.errors import UserError
+from harness.points import Point
 from harness.typed_config import from_mapping
 
 
@@ -46,3 +47,16 @@ def apply_profile(params, device_type: str):
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise UserError(message)
+
+
+def measurement_point(params, ctx: RunContext, model: str, config: dict, mode: str, seq_len: int,
+                      stop_group: str, label: str, **extra) -> Point:
+    """One `harness.measure:measure_model` point with the suite's timing settings."""
+    point = {
+        "suite": params.name, "task": "harness.measure:measure_model", "model": model,
+        "model_config": config, "mode": mode, "batch_size": params.batch_size,
+        "seq_len": seq_len, "device": ctx.device, "dtype": ctx.dtype, "seed": ctx.seed,
+        "warmup": params.warmup, "iters": params.iters, "max_time_s": params.max_time_s,
+        "energy_min_s": params.energy_min_s, **extra,
+    }
+    return Point(point, params.timeout_s, stop_group=stop_group, label=label)

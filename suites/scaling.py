@@ -13,7 +13,7 @@ from typing import Optional
 
 from harness.points import Point
 from models import matching, registry
-from suites.common import RunContext, apply_profile, require
+from suites.common import RunContext, apply_profile, measurement_point, require
 
 MODES = ("forward", "train")
 MATCHES = ("none", "params_total", "params_active")
@@ -79,13 +79,6 @@ def build_points(params: ScalingParams, ctx: RunContext) -> tuple[list[Point], s
         lengths = params.seq_lens + (params.extend_seq_lens if registry.entry(name).linear_time else [])
         for mode in params.modes:
             for seq_len in sorted(set(lengths)):
-                config = {
-                    "suite": params.name, "task": "harness.measure:measure_model", "model": name,
-                    "model_config": configs[name], "mode": mode, "batch_size": params.batch_size,
-                    "seq_len": seq_len, "device": ctx.device, "dtype": ctx.dtype, "seed": ctx.seed,
-                    "warmup": params.warmup, "iters": params.iters, "max_time_s": params.max_time_s,
-                    "energy_min_s": params.energy_min_s,
-                }
-                points.append(Point(config, params.timeout_s, stop_group=f"{name}/{mode}",
-                                    label=f"{name} {mode} L={seq_len}"))
+                points.append(measurement_point(params, ctx, name, configs[name], mode, seq_len,
+                                                stop_group=f"{name}/{mode}", label=f"{name} {mode} L={seq_len}"))
     return points, description

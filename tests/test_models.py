@@ -39,9 +39,12 @@ def test_forward_returns_logits_and_loss(name):
     logits, loss = model(idx, idx)
     assert logits.shape == (3, 11, VOCAB)
     assert loss.ndim == 0 and torch.isfinite(loss)
-    assert model.num_params() == model.num_params(active=True) > 0
-    assert model.flops_per_token(11) > 2 * (model.num_params() - VOCAB * model.cfg.d_model)
-    assert model.kernel_backend() in ("reference", "attn_sdpa", "attn_eager")
+    sparse = name in ("swarm", "transformer_swarm", "mamba_moe")
+    assert 0 < model.num_params(active=True) < model.num_params() if sparse else \
+        model.num_params(active=True) == model.num_params() > 0
+    # every active weight is used at least once per token (2 FLOPs per multiply-add)
+    assert model.flops_per_token(11) > 2 * (model.num_params(active=True) - VOCAB * model.cfg.d_model)
+    assert "cuda" not in model.kernel_backend() and model.kernel_backend() != "not run"
 
 
 def test_mamba_step_equals_forward():
@@ -91,3 +94,14 @@ def test_unknown_model_preset_and_option_are_user_errors():
         registry.resolve_config("mamba", "tiny", {"d_model": -4})
     with pytest.raises(UserError, match="not divisible"):
         registry.build("transformer", registry.resolve_config("transformer", "tiny", {"d_model": 66}))
+
+
+def test_match_width_gets_closest_parameter_count():
+    target = 5_000_000
+    base = registry.resolve_config("transformer", "small", {"vocab_size": 1000})
+    matched = matching.match("transformer", base, target, by="width")
+    assert matched["d_model"] % 64 == 0 and matched["n_head"] == matched["d_model"] // 64
+    count = matching.count_params("transformer", matched)
+    for neighbour in (matched["d_model"] - 64, matched["d_model"] + 64):
+        other = matching.count_params("transformer", {**matched, "d_model": neighbour, "n_head": neighbour // 64})
+        assert abs(count - target) <= abs(other - target)

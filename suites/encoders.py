@@ -1,0 +1,115 @@
+"""Encoder-count scaling of the swarm: latency, memory and tokens/s vs N (encoders) and k (top-k),
+next to a single Mamba LM and Transformers matched to the swarm's active or total parameters.
+
+Points:
+- swarm: every (N, k) with k <= N, at each sequence length, forward and training step
+  (`train_top_k` restricts which k get a training point); the seeds claim cost is set by k,
+  not N, so these should be flat in N;
+- `loop_n_encoders`: the same swarm with the per-encoder loop instead of grouped dispatch, to
+  show what grouping buys;
+- baselines, each `{model, match, by}`: `params_active` ones are sized to the swarm with the
+  largest N at each k, `params_total` ones to the swarm with the largest k at each N in
+  `total_match_n_encoders` (their size grows with N, so width is the natural knob).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from harness.points import Point, point_id
+from models import matching, registry
+from suites.common import RunContext, apply_profile, measurement_point, require
+
+MODES = ("forward", "train")
+MATCHES = ("params_active", "params_total")
+
+
+@dataclass
+class EncodersParams:
+    name: str
+    modes: list[str]
+    swarm: Optional[dict] = None  # SwarmConfig overrides on top of `preset`
+    baselines: list[dict] = field(default_factory=list)  # {model, match, by}
+    preset: Optional[str] = None
+    n_encoders: Optional[list[int]] = None
+    top_k: Optional[list[int]] = None
+    train_top_k: Optional[list[int]] = None
+    loop_n_encoders: Optional[list[int]] = None
+    total_match_n_encoders: Optional[list[int]] = None
+    seq_lens: Optional[list[int]] = None
+    batch_size: Optional[int] = None
+    warmup: Optional[int] = None
+    iters: Optional[int] = None
+    max_time_s: Optional[float] = None
+    energy_min_s: Optional[float] = None
+    timeout_s: Optional[float] = None
+    profiles: dict = field(default_factory=dict)
+
+
+def _validate(p: EncodersParams) -> None:
+    bad = [m for m in p.modes if m not in MODES]
+    require(not bad and bool(p.modes), f"suite.modes has {bad or 'nothing'}; valid: {', '.join(MODES)}")
+    for key in ("n_encoders", "top_k", "seq_lens"):
+        values = getattr(p, key)
+        require(bool(values), f"suite.{key} is empty")
+        require(min(values) >= 1, f"suite.{key} has impossible values {[v for v in values if v < 1]}: must be >= 1")
+    require(p.batch_size >= 1, f"suite.batch_size={p.batch_size} is impossible: must be >= 1")
+    for b in p.baselines:
+        require(set(b) <= {"model", "match", "by"} and "model" in b,
+                f"suite.baselines entry {b}: expected keys model, match (params_active|params_total), by (depth|width)")
+        registry.entry(b["model"])
+        require(b.get("match", "params_active") in MATCHES,
+                f"suite.baselines match={b.get('match')!r}; valid: {', '.join(MATCHES)}")
+        require(b.get("by", "depth") in matching.MATCH_BY,
+                f"suite.baselines by={b.get('by')!r}; valid: {', '.join(matching.MATCH_BY)}")
+
+
+def _swarm_config(params: EncodersParams, ctx: RunContext, n: int, k: int, **more) -> dict:
+    overrides = {"vocab_size": ctx.vocab_size, **params.swarm, "n_encoders": n, "top_k": k, **more}
+    return registry.resolve_config("swarm", params.preset, overrides)
+
+
+def _baseline_config(params: EncodersParams, ctx: RunContext, baseline: dict, target: dict) -> dict:
+    active = baseline.get("match", "params_active") == "params_active"
+    width = {"d_model": params.swarm["d_model"]} if "d_model" in params.swarm else {}
+    base = registry.resolve_config(baseline["model"], params.preset, {"vocab_size": ctx.vocab_size, **width})
+    goal = matching.count_params("swarm", target, active=active)
+    return matching.match(baseline["model"], base, goal, active=False, by=baseline.get("by", "depth"))
+
+
+def build_points(params: EncodersParams, ctx: RunContext) -> tuple[list[Point], str | None]:
+    params, description = apply_profile(params, ctx.device_type)
+    _validate(params)
+    points, seen = [], set()
+
+    def add(model, config, tag, modes=params.modes, **extra):
+        for mode in modes:
+            for seq_len in params.seq_lens:
+                point = measurement_point(params, ctx, model, config, mode, seq_len, stop_group=f"{tag}/{mode}/L={seq_len}",
+                                          label=f"{tag} {mode} L={seq_len}", **extra)
+                if point_id(point.config) not in seen:  # one baseline may match several swarms
+                    seen.add(point_id(point.config))
+                    points.append(point)
+
+    for k in params.top_k:
+        for n in params.n_encoders:
+            if k > n:
+                continue
+            modes = [m for m in params.modes if m == "forward" or params.train_top_k is None or k in params.train_top_k]
+            add("swarm", _swarm_config(params, ctx, n, k), f"swarm N={n} k={k}", modes)
+    for n in params.loop_n_encoders or []:
+        k = max(x for x in params.top_k if x <= n)
+        add("swarm", _swarm_config(params, ctx, n, k, pool_backend="loop"), f"swarm-loop N={n} k={k}", ["forward"])
+    n_max, k_max = max(params.n_encoders), max(params.top_k)
+    for b in params.baselines:
+        if b.get("match", "params_active") == "params_active":
+            for k in params.top_k:
+                target = _swarm_config(params, ctx, n_max, min(k, n_max))
+                add(b["model"], _baseline_config(params, ctx, b, target), f"{b['model']} active(k={k})",
+                    matched_to=f"params_active of swarm N={n_max} k={min(k, n_max)}")
+        else:
+            for n in params.total_match_n_encoders or params.n_encoders:
+                target = _swarm_config(params, ctx, n, min(k_max, n))
+                add(b["model"], _baseline_config(params, ctx, b, target), f"{b['model']} total(N={n})",
+                    matched_to=f"params_total of swarm N={n} k={min(k_max, n)}")
+    return points, description
