@@ -46,8 +46,10 @@ def test_grouped_swarm_matches_loop_on_cuda(encoder_type, share_rank):
         with torch.autocast("cuda", dtype=torch.bfloat16):
             logits, loss = model(idx, idx)
         loss.backward()
-        outputs[pool] = (logits.detach(), model.router.proj.weight.grad.clone(),
-                         model.encoders.layers[0].D.grad.clone(), model.encoders.last_dispatch["pool"])
+        encoder_norm = model.encoders.layers[0].norm1_weight if encoder_type == "transformer" \
+            else model.encoders.layers[0].norm_weight
+        outputs[pool] = (logits.detach(), model.router.proj.weight.grad.clone(), encoder_norm.grad.clone(),
+                         model.encoders.last_dispatch["pool"])
     assert outputs["grouped"][3].startswith(("grouped+grouped_mm+cuda_scan", "transformer+grouped_mm"))
     assert outputs["loop"][3] in ("loop+cuda_fused", "transformer+loop+sdpa")
     assert rel_err(outputs["grouped"][0], outputs["loop"][0]) < 2e-2
