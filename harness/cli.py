@@ -5,6 +5,7 @@ sweep, print the summary. User mistakes exit with code 2 and one line on stderr.
     python run.py suite=scaling suite.seq_lens=[1024,4096] device=cuda dtype=bf16
     python run.py suite=smoke model=mamba force=true
     python run.py --help | --cfg job                    # Hydra's own flags
+    python run.py compare baseline=<run> candidate=<run> # the regression gate (harness.compare_cli)
 """
 from __future__ import annotations
 
@@ -114,6 +115,9 @@ def run(cfg: dict) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] == ["compare"]:
+            from harness import compare_cli
+            return compare_cli.main(argv[1:])
         if any(arg.startswith("-") for arg in argv):  # --help, --cfg job, --info ...: Hydra's own CLI
             compose_config([arg for arg in argv if "=" in arg and not arg.startswith("-")])
             return _hydra_main()

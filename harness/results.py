@@ -47,7 +47,7 @@ def write_record(store: str | Path, point_id: str, run_id: str, point: dict, out
     return path
 
 
-def _get(record: dict, path: tuple[str, ...]):
+def get_path(record: dict, path: tuple[str, ...]):
     value = record
     for key in path:
         if not isinstance(value, dict) or key not in value:
@@ -63,7 +63,7 @@ def flatten(record: dict) -> dict:
     row.update({f"model.{k}": v for k, v in (config.get("model_config") or {}).items()
                 if not isinstance(v, (dict, list))})
     for column, (path, _) in COLUMNS.items():
-        value = _get(record, path)
+        value = get_path(record, path)
         row[column] = ", ".join(value) if isinstance(value, list) else value
     row["schema_version"] = record.get("schema_version")
     return row

@@ -18,6 +18,8 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     model_info      dict    params_total, params_active, flops_per_token, backend, and for
                             routed models `extra`: routing statistics of the last forward
     overhead_s      dict    process_start, import, build, measure, wall (per-point cost)
+    loss            dict    fixed-seed training runs only (harness.fixed_seed_loss): curve,
+                            initial, final, steps, floor (ln branching), train_s
     env             dict    harness.env.collect + clocks/throttle reasons after the point
 
 `harness.results.load()` flattens records into one row per point with the COLUMNS below
@@ -62,6 +64,9 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "routing_experts_used": (("model_info", "extra", "routing", "experts_used"), "encoders/experts that ran"),
     "routing_load_entropy_bits": (("model_info", "extra", "routing", "load_entropy_bits"),
                                   "entropy of the per-encoder load (log2 N when even)"),
+    "loss_initial": (("loss", "initial"), "fixed-seed training run: loss at the first step"),
+    "loss_final": (("loss", "final"), "fixed-seed training run: loss at the last step"),
+    "loss_steps": (("loss", "steps"), "fixed-seed training run: steps taken"),
     "overhead_process_start_s": (("overhead_s", "process_start"), "spawn to child main"),
     "overhead_import_s": (("overhead_s", "import"), "importing the task (torch, models)"),
     "overhead_build_s": (("overhead_s", "build"), "building the model and inputs"),

@@ -1,0 +1,262 @@
+"""Compare two runs point by point: the regression gate behind `python run.py compare`.
+
+A run is a directory of records (`results_dir` of a sweep), a JSON file of records, or a run
+id (or unique prefix) inside the store. Records are matched on their config minus `repeat`,
+so the fresh-process repeats of one point pool into one sample set per side.
+
+Verdicts, per point (the worst of its metrics):
+- latency (statistical): ratio of pooled medians, candidate / baseline, with a hierarchical
+  bootstrap CI (resample processes, then iterations inside each, as in Saravanan et al.,
+  "Application of the hierarchical bootstrap to multi-level data", 2020), so run-to-run
+  spread counts and not only the spread within one process. `regressed` only when the
+  ratio exceeds 1 + threshold AND the CI lies wholly above 1; `improved` symmetrically.
+- memory (near-deterministic): GPU peak allocated, else the child's peak RSS; `regressed`
+  when the candidate exceeds the baseline by more than rtol x baseline + atol.
+- size (deterministic): params_total, params_active, flops_per_token must be equal, else
+  `changed` (the model itself differs: fix it or refresh the baseline).
+- fixed-seed loss: `regressed` when the final loss is higher by more than `loss_atol`.
+- status: a point ok in the baseline and failed in the candidate is `failed`.
+
+Runs whose environments differ (GPU, dtype, library versions, CPU count on CPU runs) are
+refused as incomparable (`Incomparable`), never compared.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness import results
+from harness.errors import UserError
+
+EXACT_FIELDS = ("params_total", "params_active", "flops_per_token")
+FAILING = ("regressed", "failed", "changed")
+# verdict severity, worst last
+SEVERITY = ("unchanged", "improved", "missing", "baseline failed", "changed", "regressed", "failed")
+
+
+class Incomparable(UserError):
+    """The two runs were measured in different environments."""
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    threshold: float = 0.10  # relative latency slowdown that counts, if also significant
+    confidence: float = 0.95  # two-sided level of the bootstrap CI
+    n_boot: int = 2000
+    mem_rtol: float = 0.01  # GPU peak allocated: near-deterministic
+    mem_atol_mb: float = 1.0
+    rss_rtol: float = 0.05  # host RSS of the child process: allocator and import noise
+    rss_atol_mb: float = 16.0
+    loss_atol: float = 0.02  # nats; fixed-seed loss after a short run
+    seed: int = 0
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+def load_run(spec: str, store: str | Path = results.DEFAULT_STORE) -> list[dict]:
+    """Records of run `spec`: a directory, a JSON file (a record or a list of records), or a
+    run id / unique run-id prefix found under `store`."""
+    path = Path(spec)
+    if path.is_dir():
+        records = [r for _, r in results.iter_records(path)]
+        if not records:
+            raise UserError(f"{spec!r} is a directory without result records")
+        return records
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"{spec!r} is not a JSON file of records: {exc}") from exc
+        records = data if isinstance(data, list) else [data]
+        if not all(isinstance(r, dict) and "config" in r for r in records):
+            raise UserError(f"{spec!r} holds no result records (expected a record or a list of records)")
+        return records
+    by_run: dict[str, list[dict]] = {}
+    for _, record in results.iter_records(store):
+        by_run.setdefault(str(record.get("run_id")), []).append(record)
+    matches = sorted(run for run in by_run if run.startswith(spec))
+    if len(matches) == 1:
+        return by_run[matches[0]]
+    if not matches:
+        known = ", ".join(sorted(by_run)[-5:]) or "none"
+        raise UserError(f"{spec!r} is not a directory, a file or a run id in {store}/ (latest run ids: {known})")
+    raise UserError(f"run id prefix {spec!r} is ambiguous in {store}/: {', '.join(matches[:5])}")
+
+
+def point_key(record: dict) -> str:
+    config = {k: v for k, v in (record.get("config") or {}).items() if k != "repeat"}
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def point_label(record: dict) -> str:
+    c = record.get("config") or {}
+    name = c.get("model", "?") + (f"/{c['preset']}" if c.get("preset") else "")
+    return f"{c.get('suite', '?')}: {name} {c.get('mode', '?')} B={c.get('batch_size', '?')} L={c.get('seq_len', '?')}"
+
+
+def group_points(records: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        groups.setdefault(point_key(record), []).append(record)
+    return groups
+
+
+# ---- environments ------------------------------------------------------------------------
+
+def environment(record: dict) -> dict:
+    """What must match for two records' numbers to be comparable."""
+    env = record.get("env") or {}
+    packages = env.get("packages") or {}
+    config = record.get("config") or {}
+    on_gpu = bool(env.get("gpu_name"))
+    return {
+        "device": env.get("gpu_name") or "cpu", "dtype": config.get("dtype"),
+        "torch": packages.get("torch"), "cuda": env.get("torch_cuda"),
+        "transformers": packages.get("transformers"), "mamba-ssm": packages.get("mamba-ssm"),
+        "causal-conv1d": packages.get("causal-conv1d"),
+        "cpu_count": None if on_gpu else env.get("cpu_count"),
+        "torch_threads": None if on_gpu else env.get("torch_threads"),
+    }
+
+
+def run_environment(records: list[dict], side: str) -> dict:
+    envs = [environment(r) for r in records if r.get("env")]
+    if not envs:
+        raise UserError(f"the {side} run has no record with an environment")
+    fields = {}
+    for name in envs[0]:
+        values = sorted({str(e[name]) for e in envs})
+        if len(values) > 1:
+            raise Incomparable(f"the {side} run mixes environments: {name} is {' and '.join(values)}")
+        fields[name] = envs[0][name]
+    return fields
+
+
+def check_comparable(baseline: list[dict], candidate: list[dict], ignore: tuple[str, ...] = ()) -> dict:
+    """The shared environment, or Incomparable naming every field that differs."""
+    b_env, c_env = run_environment(baseline, "baseline"), run_environment(candidate, "candidate")
+    unknown = sorted(set(ignore) - set(b_env))
+    if unknown:
+        raise UserError(f"ignore_env has unknown field {unknown[0]!r}; valid: {', '.join(b_env)}")
+    differ = [f"{name} {b_env[name]!r} vs {c_env[name]!r}" for name in b_env
+              if name not in ignore and b_env[name] != c_env[name]]
+    if differ:
+        raise Incomparable("runs are incomparable (baseline vs candidate): " + "; ".join(differ)
+                           + ". Measure both in one environment, or name fields in ignore_env=[...] if you accept it")
+    return b_env
+
+
+# ---- statistics --------------------------------------------------------------------------
+
+def _process_samples(records: list[dict]) -> list[np.ndarray]:
+    return [np.asarray(r["samples_ms"], dtype=float) for r in records
+            if r.get("status") == "ok" and r.get("samples_ms")]
+
+
+def hierarchical_medians(groups: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot,) bootstrap medians: draw processes with replacement, then iterations with
+    replacement inside each (each process contributes equally: `m` = its smallest count)."""
+    m = min(len(g) for g in groups)
+    per_process = np.stack([g[rng.integers(0, len(g), size=(n_boot, m))] for g in groups])  # (P, n_boot, m)
+    chosen = rng.integers(0, len(groups), size=(n_boot, len(groups)))  # (n_boot, P)
+    rows = np.arange(n_boot)
+    pooled = np.concatenate([per_process[chosen[:, slot], rows] for slot in range(len(groups))], axis=1)
+    return np.median(pooled, axis=1)
+
+
+def latency_comparison(base: list[np.ndarray], cand: list[np.ndarray], s: GateSettings) -> dict:
+    rng = np.random.default_rng(s.seed)
+    b_med, c_med = float(np.median(np.concatenate(base))), float(np.median(np.concatenate(cand)))
+    ratios = hierarchical_medians(cand, s.n_boot, rng) / hierarchical_medians(base, s.n_boot, rng)
+    alpha = (1 - s.confidence) / 2
+    lo, hi = (float(v) for v in np.quantile(ratios, [alpha, 1 - alpha]))
+    ratio = c_med / b_med
+    if ratio > 1 + s.threshold and lo > 1:
+        verdict = "regressed"
+    elif ratio < 1 - s.threshold and hi < 1:
+        verdict = "improved"
+    else:
+        verdict = "unchanged"
+    return {"baseline_ms": b_med, "candidate_ms": c_med, "ratio": ratio, "ci": [lo, hi],
+            "processes": [len(base), len(cand)], "verdict": verdict}
+
+
+def _median_field(records: list[dict], path: tuple[str, ...]) -> float | None:
+    values = [results.get_path(r, path) for r in records if r.get("status") == "ok"]
+    values = [float(v) for v in values if v is not None]
+    return float(np.median(values)) if values else None
+
+
+def memory_comparison(base: list[dict], cand: list[dict], s: GateSettings) -> dict | None:
+    for metric, rtol, atol in (("peak_alloc", s.mem_rtol, s.mem_atol_mb), ("peak_rss", s.rss_rtol, s.rss_atol_mb)):
+        b, c = _median_field(base, ("memory_mb", metric)), _median_field(cand, ("memory_mb", metric))
+        if b is not None and c is not None:
+            limit = b * (1 + rtol) + atol
+            verdict = "regressed" if c > limit else ("improved" if c < b * (1 - rtol) - atol else "unchanged")
+            return {"metric": f"{metric}_mb", "baseline": b, "candidate": c, "ratio": c / b if b else None,
+                    "limit": limit, "verdict": verdict}
+    return None
+
+
+def exact_comparison(base: list[dict], cand: list[dict]) -> dict:
+    out = {}
+    for name in EXACT_FIELDS:
+        b, c = _median_field(base, ("model_info", name)), _median_field(cand, ("model_info", name))
+        if b is not None or c is not None:
+            out[name] = {"baseline": b, "candidate": c, "verdict": "unchanged" if b == c else "changed"}
+    return out
+
+
+def loss_comparison(base: list[dict], cand: list[dict], s: GateSettings) -> dict | None:
+    b, c = _median_field(base, ("loss", "final")), _median_field(cand, ("loss", "final"))
+    if b is None or c is None:
+        return None
+    diff = c - b
+    verdict = "regressed" if diff > s.loss_atol else ("improved" if diff < -s.loss_atol else "unchanged")
+    return {"baseline": b, "candidate": c, "diff": diff, "verdict": verdict}
+
+
+def _worst(verdicts: list[str]) -> str:
+    return max(verdicts, key=SEVERITY.index) if verdicts else "unchanged"
+
+
+def compare_point(base: list[dict], cand: list[dict], s: GateSettings) -> dict:
+    label = point_label((base or cand)[0])
+    if not cand:
+        return {"label": label, "verdict": "missing", "note": "not in the candidate run"}
+    if not base:
+        return {"label": label, "verdict": "missing", "note": "not in the baseline run"}
+    b_ok = [r for r in base if r.get("status") == "ok"]
+    c_bad = sorted({r.get("status") for r in cand if r.get("status") != "ok"})
+    if not b_ok:
+        return {"label": label, "verdict": "baseline failed",
+                "note": f"baseline status {', '.join(sorted({r.get('status') for r in base}))}"}
+    if c_bad:
+        return {"label": label, "verdict": "failed", "note": f"candidate status {', '.join(c_bad)}"}
+    out = {"label": label, "exact": exact_comparison(b_ok, cand)}
+    b_samples, c_samples = _process_samples(b_ok), _process_samples(cand)
+    if b_samples and c_samples:
+        out["latency"] = latency_comparison(b_samples, c_samples, s)
+    out["memory"] = memory_comparison(b_ok, cand, s)
+    out["loss"] = loss_comparison(b_ok, cand, s)
+    parts = [out.get("latency"), out["memory"], out["loss"], *out["exact"].values()]
+    out["verdict"] = _worst([p["verdict"] for p in parts if p])
+    return out
+
+
+def compare_runs(baseline: list[dict], candidate: list[dict], settings: GateSettings = GateSettings(),
+                 ignore_env: tuple[str, ...] = ()) -> dict:
+    """The whole comparison: environment, one entry per point, counts and `passed`."""
+    env = check_comparable(baseline, candidate, ignore_env)
+    b_groups, c_groups = group_points(baseline), group_points(candidate)
+    points = [compare_point(b_groups.get(key, []), c_groups.get(key, []), settings)
+              for key in sorted(set(b_groups) | set(c_groups))]
+    points.sort(key=lambda p: (-SEVERITY.index(p["verdict"]), p["label"]))
+    counts = {v: sum(p["verdict"] == v for p in points) for v in SEVERITY if any(p["verdict"] == v for p in points)}
+    return {"environment": env, "settings": settings.__dict__, "points": points, "counts": counts,
+            "passed": not any(p["verdict"] in FAILING for p in points),
+            "runs": {"baseline": sorted({str(r.get("run_id")) for r in baseline}),
+                     "candidate": sorted({str(r.get("run_id")) for r in candidate})}}
