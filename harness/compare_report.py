@@ -16,15 +16,16 @@ def row(point: dict) -> tuple[str, ...]:
     lat, mem, loss = point.get("latency"), point.get("memory"), point.get("loss")
     changed = [f"{name} {_num(v['baseline'], 8)} -> {_num(v['candidate'], 8)}"
                for name, v in (point.get("exact") or {}).items() if v["verdict"] == "changed"]
-    processes = [f"processes {lat['processes'][0]}/{lat['processes'][1]}"] if lat else []
-    notes = [point.get("note"), *changed, *processes]
+    processes = [f"processes {lat['processes'][0]}/{lat['processes'][1]}"
+                 + ("" if lat["interval"] == "process-level t" else f", {lat['interval']}")] if lat else []
+    notes = [point.get("note"), (loss or {}).get("note"), *changed, *processes]
     return (
         point["verdict"].upper() if point["verdict"] in ("regressed", "failed", "changed") else point["verdict"],
         point["label"],
         f"{_num(lat['baseline_ms'])} -> {_num(lat['candidate_ms'])}" if lat else "-",
         f"{lat['ratio']:.3f} [{lat['ci'][0]:.3f}, {lat['ci'][1]:.3f}]" if lat else "-",
         f"{_num(mem['baseline'])} -> {_num(mem['candidate'])} ({mem['metric']})" if mem else "-",
-        f"{loss['baseline']:.4f} -> {loss['candidate']:.4f}" if loss else "-",
+        f"{_num(loss['baseline'])} -> {_num(loss['candidate'])}" if loss else "-",
         "; ".join(n for n in notes if n),
     )
 
