@@ -29,7 +29,7 @@ class RegressionParams:
     loss_steps: Optional[int] = None
     loss_shape: Optional[list[int]] = None
     loss_repeats: Optional[int] = None
-    loss_lr: float = 1e-2
+    loss_lr: Optional[float] = None
     loss_branching: int = 4
     loss_data_vocab: int = 64
     warmup: Optional[int] = None
@@ -58,6 +58,7 @@ def _validate(p: RegressionParams) -> None:
         require(getattr(p, key) >= 1, f"suite.{key}={getattr(p, key)} is impossible: must be >= 1")
     require(p.loss_steps >= 0, f"suite.loss_steps={p.loss_steps} is impossible: must be >= 0 (0: no loss points)")
     require(p.loss_branching >= 1, f"suite.loss_branching={p.loss_branching} is impossible: must be >= 1")
+    require(p.loss_lr > 0, f"suite.loss_lr={p.loss_lr} is impossible: must be > 0")
     require(p.loss_data_vocab >= 2, f"suite.loss_data_vocab={p.loss_data_vocab} is impossible: must be >= 2")
     require(p.timeout_s > 0, f"suite.timeout_s={p.timeout_s} is impossible: must be > 0")
 
