@@ -12,7 +12,10 @@ Verdicts, per point (the worst of its metrics):
   n_base + n_cand - 2), which stays honest with 3 processes a side where a bootstrap would
   be too narrow. With one process on a side the run-to-run spread is unknown: a bootstrap
   of the iterations is used and the row says so. `regressed` only when the ratio exceeds
-  1 + threshold AND the CI lies wholly above 1; `improved` symmetrically.
+  1 + threshold AND the CI lies wholly above 1; `improved` symmetrically. The CIs are
+  Bonferroni-corrected over the m timed points (level 1 - (1 - confidence) / m), so the
+  chance that noise fails the whole gate stays below 1 - confidence however many points
+  the suite has.
 - memory (near-deterministic): GPU peak allocated, else the child's peak RSS; `regressed`
   when the candidate exceeds the baseline by more than rtol x baseline + atol.
 - size (deterministic): params_total, params_active, flops_per_token must be equal, else
@@ -27,6 +30,7 @@ refused as incomparable (`Incomparable`), never compared.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +201,8 @@ def latency_comparison(base: list[np.ndarray], cand: list[np.ndarray], s: GateSe
     return {"baseline_ms": float(np.median([np.median(g) for g in base])),
             "candidate_ms": float(np.median([np.median(g) for g in cand])),
             "ratio": ratio, "ci": [lo, hi], "processes": [len(base), len(cand)],
+            # the smallest slowdown this point could flag with the spread it has (log-symmetric CI)
+            "detectable_ratio": max(1 + s.threshold, float(np.sqrt(hi / lo))),
             "interval": "process-level t" if per_process else "iteration bootstrap (run-to-run spread unknown)",
             "verdict": verdict}
 
@@ -252,6 +258,7 @@ def _worst(verdicts: list[str]) -> str:
 
 
 def compare_point(base: list[dict], cand: list[dict], s: GateSettings) -> dict:
+    """One point's comparison; `s.confidence` is the per-point (already corrected) level."""
     label = point_label((base or cand)[0])
     if not cand:
         return {"label": label, "verdict": "missing", "note": "not in the candidate run"}
@@ -280,11 +287,15 @@ def compare_runs(baseline: list[dict], candidate: list[dict], settings: GateSett
     """The whole comparison: environment, one entry per point, counts and `passed`."""
     env = check_comparable(baseline, candidate, ignore_env)
     b_groups, c_groups = group_points(baseline), group_points(candidate)
-    points = [compare_point(b_groups.get(key, []), c_groups.get(key, []), settings)
-              for key in sorted(set(b_groups) | set(c_groups))]
+    keys = sorted(set(b_groups) | set(c_groups))
+    timed = sum(bool(_process_samples(b_groups.get(k, []))) and bool(_process_samples(c_groups.get(k, [])))
+                for k in keys)
+    per_point = dataclasses.replace(settings, confidence=1 - (1 - settings.confidence) / max(timed, 1))
+    points = [compare_point(b_groups.get(key, []), c_groups.get(key, []), per_point) for key in keys]
     points.sort(key=lambda p: (-SEVERITY.index(p["verdict"]), p["label"]))
     counts = {v: sum(p["verdict"] == v for p in points) for v in SEVERITY if any(p["verdict"] == v for p in points)}
-    return {"environment": env, "settings": settings.__dict__, "points": points, "counts": counts,
+    return {"environment": env, "settings": {**settings.__dict__, "per_point_confidence": per_point.confidence},
+            "points": points, "counts": counts,
             "passed": not any(p["verdict"] in FAILING for p in points),
             "runs": {"baseline": sorted({str(r.get("run_id")) for r in baseline}),
                      "candidate": sorted({str(r.get("run_id")) for r in candidate})}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-COLUMNS = ("verdict", "point", "latency ms (base -> cand)", "ratio [95% CI]", "memory MB (base -> cand)",
+COLUMNS = ("verdict", "point", "latency ms (base -> cand)", "ratio [CI]", "memory MB (base -> cand)",
            "loss (base -> cand)", "note")
 
 
@@ -16,7 +16,7 @@ def row(point: dict) -> tuple[str, ...]:
     lat, mem, loss = point.get("latency"), point.get("memory"), point.get("loss")
     changed = [f"{name} {_num(v['baseline'], 8)} -> {_num(v['candidate'], 8)}"
                for name, v in (point.get("exact") or {}).items() if v["verdict"] == "changed"]
-    processes = [f"processes {lat['processes'][0]}/{lat['processes'][1]}"
+    processes = [f"processes {lat['processes'][0]}/{lat['processes'][1]}, detects >= {lat['detectable_ratio']:.2f}x"
                  + ("" if lat["interval"] == "process-level t" else f", {lat['interval']}")] if lat else []
     notes = [point.get("note"), (loss or {}).get("note"), *changed, *processes]
     return (
@@ -34,8 +34,9 @@ def _summary(result: dict) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in result["counts"].items())
     gate = "PASSED" if result["passed"] else "FAILED"
     s = result["settings"]
-    return (f"gate {gate}: {counts} ({len(result['points'])} points; latency threshold {s['threshold']:.0%} "
-            f"and {s['confidence']:.0%} CI above 1)")
+    return (f"gate {gate}: {counts} ({len(result['points'])} points; latency regresses when slower by over "
+            f"{s['threshold']:.0%} with its {s['per_point_confidence']:.2%} CI above 1, Bonferroni for a "
+            f"{s['confidence']:.0%} family-wise level)")
 
 
 def _environment(result: dict) -> str:

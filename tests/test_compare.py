@@ -59,7 +59,7 @@ def test_planted_30_percent_slowdown_is_flagged():
     assert not result["passed"]
     assert [v for label, v in verdicts.items() if "forward" in label] == ["regressed", "regressed"]
     lat = next(p["latency"] for p in result["points"] if "forward" in p["label"])
-    assert 1.2 < lat["ratio"] < 1.4 and lat["ci"][0] > 1
+    assert 1.2 < lat["ratio"] < 1.4 and lat["ci"][0] > 1 and 1.1 <= lat["detectable_ratio"] < 1.3
 
 
 def test_planted_memory_growth_is_flagged_even_without_slowdown():
