@@ -23,7 +23,10 @@ Verdicts, per point (the worst of its metrics):
 - fixed-seed loss: `regressed` when the final loss is higher by more than `loss_atol` plus
   twice the spread of the baseline's own repeats (on a GPU, atomics in backward kernels and
   routing ties make repeats differ; on the CPU they are bit-identical, so the spread is 0).
-- status: a point ok in the baseline and failed in the candidate is `failed`.
+- status: a point ok in the baseline and failed in the candidate is `failed`; a baseline
+  point absent from the candidate is `missing` (its config changed, or it was not run) and
+  fails too, so editing a model's preset cannot slip past the gate; candidate-only points
+  are `new`. Runs with no point in common are refused.
 
 Runs whose environments differ (GPU, dtype, library versions, CPU count on CPU runs) are
 refused as incomparable (`Incomparable`), never compared.
@@ -42,9 +45,9 @@ from harness import results
 from harness.errors import UserError
 
 EXACT_FIELDS = ("params_total", "params_active", "flops_per_token")
-FAILING = ("regressed", "failed", "changed")
+FAILING = ("regressed", "failed", "changed", "missing")
 # verdict severity, worst last
-SEVERITY = ("unchanged", "improved", "missing", "baseline failed", "changed", "regressed", "failed")
+SEVERITY = ("unchanged", "improved", "new", "baseline failed", "missing", "changed", "regressed", "failed")
 
 
 class Incomparable(UserError):
@@ -261,9 +264,10 @@ def compare_point(base: list[dict], cand: list[dict], s: GateSettings) -> dict:
     """One point's comparison; `s.confidence` is the per-point (already corrected) level."""
     label = point_label((base or cand)[0])
     if not cand:
-        return {"label": label, "verdict": "missing", "note": "not in the candidate run"}
+        return {"label": label, "verdict": "missing",
+                "note": "not in the candidate run: its config changed or it was not run"}
     if not base:
-        return {"label": label, "verdict": "missing", "note": "not in the baseline run"}
+        return {"label": label, "verdict": "new", "note": "not in the baseline run"}
     b_ok = [r for r in base if r.get("status") == "ok"]
     c_bad = sorted({r.get("status") for r in cand if r.get("status") != "ok"})
     if not b_ok:
@@ -288,6 +292,9 @@ def compare_runs(baseline: list[dict], candidate: list[dict], settings: GateSett
     env = check_comparable(baseline, candidate, ignore_env)
     b_groups, c_groups = group_points(baseline), group_points(candidate)
     keys = sorted(set(b_groups) | set(c_groups))
+    if not set(b_groups) & set(c_groups):
+        raise UserError(f"the runs have no point in common (baseline {len(b_groups)} points, candidate "
+                        f"{len(c_groups)}): different suites or settings")
     timed = sum(bool(_process_samples(b_groups.get(k, []))) and bool(_process_samples(c_groups.get(k, [])))
                 for k in keys)
     per_point = dataclasses.replace(settings, confidence=1 - (1 - settings.confidence) / max(timed, 1))

@@ -27,11 +27,15 @@ def _git(*args: str) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def code_version() -> dict:
-    """The commit and dirty flag; where the tree has no usable git (a copied tree, an sdist),
-    SWARM_BENCH_GIT_SHA names the commit instead and the dirty flag is unknown (None)."""
+    """The commit and dirty flag. SWARM_BENCH_GIT_SHA, when set, names the commit instead
+    (dirty unknown: None): a copied tree (a GPU box fed a working copy, an sdist) may carry a
+    .git whose HEAD is not the code that runs."""
+    named = os.environ.get("SWARM_BENCH_GIT_SHA")
+    if named:
+        return {"git_sha": named, "git_dirty": None}
     sha = _git("rev-parse", "HEAD")
     if sha is None:
-        return {"git_sha": os.environ.get("SWARM_BENCH_GIT_SHA"), "git_dirty": None}
+        return {"git_sha": None, "git_dirty": None}
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {"git_sha": sha, "git_dirty": None if status is None else bool(status)}
 

@@ -16,7 +16,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args,message", [
-    (["suite=scalng"], "unknown suite 'scalng'; valid: encoders, scaling, smoke"),
+    (["suite=scalng"], "unknown suite 'scalng'; valid: encoders, regression, scaling, smoke"),
     (["model=gpt"], "unknown model 'gpt'; valid: mamba, mamba_moe, swarm, transformer"),
     (["suite.seq_len=[1]"], "unknown key 'suite.seq_len'; valid keys of suite:"),
     (["colour=red"], "unknown key 'colour'; valid keys of the config:"),
@@ -40,7 +40,7 @@ def test_config_errors_are_one_line_exit_2(args, message):
 
 def test_config_errors_with_hydra_flags_are_one_line_too():
     out = run_cli("suite=scalng", "--cfg", "job")
-    assert out.returncode == 2 and out.stderr.strip() == "error: unknown suite 'scalng'; valid: encoders, scaling, smoke"
+    assert out.returncode == 2 and out.stderr.strip() == "error: unknown suite 'scalng'; valid: encoders, regression, scaling, smoke"
 
 
 def test_cuda_request_on_a_cpu_machine_is_refused():

@@ -11,6 +11,7 @@ import pytest
 
 from harness import compare, results
 from harness.cli import main
+from harness.errors import UserError
 from harness.store_io import write_json_atomic
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "regression"
@@ -144,9 +145,13 @@ def test_loss_tolerance_follows_the_baselines_own_spread():
     assert not compare.compare_runs(base, [record(mode="loss", loss=2.3)])["passed"]
 
 
-def test_missing_points_are_reported_not_failed():
+def test_missing_points_fail_new_points_do_not_and_disjoint_runs_are_refused():
     result = compare.compare_runs([record(), record(model="transformer")], [record()])
-    assert result["passed"] and result["counts"] == {"unchanged": 1, "missing": 1}
+    assert not result["passed"] and result["counts"] == {"unchanged": 1, "missing": 1}
+    result = compare.compare_runs([record()], [record(), record(model="transformer")])
+    assert result["passed"] and result["counts"] == {"unchanged": 1, "new": 1}
+    with pytest.raises(UserError, match="no point in common"):
+        compare.compare_runs([record()], [record(model="transformer")])
 
 
 @pytest.mark.parametrize("field, value", [("gpu_name", "NVIDIA A100-SXM4-80GB"), ("torch", "2.12.0")])
