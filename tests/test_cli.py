@@ -53,7 +53,7 @@ def test_cuda_request_on_a_cpu_machine_is_refused():
 
 def test_hydra_help_and_cfg_job():
     help_out = run_cli("--help")
-    assert help_out.returncode == 0 and "suite: encoders, scaling, smoke" in help_out.stdout
+    assert help_out.returncode == 0 and "suite: encoders, regression, scaling, smoke" in help_out.stdout
     cfg = run_cli("suite=scaling", "suite.seq_lens=[1024,4096]", "--cfg", "job")
     assert cfg.returncode == 0
     assert "seq_lens:\n  - 1024\n  - 4096" in cfg.stdout

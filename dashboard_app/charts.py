@@ -1,0 +1,157 @@
+"""Plotly figures of the dashboard, as pure functions of a filtered table (testable without
+Streamlit). Every axis names its unit; every model keeps its colour across views."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from scipy import stats
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+KNOWN_MODELS = ("mamba", "transformer", "transformer_eager", "swarm", "transformer_swarm", "mamba_moe")
+METRICS = {  # column -> axis title
+    "latency_ms_p50": "latency per step, median (ms)",
+    "memory_mb": "peak memory (MiB; GPU allocated, else host RSS)",
+    "tokens_per_s": "throughput (tokens/s)",
+    "energy_j_per_token": "energy (J/token)",
+}
+# dense BF16 tensor throughput: datasheet, and the best GEMM measured on the project's H100
+# (shared/research/anchors.md: 666-750 TF/s); other GPUs have no ceiling here and are skipped
+CEILINGS_TFLOPS = {"NVIDIA H100 80GB HBM3": {"spec": 989.4, "measured": 750.0}}
+
+
+def model_color(model: str) -> str:
+    if model in KNOWN_MODELS:
+        return PALETTE[KNOWN_MODELS.index(model)]
+    return PALETTE[len(KNOWN_MODELS) + hash(model) % (len(PALETTE) - len(KNOWN_MODELS))]
+
+
+def fit_exponent(x, y) -> dict | None:
+    """Least-squares slope of log y on log x with its 95% CI: y ~ x^slope."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    x, y = np.log(x[keep]), np.log(y[keep])
+    if len(np.unique(x)) < 3:
+        return None
+    fit = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
+    return {"exponent": float(fit.slope), "ci_lo": float(fit.slope - half), "ci_hi": float(fit.slope + half),
+            "points": int(len(x))}
+
+
+def exponents_table(df: pd.DataFrame, metric: str, min_len: int) -> pd.DataFrame:
+    rows = []
+    for (model, mode), g in df[~df["failed"]].groupby(["model", "mode"]):
+        g = g[g["seq_len"] >= min_len]
+        fit = fit_exponent(g["seq_len"], g[metric])
+        ok_lengths = df[(df["model"] == model) & (df["mode"] == mode) & (df["status"] == "ok")]["seq_len"]
+        rows.append({"model": model, "mode": mode, **(fit or {"exponent": np.nan, "ci_lo": np.nan, "ci_hi": np.nan,
+                                                            "points": len(g)}),
+                     "longest ok L": ok_lengths.max()})
+    return pd.DataFrame(rows)
+
+
+def scaling_figure(df: pd.DataFrame, metric: str, mode: str) -> go.Figure:
+    """metric vs sequence length per model (log-log); failed points as crosses at the last
+    feasible value, the longest feasible length as a ring."""
+    fig = go.Figure()
+    for model, g in df[df["mode"] == mode].sort_values("seq_len").groupby("model", sort=True):
+        ok = g[~g["failed"] & g[metric].notna()]
+        color = model_color(model)
+        fig.add_trace(go.Scatter(x=ok["seq_len"], y=ok[metric], mode="lines+markers", name=model,
+                                 line={"color": color}, legendgroup=model))
+        if ok.empty:
+            continue
+        last = ok.iloc[-1]
+        fig.add_trace(go.Scatter(x=[last["seq_len"]], y=[last[metric]], mode="markers", showlegend=False,
+                                 marker={"symbol": "circle-open", "size": 16, "color": color}, legendgroup=model,
+                                 hovertext=f"{model}: longest feasible L={int(last['seq_len'])}", hoverinfo="text"))
+        failed = g[g["failed"]]
+        if not failed.empty:
+            fig.add_trace(go.Scatter(x=failed["seq_len"], y=[last[metric]] * len(failed), mode="markers",
+                                     name=f"{model} failed", legendgroup=model,
+                                     marker={"symbol": "x", "size": 11, "color": color},
+                                     hovertext=[f"{model} L={int(L)}: {s}" for L, s in zip(failed["seq_len"], failed["status"])],
+                                     hoverinfo="text"))
+    fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
+                      yaxis={"type": "log", "title": METRICS[metric]}, title=f"{METRICS[metric]} vs length, {mode}",
+                      legend_title="model")
+    return fig
+
+
+def encoders_figure(df: pd.DataFrame, metric: str, mode: str) -> go.Figure:
+    """Swarm metric vs encoder count, one line per (top-k, pool backend); the matched baselines
+    as dashed flat lines across the same N range."""
+    fig = go.Figure()
+    rows = df[(df["mode"] == mode) & ~df["failed"] & df[metric].notna()].copy()
+    rows["pool"] = rows["model.pool_backend"] if "model.pool_backend" in rows else None
+    swarm = rows[rows["model.n_encoders"].notna()]
+    for (model, k, pool), g in swarm.sort_values("model.n_encoders").groupby(["model", "model.top_k", "pool"], dropna=False):
+        suffix = f" ({pool})" if isinstance(pool, str) and pool not in ("auto", "grouped") else ""
+        fig.add_trace(go.Scatter(x=g["model.n_encoders"], y=g[metric], mode="lines+markers",
+                                 name=f"{model} k={int(k)}{suffix}",
+                                 line={"color": model_color(model), "width": 1 + np.log2(k),
+                                       "dash": "dot" if suffix else "solid"}))
+    span = [swarm["model.n_encoders"].min(), swarm["model.n_encoders"].max()] if not swarm.empty else [1, 1]
+    for _, b in rows[rows["model.n_encoders"].isna()].iterrows():
+        fig.add_trace(go.Scatter(x=span, y=[b[metric]] * 2, mode="lines",
+                                 name=f"{b['model']} ({b['matched_to'] or 'baseline'})",
+                                 line={"dash": "dash", "color": model_color(b["model"]), "width": 1}))
+    fig.update_layout(xaxis={"type": "log", "title": "encoders N"}, yaxis={"type": "log", "title": METRICS[metric]},
+                      title=f"{METRICS[metric]} vs encoder count, {mode}", legend_title="swarm, top-k / baselines",
+                      height=560)
+    return fig
+
+
+def loss_curves_figure(curves: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for (model, label), g in curves.groupby(["model", "label"]):
+        fig.add_trace(go.Scatter(x=g["tokens"], y=g["loss"], mode="lines", name=label,
+                                 line={"color": model_color(model), "width": 1}))
+    fig.update_layout(xaxis={"title": "tokens trained"}, yaxis={"title": "training loss (nats/token)"},
+                      title="fixed-seed training runs", legend_title="model / run")
+    return fig
+
+
+def pareto_front(points: pd.DataFrame, cost: str, quality: str) -> pd.DataFrame:
+    """Rows not dominated by a cheaper-and-better one (lower cost and lower loss are better)."""
+    ordered = points.sort_values([cost, quality])
+    return ordered[ordered[quality] <= ordered[quality].cummin()]
+
+
+def pareto_figure(points: pd.DataFrame, cost: str, quality: str, cost_title: str, quality_title: str) -> go.Figure:
+    fig = go.Figure()
+    for model, g in points.groupby("model"):
+        fig.add_trace(go.Scatter(x=g[cost], y=g[quality], mode="markers", name=model, text=g["label"],
+                                 marker={"color": model_color(model), "size": 11}))
+    front = pareto_front(points, cost, quality)
+    fig.add_trace(go.Scatter(x=front[cost], y=front[quality], mode="lines", name="Pareto front",
+                             line={"dash": "dot", "color": "#444"}))
+    fig.update_layout(xaxis={"type": "log", "title": cost_title}, yaxis={"title": quality_title},
+                      title="quality vs cost (lower-left is better)")
+    return fig
+
+
+def achieved_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Achieved model TFLOP/s (analytic FLOPs/token x tokens/s; a training step counts 3x the
+    forward) as a share of the GPU's dense BF16 ceiling, where the GPU has one on record."""
+    rows = df[~df["failed"] & df["flops_per_token"].notna() & df["tokens_per_s"].notna()
+              & df["gpu"].isin(list(CEILINGS_TFLOPS)) & df["mode"].isin(["forward", "train"])].copy()
+    factor = np.where(rows["mode"] == "train", 3.0, 1.0)
+    rows["achieved_tflops"] = rows["flops_per_token"] * rows["tokens_per_s"] * factor / 1e12
+    rows["share_of_measured"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: CEILINGS_TFLOPS[g]["measured"])
+    rows["share_of_spec"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: CEILINGS_TFLOPS[g]["spec"])
+    return rows
+
+
+def achieved_figure(rows: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for (model, mode), g in rows.sort_values("seq_len").groupby(["model", "mode"]):
+        fig.add_trace(go.Scatter(x=g["seq_len"], y=100 * g["share_of_measured"], mode="markers", name=f"{model} {mode}",
+                                 text=g["suite"] + " " + g["source"].astype(str), opacity=0.8,
+                                 marker={"color": model_color(model), "size": 9,
+                                         "symbol": "circle" if mode == "forward" else "diamond-open"}))
+    fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
+                      yaxis={"title": "achieved / measured BF16 GEMM ceiling (%)"},
+                      title="achieved model FLOP/s vs the GPU's ceiling")
+    return fig

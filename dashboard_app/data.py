@@ -1,0 +1,59 @@
+"""The dashboard's table: `harness.results.load()` plus derived columns, cached on the store's
+file signature so new records show up on the next rerun, and the sidebar filters."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import results
+
+FILTERS = {  # sidebar label -> column
+    "suite": "suite", "model": "model", "GPU": "gpu", "run": "run_id", "dtype": "dtype", "status": "status",
+}
+FAILED = ("oom", "error", "timeout", "crashed")
+
+
+def store_signature(store: str | Path) -> tuple:
+    """(count, newest mtime, total size) of the store's JSON files: changes when a record does."""
+    files = list(Path(store).rglob("*.json"))
+    stats = [f.stat() for f in files]
+    return len(files), max((s.st_mtime for s in stats), default=0.0), sum(s.st_size for s in stats)
+
+
+def _column(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
+    return df[name] if name in df.columns else pd.Series(default, index=df.index)
+
+
+def prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """Derived columns every view uses; tolerant of old or partial records (missing -> NaN)."""
+    df = df.copy()
+    for name in ("suite", "model", "mode", "dtype", "status", "run_id", "gpu_name", "source", "matched_to", "backend"):
+        df[name] = _column(df, name, None)
+    df["gpu"] = df["gpu_name"].fillna("cpu")
+    df["status"] = df["status"].fillna("unknown")
+    for name in ("seq_len", "batch_size", "latency_ms_p50", "latency_ms_ci_lo", "latency_ms_ci_hi",
+                 "peak_alloc_mb", "peak_rss_mb", "tokens_per_s", "flops_per_token", "params_total",
+                 "params_active", "energy_j_per_token", "loss_final", "model.n_encoders", "model.top_k"):
+        df[name] = pd.to_numeric(_column(df, name), errors="coerce")
+    df["memory_mb"] = df["peak_alloc_mb"].fillna(df["peak_rss_mb"])
+    df["failed"] = df["status"].isin(FAILED)
+    return df
+
+
+def load(store: str | Path) -> pd.DataFrame:
+    return prepare(results.load(store))
+
+
+def apply_filters(df: pd.DataFrame, chosen: dict[str, list]) -> pd.DataFrame:
+    """Keep rows whose column value is among the chosen ones (an empty choice keeps all)."""
+    mask = pd.Series(True, index=df.index)
+    for label, values in chosen.items():
+        if values:
+            mask &= df[FILTERS[label]].astype(str).isin([str(v) for v in values])
+    return df[mask]
+
+
+def options(df: pd.DataFrame, label: str) -> list[str]:
+    return sorted(df[FILTERS[label]].dropna().astype(str).unique())

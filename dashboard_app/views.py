@@ -1,0 +1,139 @@
+"""One function per dashboard tab: each takes the filtered table (and the store where it needs
+raw records), draws with Streamlit, and shows an empty state naming the command to run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard_app import charts
+from harness import compare, compare_report, results
+from harness.errors import UserError
+
+
+def _empty(what: str, command: str) -> None:
+    st.info(f"No {what} in the selection. Record some with `{command}`, or widen the filters.")
+
+
+def scaling(df: pd.DataFrame) -> None:
+    rows = df[df["suite"] == "scaling"]
+    if rows.empty:
+        return _empty("scaling results", "python run.py suite=scaling")
+    metric = st.radio("metric", list(charts.METRICS), format_func=charts.METRICS.get, horizontal=True, key="scaling_metric")
+    min_len = st.select_slider("fit exponents from L >=", sorted(rows["seq_len"].dropna().unique().astype(int)),
+                               key="scaling_min_len")
+    for mode in sorted(rows["mode"].dropna().unique()):
+        st.plotly_chart(charts.scaling_figure(rows, metric, mode), key=f"scaling_{mode}")
+    st.caption("Fitted exponent of the metric in L (log-log least squares, 95% CI): ~1 linear, ~2 quadratic; "
+               "below the launch-bound region only.")
+    st.dataframe(charts.exponents_table(rows, metric, min_len), hide_index=True)
+
+
+def encoders(df: pd.DataFrame) -> None:
+    rows = df[df["suite"] == "encoders"]
+    if rows.empty:
+        return _empty("encoder-count results", "python run.py suite=encoders")
+    metric = st.radio("metric", ["latency_ms_p50", "memory_mb", "tokens_per_s"], format_func=charts.METRICS.get,
+                      horizontal=True, key="encoders_metric")
+    for mode in sorted(rows["mode"].dropna().unique()):
+        st.plotly_chart(charts.encoders_figure(rows, metric, mode), key=f"encoders_{mode}")
+
+
+def loss_curves(store: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """Long table of the loss curves of the fixed-seed runs among the selected points."""
+    selected = set(df["point_id"].dropna())
+    rows = []
+    for _, record in results.iter_records(store):
+        loss, config = record.get("loss"), record.get("config") or {}
+        if record.get("point_id") in selected and isinstance(loss, dict) and loss.get("curve"):
+            tokens_per_step = config.get("batch_size", 1) * config.get("seq_len", 1)
+            label = f"{config.get('model')}/{config.get('preset')} {record.get('run_id', '')[:15]} #{config.get('repeat', 0)}"
+            rows += [{"model": config.get("model"), "label": label, "tokens": (i + 1) * tokens_per_step, "loss": v}
+                     for i, v in enumerate(loss["curve"]) if v is not None]
+    return pd.DataFrame(rows, columns=["model", "label", "tokens", "loss"])
+
+
+def quality(store: Path, df: pd.DataFrame) -> None:
+    curves = loss_curves(store, df)
+    if curves.empty:
+        return _empty("training curves", "python run.py suite=regression")
+    st.plotly_chart(charts.loss_curves_figure(curves), key="quality_curves")
+    st.caption("Seeded short runs on bigram data (suite=regression). Held-out bits per byte per domain, "
+               "synthetic-task accuracy and router heatmaps come with suite=quality.")
+
+
+def efficiency(df: pd.DataFrame) -> None:
+    loss = df[(df["mode"] == "loss") & df["loss_final"].notna()]
+    train = df[(df["mode"] == "train") & ~df["failed"] & (df["suite"] == "regression")]
+    keys = ["model", "model.d_model", "gpu", "source"]
+    keys = [k for k in keys if k in df.columns]
+    points = (loss.groupby(keys, dropna=False)["loss_final"].median().to_frame()
+              .join(train.groupby(keys, dropna=False)["latency_ms_p50"].median(), how="inner").reset_index())
+    if points.empty:
+        return _empty("points with both a fixed-seed loss and a training-step latency", "python run.py suite=regression")
+    devices = sorted(points["gpu"].unique(), key=lambda g: (g == "cpu", g))  # a GPU first
+    device = st.selectbox("device (a front only compares points measured on one)", devices, key="efficiency_device")
+    points = points[points["gpu"] == device]
+    points["label"] = points["model"] + " (" + points["source"].astype(str) + ")"
+    st.plotly_chart(charts.pareto_figure(points, "latency_ms_p50", "loss_final",
+                                         "training step latency, median over the suite's shapes (ms)",
+                                         "loss after the fixed-seed run (nats/token)"), key="efficiency_pareto")
+    st.dataframe(points, hide_index=True)
+
+
+def default_pair(df: pd.DataFrame, sources: list[str]) -> tuple[int, int]:
+    """Indices of the first two sources holding the same suites on the same GPU (comparable)."""
+    kind = {s: (tuple(sorted(g["suite"].astype(str).unique())), tuple(sorted(g["gpu"].unique())))
+            for s, g in df.groupby("source")}
+    for i, a in enumerate(sources):
+        for j in range(i + 1, len(sources)):
+            if kind[a] == kind[sources[j]]:
+                return i, j
+    return 0, 1
+
+
+def runs(store: Path, df: pd.DataFrame) -> None:
+    sources = sorted(df["source"].dropna().unique())
+    if len(sources) < 2:
+        return _empty("pair of result directories to compare", "python run.py suite=regression results_dir=runs/<name>")
+    first, second = default_pair(df, sources)
+    left, right = st.columns(2)
+    base = left.selectbox("baseline", sources, index=first, key="runs_baseline")
+    cand = right.selectbox("candidate", sources, index=second, key="runs_candidate")
+    threshold = st.slider("latency threshold", 0.02, 0.5, 0.10, 0.01, key="runs_threshold")
+    try:
+        result = compare.compare_runs(compare.load_run(str(store / base)), compare.load_run(str(store / cand)),
+                                      compare.GateSettings(threshold=threshold))
+    except UserError as exc:
+        st.warning(f"Not comparable: {exc}")
+    else:
+        (st.success if result["passed"] else st.error)(compare_report.markdown(result).splitlines()[2])
+        table = pd.DataFrame([compare_report.row(p) for p in result["points"]], columns=compare_report.COLUMNS)
+        st.dataframe(table, hide_index=True)
+    env_cols = ["source", "gpu", "torch_version", "cuda_version", "mamba_ssm_version", "transformers_version",
+                "driver_version", "git_sha", "dtype"]
+    env = df[df["source"].isin([base, cand])][[c for c in env_cols if c in df.columns]].drop_duplicates()
+    st.caption("environment of each run")
+    st.dataframe(env, hide_index=True)
+
+
+def achieved(df: pd.DataFrame) -> None:
+    rows = charts.achieved_table(df)
+    if rows.empty:
+        return _empty("GPU results with a known ceiling", "python run.py suite=scaling on an H100")
+    st.plotly_chart(charts.achieved_figure(rows), key="achieved")
+    st.caption("Model FLOPs are analytic (params and attention/scan terms); ceilings: H100 dense BF16 989 TF/s "
+               "datasheet, 750 TF/s best GEMM measured on the project's H100.")
+    st.dataframe(rows[["model", "mode", "seq_len", "achieved_tflops", "share_of_measured", "share_of_spec"]],
+                 hide_index=True)
+
+
+def table(df: pd.DataFrame) -> None:
+    failed = df[df["failed"]]
+    if not failed.empty:
+        st.warning(f"{len(failed)} failed point(s) in the selection: "
+                   + ", ".join(f"{s} {n}" for s, n in failed["status"].value_counts().items()))
+    st.dataframe(df, hide_index=True)
+    st.download_button("download CSV", df.to_csv(index=False).encode(), "swarm-bench-results.csv", "text/csv",
+                       key="download_csv")

@@ -1,0 +1,146 @@
+"""The Streamlit dashboard under streamlit.testing.v1.AppTest, over fixture stores: every tab
+renders without exception, filters change the plotted traces, empty, missing and partial
+stores are handled; and the pure figure helpers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard_app import charts
+from harness.store_io import write_json_atomic
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
+H100 = {"gpu_name": "NVIDIA H100 80GB HBM3", "torch_cuda": "13.0", "packages": {"torch": "2.11.0"}}
+
+
+def _record(suite, model, mode, seq_len, latency, status="ok", run="run-a", **extra):
+    config = {"suite": suite, "model": model, "mode": mode, "seq_len": seq_len, "batch_size": 4, "dtype": "bf16",
+              "device": "cuda", "model_config": extra.pop("model_config", {"d_model": 64})}
+    config.update(extra.pop("config", {}))
+    rec = {"point_id": f"{suite}-{model}-{mode}-{seq_len}-{run}-{config.get('repeat', 0)}", "run_id": run,
+           "config": config, "status": status, "env": H100,
+           "model_info": {"params_total": 1e6, "params_active": 1e6, "flops_per_token": 2e6}}
+    if status == "ok" and latency is not None:
+        rec.update(samples_ms=[latency] * 5, latency_ms={"median": latency, "ci_lo": latency, "ci_hi": latency},
+                   tokens_per_s=4 * seq_len / latency * 1e3, memory_mb={"peak_alloc": seq_len / 10})
+    rec.update(extra)
+    return rec
+
+
+def fixture_store(root: Path) -> Path:
+    records = []
+    for model, power in (("mamba", 1.0), ("transformer", 2.0)):
+        for L in (1024, 2048, 4096, 8192):
+            records.append(_record("scaling", model, "forward", L, 1e-3 * L ** power))
+        records.append(_record("scaling", model, "forward", 16384, None, status="oom"))
+    for n in (10, 100, 1000):
+        for k in (1, 4):
+            records.append(_record("encoders", "swarm", "forward", 2048, 5.0 + k,
+                                   model_config={"n_encoders": n, "top_k": k, "d_model": 256}))
+    records.append(_record("encoders", "mamba", "forward", 2048, 9.0, matched_to="params_active of swarm N=1000 k=4",
+                           config={"matched_to": "params_active of swarm N=1000 k=4"}))
+    for run in ("run-a", "run-b"):
+        for model in ("mamba", "swarm"):
+            for repeat in range(3):
+                records.append(_record("regression", model, "train", 256, 20.0 + repeat, run=run, config={"repeat": repeat}))
+            records.append(_record("regression", model, "loss", 128, None, run=run,
+                                   loss={"curve": [5.0, 3.0, 2.0], "initial": 5.0, "final": 2.0 + (model == "swarm")}))
+    for rec in records:
+        sub = rec["run_id"] if rec["config"]["suite"] == "regression" else "ref"
+        write_json_atomic(root / sub / rec["config"]["suite"] / f"{rec['point_id']}.json", rec)
+    write_json_atomic(root / "ref" / "old" / "partial.json", {"point_id": "old", "status": "crashed",
+                                                               "config": {"model": "mamba"}})
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def app(monkeypatch, store: Path) -> AppTest:
+    monkeypatch.setenv("SWARM_BENCH_RESULTS", str(store))
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def trace_names(at: AppTest) -> set[str]:
+    return {trace.get("name") for fig in figures(at) for trace in fig["data"]}
+
+
+def test_every_view_renders_over_a_full_store(monkeypatch, tmp_path):
+    at = app(monkeypatch, fixture_store(tmp_path))
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [fig["layout"]["title"]["text"] for fig in figures(at)]
+    assert any("vs length" in t for t in titles) and any("encoder count" in t for t in titles)
+    assert any("fixed-seed" in t for t in titles) and any("quality vs cost" in t for t in titles)
+    assert any("ceiling" in t for t in titles)
+    scaling = next(f for f in figures(at) if "vs length" in f["layout"]["title"]["text"])
+    assert scaling["layout"]["xaxis"]["type"] == "log" and "tokens" in scaling["layout"]["xaxis"]["title"]["text"]
+    assert {"mamba failed", "transformer failed"} <= trace_names(at)  # oom points shown, not dropped
+    exponents = at.dataframe[0].value
+    fitted = dict(zip(exponents["model"], exponents["exponent"]))
+    assert fitted["mamba"] == pytest.approx(1.0) and fitted["transformer"] == pytest.approx(2.0)
+    assert any("run-a" in str(s) for s in at.selectbox(key="runs_baseline").options)  # runs view offers both runs
+    assert at.selectbox(key="efficiency_device").value == "NVIDIA H100 80GB HBM3"
+
+
+def test_filters_change_the_plotted_traces(monkeypatch, tmp_path):
+    at = app(monkeypatch, fixture_store(tmp_path))
+    assert {"mamba", "transformer"} <= trace_names(at)
+    model_filter = next(m for m in at.multiselect if m.label == "model")
+    model_filter.select("mamba").run()
+    assert not at.exception
+    names = trace_names(at)
+    assert "mamba" in names and "transformer" not in names
+
+
+def test_metric_switch_changes_the_axis(monkeypatch, tmp_path):
+    at = app(monkeypatch, fixture_store(tmp_path))
+    at.radio(key="scaling_metric").set_value("memory_mb").run()
+    scaling = next(f for f in figures(at) if "vs length" in f["layout"]["title"]["text"])
+    assert "MiB" in scaling["layout"]["yaxis"]["title"]["text"]
+
+
+def test_empty_store_says_what_to_run(monkeypatch, tmp_path):
+    (tmp_path / "empty").mkdir()
+    at = app(monkeypatch, tmp_path / "empty")
+    assert not at.exception and "python run.py suite=smoke" in at.info[0].value
+
+
+def test_missing_store_is_an_error_message_not_a_traceback(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path / "nowhere")
+    assert not at.exception and "No results store" in at.error[0].value
+
+
+def test_partial_store_shows_empty_states(monkeypatch, tmp_path):
+    write_json_atomic(tmp_path / "x" / "a.json", {"point_id": "a", "status": "oom", "config": {"model": "mamba"}})
+    at = app(monkeypatch, tmp_path)
+    assert not at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "suite=scaling" in infos and "suite=encoders" in infos and "suite=regression" in infos
+    assert "1 failed point" in at.warning[0].value
+
+
+def test_fit_exponent_and_pareto_front():
+    x = np.array([1e3, 2e3, 4e3, 8e3])
+    fit = charts.fit_exponent(x, 3 * x ** 1.5)
+    assert fit["exponent"] == pytest.approx(1.5) and fit["ci_lo"] - 1e-9 <= 1.5 <= fit["ci_hi"] + 1e-9
+    assert charts.fit_exponent(x[:2], x[:2]) is None
+    points = pd.DataFrame({"cost": [1, 2, 3, 4], "loss": [3.0, 2.0, 2.5, 1.0]})
+    assert list(charts.pareto_front(points, "cost", "loss")["cost"]) == [1, 2, 4]
+
+
+def test_model_colours_are_stable():
+    assert charts.model_color("mamba") == charts.model_color("mamba") != charts.model_color("transformer")
