@@ -26,40 +26,38 @@ class CompareConfig:
     baseline: str
     candidate: str
     store: str = "results"  # where run ids are looked up
-    threshold: float = 0.10
-    confidence: float = 0.95
-    mem_rtol: float = 0.01
-    mem_atol_mb: float = 1.0
-    rss_rtol: float = 0.05
-    rss_atol_mb: float = 16.0
-    loss_atol: float = 0.02
     ignore_env: list[str] = field(default_factory=list)
     markdown: Optional[str] = None  # also write the markdown report here
     json: Optional[str] = None  # also write the JSON report here
 
 
-def parse(argv: list[str]) -> CompareConfig:
+GATE_KEYS = {f.name for f in dataclasses.fields(compare.GateSettings)} - {"n_boot", "seed"}
+
+
+def parse(argv: list[str]) -> tuple[CompareConfig, compare.GateSettings]:
+    """`key=value` arguments -> the runs to compare and the gate's settings."""
+    run_keys = {f.name for f in dataclasses.fields(CompareConfig)}
     values = {}
     for arg in argv:
         key, sep, text = arg.partition("=")
         if not sep or not key:
-            raise UserError(f"compare: expected key=value, got {arg!r}; keys: "
-                            + ", ".join(f.name for f in dataclasses.fields(CompareConfig)))
+            raise UserError(f"compare: expected key=value, got {arg!r}; keys: {', '.join(sorted(run_keys | GATE_KEYS))}")
         value = yaml.safe_load(text) if text else ""
-        values[key] = str(value) if key in ("baseline", "candidate", "store", "markdown", "json") else value
-    cfg = from_mapping(CompareConfig, values, where="compare")
-    if not 0 < cfg.threshold < 1:
-        raise UserError(f"compare.threshold={cfg.threshold} is impossible: must be in (0, 1)")
-    if not 0.5 < cfg.confidence < 1:
-        raise UserError(f"compare.confidence={cfg.confidence} is impossible: must be in (0.5, 1)")
-    return cfg
+        values[key] = str(value) if key in run_keys - {"ignore_env"} else value
+    unknown = sorted(set(values) - run_keys - GATE_KEYS)
+    if unknown:
+        raise UserError(f"unknown key compare.{unknown[0]}; valid keys: {', '.join(sorted(run_keys | GATE_KEYS))}")
+    cfg = from_mapping(CompareConfig, {k: v for k, v in values.items() if k in run_keys}, where="compare")
+    settings = from_mapping(compare.GateSettings, {k: v for k, v in values.items() if k in GATE_KEYS}, where="compare")
+    if not 0 < settings.threshold < 1:
+        raise UserError(f"compare.threshold={settings.threshold} is impossible: must be in (0, 1)")
+    if not 0.5 < settings.confidence < 1:
+        raise UserError(f"compare.confidence={settings.confidence} is impossible: must be in (0.5, 1)")
+    return cfg, settings
 
 
 def main(argv: list[str]) -> int:
-    cfg = parse(argv)
-    settings = compare.GateSettings(threshold=cfg.threshold, confidence=cfg.confidence, mem_rtol=cfg.mem_rtol,
-                                    mem_atol_mb=cfg.mem_atol_mb, rss_rtol=cfg.rss_rtol, rss_atol_mb=cfg.rss_atol_mb,
-                                    loss_atol=cfg.loss_atol)
+    cfg, settings = parse(argv)
     baseline = compare.load_run(cfg.baseline, cfg.store)
     candidate = compare.load_run(cfg.candidate, cfg.store)
     result = compare.compare_runs(baseline, candidate, settings, tuple(cfg.ignore_env))

@@ -7,7 +7,8 @@ set on the command line (`suite.seq_lens=[1024,4096]`) always wins over the prof
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 from harness.errors import UserError
 from harness.points import Point
@@ -25,6 +26,17 @@ class RunContext:
     @property
     def device_type(self) -> str:
         return self.device.split(":")[0]
+
+
+@dataclass(kw_only=True)
+class TimingParams:
+    """Timing settings every measuring suite has; `None` means "from the device profile"."""
+    warmup: Optional[int] = None
+    iters: Optional[int] = None
+    max_time_s: Optional[float] = None  # time cap on the timed iterations of one point (at least 3 run)
+    energy_min_s: Optional[float] = None  # NVML energy window per point (GPU only)
+    timeout_s: Optional[float] = None  # per point, spawn to exit
+    profiles: dict = field(default_factory=dict)  # device type -> values for the None fields
 
 
 def apply_profile(params, device_type: str):

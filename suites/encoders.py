@@ -18,14 +18,14 @@ from typing import Optional
 
 from harness.points import Point, point_id
 from models import matching, registry
-from suites.common import RunContext, apply_profile, measurement_point, require
+from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 
 MODES = ("forward", "train")
 MATCHES = ("params_active", "params_total")
 
 
-@dataclass
-class EncodersParams:
+@dataclass(kw_only=True)
+class EncodersParams(TimingParams):
     name: str
     modes: list[str]
     swarm: Optional[dict] = None  # SwarmConfig overrides on top of `preset`
@@ -38,12 +38,6 @@ class EncodersParams:
     total_match_n_encoders: Optional[list[int]] = None
     seq_lens: Optional[list[int]] = None
     batch_size: Optional[int] = None
-    warmup: Optional[int] = None
-    iters: Optional[int] = None
-    max_time_s: Optional[float] = None
-    energy_min_s: Optional[float] = None
-    timeout_s: Optional[float] = None
-    profiles: dict = field(default_factory=dict)
 
 
 def _validate(p: EncodersParams) -> None:

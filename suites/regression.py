@@ -8,18 +8,18 @@ points instead of biasing one. `python run.py compare` reads them back (harness.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from harness.points import Point
 from models import registry
-from suites.common import RunContext, apply_profile, measurement_point, require
+from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 
 MODES = ("forward", "train")
 
 
-@dataclass
-class RegressionParams:
+@dataclass(kw_only=True)
+class RegressionParams(TimingParams):
     name: str
     modes: list[str]
     models: Optional[list[str]] = None
@@ -32,12 +32,6 @@ class RegressionParams:
     loss_lr: Optional[float] = None
     loss_branching: int = 4
     loss_data_vocab: int = 64
-    warmup: Optional[int] = None
-    iters: Optional[int] = None
-    max_time_s: Optional[float] = None
-    energy_min_s: Optional[float] = None
-    timeout_s: Optional[float] = None
-    profiles: dict = field(default_factory=dict)
 
 
 def _validate(p: RegressionParams) -> None:

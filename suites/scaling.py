@@ -8,19 +8,19 @@ to the first model's parameter count (`match`), by solving for their depth.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from harness.points import Point
 from models import matching, registry
-from suites.common import RunContext, apply_profile, measurement_point, require
+from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 
 MODES = ("forward", "train")
 MATCHES = ("none", "params_total", "params_active")
 
 
-@dataclass
-class ScalingParams:
+@dataclass(kw_only=True)
+class ScalingParams(TimingParams):
     name: str
     modes: list[str]
     models: Optional[list[str]] = None
@@ -29,12 +29,6 @@ class ScalingParams:
     seq_lens: Optional[list[int]] = None
     extend_seq_lens: Optional[list[int]] = None
     batch_size: Optional[int] = None
-    warmup: Optional[int] = None
-    iters: Optional[int] = None
-    max_time_s: Optional[float] = None
-    energy_min_s: Optional[float] = None
-    timeout_s: Optional[float] = None
-    profiles: dict = field(default_factory=dict)
 
 
 def _validate(p: ScalingParams) -> None:
