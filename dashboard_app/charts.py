@@ -103,6 +103,26 @@ def encoders_figure(df: pd.DataFrame, metric: str, mode: str) -> go.Figure:
     return fig
 
 
+def router_figure(df: pd.DataFrame) -> go.Figure:
+    """Router load balance at initialisation vs N: load entropy / log2 N (1 = even) and the
+    share of encoders that ran, one line per top-k (swarm forward points)."""
+    rows = df[(df["mode"] == "forward") & df["model.n_encoders"].notna()].copy()
+    rows["n"] = rows["model.n_encoders"]
+    rows["evenness"] = pd.to_numeric(rows.get("routing_load_entropy_bits"), errors="coerce") / np.log2(rows["n"])
+    rows["used"] = pd.to_numeric(rows.get("routing_experts_used"), errors="coerce") / rows["n"]
+    fig = go.Figure()
+    for (model, k), g in rows.dropna(subset=["evenness"]).sort_values("n").groupby(["model", "model.top_k"]):
+        color = model_color(model)
+        fig.add_trace(go.Scatter(x=g["n"], y=g["evenness"], mode="lines+markers", name=f"{model} k={int(k)} evenness",
+                                 line={"color": color, "width": 1 + np.log2(k)}))
+        fig.add_trace(go.Scatter(x=g["n"], y=g["used"], mode="lines+markers", name=f"{model} k={int(k)} encoders used",
+                                 line={"color": color, "width": 1 + np.log2(k), "dash": "dot"}))
+    fig.update_layout(xaxis={"type": "log", "title": "encoders N"},
+                      yaxis={"title": "share (load entropy / log2 N; encoders used / N)", "range": [0, 1.05]},
+                      title="router load over one batch", legend_title="swarm, top-k")
+    return fig
+
+
 def loss_curves_figure(curves: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for (model, label), g in curves.groupby(["model", "label"]):

@@ -35,7 +35,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     df["status"] = df["status"].fillna("unknown")
     for name in ("seq_len", "batch_size", "latency_ms_p50", "latency_ms_ci_lo", "latency_ms_ci_hi",
                  "peak_alloc_mb", "peak_rss_mb", "tokens_per_s", "flops_per_token", "params_total",
-                 "params_active", "energy_j_per_token", "loss_final", "model.n_encoders", "model.top_k"):
+                 "params_active", "energy_j_per_token", "loss_final", "model.n_encoders", "model.top_k",
+                 "routing_load_entropy_bits", "routing_experts_used"):
         df[name] = pd.to_numeric(_column(df, name), errors="coerce")
     df["memory_mb"] = df["peak_alloc_mb"].fillna(df["peak_rss_mb"])
     df["failed"] = df["status"].isin(FAILED)

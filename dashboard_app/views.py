@@ -38,6 +38,10 @@ def encoders(df: pd.DataFrame) -> None:
                       horizontal=True, key="encoders_metric")
     for mode in sorted(rows["mode"].dropna().unique()):
         st.plotly_chart(charts.encoders_figure(rows, metric, mode), key=f"encoders_{mode}")
+    if rows["routing_load_entropy_bits"].notna().any():
+        st.plotly_chart(charts.router_figure(rows), key="encoders_router")
+        st.caption("Routing statistics of the measured batch (untrained router; the timing profiles lift the "
+                   "capacity limit, so nothing is dropped).")
 
 
 def loss_curves(store: Path, df: pd.DataFrame) -> pd.DataFrame:

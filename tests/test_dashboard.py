@@ -42,7 +42,10 @@ def fixture_store(root: Path) -> Path:
     for n in (10, 100, 1000):
         for k in (1, 4):
             records.append(_record("encoders", "swarm", "forward", 2048, 5.0 + k,
-                                   model_config={"n_encoders": n, "top_k": k, "d_model": 256}))
+                                   model_config={"n_encoders": n, "top_k": k, "d_model": 256},
+                                   model_info={"params_total": n * 1e5, "params_active": 1e6, "flops_per_token": 2e6,
+                                               "extra": {"routing": {"load_entropy_bits": np.log2(n) * 0.9,
+                                                                     "experts_used": min(n, 40 * k)}}}))
     records.append(_record("encoders", "mamba", "forward", 2048, 9.0, matched_to="params_active of swarm N=1000 k=4",
                            config={"matched_to": "params_active of swarm N=1000 k=4"}))
     for run in ("run-a", "run-b"):
@@ -85,7 +88,7 @@ def test_every_view_renders_over_a_full_store(monkeypatch, tmp_path):
     titles = [fig["layout"]["title"]["text"] for fig in figures(at)]
     assert any("vs length" in t for t in titles) and any("encoder count" in t for t in titles)
     assert any("fixed-seed" in t for t in titles) and any("quality vs cost" in t for t in titles)
-    assert any("ceiling" in t for t in titles)
+    assert any("ceiling" in t for t in titles) and any("router load" in t for t in titles)
     scaling = next(f for f in figures(at) if "vs length" in f["layout"]["title"]["text"])
     assert scaling["layout"]["xaxis"]["type"] == "log" and "tokens" in scaling["layout"]["xaxis"]["title"]["text"]
     assert {"mamba failed", "transformer failed"} <= trace_names(at)  # oom points shown, not dropped
