@@ -32,7 +32,7 @@ chosen = {label: st.sidebar.multiselect(label, data.options(table, label), key=f
 selected = data.apply_filters(table, chosen)
 st.sidebar.caption(f"{len(selected)} of {len(table)} points; {int(selected['failed'].sum())} failed")
 
-tabs = st.tabs(["Scaling", "Encoders", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Table"])
+tabs = st.tabs(["Scaling", "Encoders", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Claims", "Table"])
 with tabs[0]:
     views.scaling(selected)
 with tabs[1]:
@@ -46,4 +46,6 @@ with tabs[4]:
 with tabs[5]:
     views.achieved(selected)
 with tabs[6]:
+    views.claims(selected)
+with tabs[7]:
     views.table(selected)

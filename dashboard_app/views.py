@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_app import charts
+from harness import claims as claims_ledger
 from harness import compare, compare_report, results
+from harness.claims_catalog import CLAIMS
 from harness.errors import UserError
 
 
@@ -131,6 +133,17 @@ def achieved(df: pd.DataFrame) -> None:
                "datasheet, 750 TF/s best GEMM measured on the project's H100.")
     st.dataframe(rows[["model", "mode", "seq_len", "achieved_tflops", "share_of_measured", "share_of_spec"]],
                  hide_index=True)
+
+
+def claims(df: pd.DataFrame) -> None:
+    """The claims ledger (harness.claims) over the selected points."""
+    rows = claims_ledger.evaluate_all(df, CLAIMS)
+    counts = pd.Series([r["verdict"] for r in rows]).value_counts()
+    st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
+               + ". Verdicts come from the selected points only; `python -m harness.claims` writes the report.")
+    view = pd.DataFrame([{"verdict": r["verdict"], "claim": r["text"], "key figure": r["detail"],
+                          "claim's conditions": r["claim_conditions"], "source": r["source"]} for r in rows])
+    st.dataframe(view, hide_index=True)
 
 
 def table(df: pd.DataFrame) -> None:

@@ -143,7 +143,8 @@ def run_environment(records: list[dict], side: str) -> dict:
     for name in envs[0]:
         values = sorted({str(e[name]) for e in envs})
         if len(values) > 1:
-            raise Incomparable(f"the {side} run mixes environments: {name} is {' and '.join(values)}")
+            raise Incomparable(f"the {side} run mixes environments: {name} is {' and '.join(values)}; "
+                               "point it at one run's directory")
         fields[name] = envs[0][name]
     return fields
 

@@ -97,6 +97,8 @@ def test_every_view_renders_over_a_full_store(monkeypatch, tmp_path):
     assert fitted["mamba"] == pytest.approx(1.0) and fitted["transformer"] == pytest.approx(2.0)
     assert any("run-a" in str(s) for s in at.selectbox(key="runs_baseline").options)  # runs view offers both runs
     assert at.selectbox(key="efficiency_device").value == "NVIDIA H100 80GB HBM3"
+    ledger = next(d.value for d in at.dataframe if "verdict" in d.value.columns and "claim" in d.value.columns)
+    assert set(ledger["verdict"]) <= {"supported", "refuted", "inconclusive", "not measured"} and len(ledger) >= 10
 
 
 def test_filters_change_the_plotted_traces(monkeypatch, tmp_path):

@@ -73,10 +73,13 @@ def test_two_runs_compare_clean_and_a_lost_point_fails(tmp_path):
     for run in ("a", "b"):
         assert run_cli(*common, f"results_dir={tmp_path / run}").returncode == 0
     assert run_cli(*common, "suite.shapes=[[1,16],[1,32]]", f"results_dir={tmp_path / 'more'}").returncode == 0
-    same = run_cli("compare", f"baseline={tmp_path / 'a'}", f"candidate={tmp_path / 'b'}", "rss_atol_mb=64")
+    # sub-millisecond CPU timings from 2 processes are too noisy to gate here (the gate's noise
+    # behaviour is tested in test_compare); this checks the loop: matching, reports, exit codes
+    loose = ["rss_atol_mb=64", "threshold=0.9"]
+    same = run_cli("compare", f"baseline={tmp_path / 'a'}", f"candidate={tmp_path / 'b'}", *loose)
     assert same.returncode == 0, same.stdout + same.stderr
     assert "gate PASSED" in same.stdout
-    more = run_cli("compare", f"baseline={tmp_path / 'a'}", f"candidate={tmp_path / 'more'}", "rss_atol_mb=64")
+    more = run_cli("compare", f"baseline={tmp_path / 'a'}", f"candidate={tmp_path / 'more'}", *loose)
     assert more.returncode == 0 and "new" in more.stdout  # a point added to the suite
-    fewer = run_cli("compare", f"baseline={tmp_path / 'more'}", f"candidate={tmp_path / 'a'}", "rss_atol_mb=64")
+    fewer = run_cli("compare", f"baseline={tmp_path / 'more'}", f"candidate={tmp_path / 'a'}", *loose)
     assert fewer.returncode == 1 and "missing" in fewer.stdout  # a point the candidate lost
