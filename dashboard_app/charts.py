@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from scipy import stats
+
+from harness.stats import fit_power_law
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 KNOWN_MODELS = ("mamba", "transformer", "transformer_eager", "swarm", "transformer_swarm", "mamba_moe")
@@ -26,24 +27,11 @@ def model_color(model: str) -> str:
     return PALETTE[len(KNOWN_MODELS) + hash(model) % (len(PALETTE) - len(KNOWN_MODELS))]
 
 
-def fit_exponent(x, y) -> dict | None:
-    """Least-squares slope of log y on log x with its 95% CI: y ~ x^slope."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
-    x, y = np.log(x[keep]), np.log(y[keep])
-    if len(np.unique(x)) < 3:
-        return None
-    fit = stats.linregress(x, y)
-    half = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
-    return {"exponent": float(fit.slope), "ci_lo": float(fit.slope - half), "ci_hi": float(fit.slope + half),
-            "points": int(len(x))}
-
-
 def exponents_table(df: pd.DataFrame, metric: str, min_len: int) -> pd.DataFrame:
     rows = []
     for (model, mode), g in df[~df["failed"]].groupby(["model", "mode"]):
         g = g[g["seq_len"] >= min_len]
-        fit = fit_exponent(g["seq_len"], g[metric])
+        fit = fit_power_law(g["seq_len"], g[metric])
         ok_lengths = df[(df["model"] == model) & (df["mode"] == mode) & (df["status"] == "ok")]["seq_len"]
         rows.append({"model": model, "mode": mode, **(fit or {"exponent": np.nan, "ci_lo": np.nan, "ci_hi": np.nan,
                                                             "points": len(g)}),

@@ -114,7 +114,7 @@ def runs(store: Path, df: pd.DataFrame) -> None:
     except UserError as exc:
         st.warning(f"Not comparable: {exc}")
     else:
-        (st.success if result["passed"] else st.error)(compare_report.markdown(result).splitlines()[2])
+        (st.success if result["passed"] else st.error)(compare_report.summary(result))
         table = pd.DataFrame([compare_report.row(p) for p in result["points"]], columns=compare_report.COLUMNS)
         st.dataframe(table, hide_index=True)
     env_cols = ["source", "gpu", "torch_version", "cuda_version", "mamba_ssm_version", "transformers_version",

@@ -6,18 +6,18 @@ N=1000) say `not measured` and name the suite that will measure them.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from harness.claims import (Claim, Finding, conditions, not_measured, ratio_interval, verdict_at_least,
                             verdict_at_most)
+from harness.stats import fit_power_law
 
 SRC = "seeds/mes-design.txt"
 APPROX = 1.25  # "~x" is read as x within +-25%
 
 
 def _ok(df: pd.DataFrame, **where) -> pd.DataFrame:
-    rows = df[df.get("status", pd.Series(dtype=str)) == "ok"] if "status" in df else df.iloc[0:0]
+    rows = df[df["status"] == "ok"] if "status" in df else df.iloc[0:0]
     for column, value in where.items():
         if column not in rows:
             return rows.iloc[0:0]
@@ -107,19 +107,15 @@ def memory_linear_in_encoders(df: pd.DataFrame) -> Finding:
     rows = rows.dropna(subset=["peak_alloc_mb"])
     if rows["model.n_encoders"].nunique() < 3:
         return not_measured("suite=encoders: swarm peak memory at >= 3 values of N (k=10)")
-    x, y = np.log(rows["model.n_encoders"].astype(float)), np.log(rows["peak_alloc_mb"].astype(float))
-    from scipy import stats
-
-    fit = stats.linregress(x, y)
-    half = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
-    lo, hi = fit.slope - half - 1e-9, fit.slope + half + 1e-9  # an exact fit has a zero-width CI
+    fit = fit_power_law(rows["model.n_encoders"], rows["peak_alloc_mb"])
+    lo, hi = fit["ci_lo"] - 1e-9, fit["ci_hi"] + 1e-9  # an exact fit has a zero-width CI
     verdict = "supported" if lo <= 1 <= hi and lo > 0.5 else ("refuted" if hi < 0.8 or lo > 1.2 else "inconclusive")
     first, last = rows.loc[rows["model.n_encoders"].idxmin()], rows.loc[rows["model.n_encoders"].idxmax()]
     return Finding(verdict,
-                   f"peak memory ~ N^{fit.slope:.2f} [{lo:.2f}, {hi:.2f}]: {first['peak_alloc_mb']:.0f} MB at "
+                   f"peak memory ~ N^{fit['exponent']:.2f} [{lo:.2f}, {hi:.2f}]: {first['peak_alloc_mb']:.0f} MB at "
                    f"N={int(first['model.n_encoders'])}, {last['peak_alloc_mb']:.0f} MB at N={int(last['model.n_encoders'])} "
                    f"(weights grow with N, activations do not)",
-                   {"exponent": fit.slope, "exponent_lo": lo, "exponent_hi": hi}, conditions(first, last),
+                   {"exponent": fit["exponent"], "exponent_lo": lo, "exponent_hi": hi}, conditions(first, last),
                    list(rows["point_id"]))
 
 

@@ -57,8 +57,8 @@ class Incomparable(UserError):
 @dataclass(frozen=True)
 class GateSettings:
     threshold: float = 0.10  # relative latency slowdown that counts, if also significant
-    confidence: float = 0.95  # two-sided level of the bootstrap CI
-    n_boot: int = 2000
+    confidence: float = 0.95  # family-wise two-sided level (Bonferroni over the timed points)
+    n_boot: int = 2000  # resamples of the iteration bootstrap (single-process points only)
     mem_rtol: float = 0.01  # GPU peak allocated: near-deterministic
     mem_atol_mb: float = 1.0
     rss_rtol: float = 0.05  # host RSS of the child process: allocator and import noise

@@ -30,7 +30,7 @@ def row(point: dict) -> tuple[str, ...]:
     )
 
 
-def _summary(result: dict) -> str:
+def summary(result: dict) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in result["counts"].items())
     gate = "PASSED" if result["passed"] else "FAILED"
     s = result["settings"]
@@ -48,7 +48,7 @@ def table(result: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, "", f"environment: {_environment(result)}", _summary(result)])
+    return "\n".join([*lines, "", f"environment: {_environment(result)}", summary(result)])
 
 
 def markdown(result: dict) -> str:
@@ -56,7 +56,7 @@ def markdown(result: dict) -> str:
     body = "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in row(p)) + " |" for p in result["points"])
     runs = result["runs"]
     return (f"### Benchmark regression gate: {'passed' if result['passed'] else '**failed**'}\n\n"
-            f"{_summary(result)}\n\nbaseline run(s): `{', '.join(runs['baseline'])}`; candidate run(s): "
+            f"{summary(result)}\n\nbaseline run(s): `{', '.join(runs['baseline'])}`; candidate run(s): "
             f"`{', '.join(runs['candidate'])}`\n\nenvironment: {_environment(result)}\n\n{header}\n{body}\n")
 
 

@@ -1,12 +1,14 @@
 """Summary statistics of latency samples: median, percentiles, IQR, bootstrap CI, noise flag.
 
-NumPy only (the dashboard and the store use it without torch). Percentiles use linear
-interpolation; the CI is a percentile bootstrap of the median with a fixed seed, so the same
-samples always give the same interval.
+NumPy and SciPy only (the dashboard and the store use it without torch). Percentiles use
+linear interpolation; the CI is a percentile bootstrap of the median with a fixed seed, so the
+same samples always give the same interval. `fit_power_law` gives scaling exponents with a
+t-based CI (the dashboard's fitted exponents, the claims ledger's scaling verdicts).
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 NOISY_IQR_OVER_MEDIAN = 0.10
 
@@ -37,3 +39,17 @@ def summarize(samples) -> dict:
         "iqr_over_median": iqr / float(median) if median > 0 else float("nan"),
         "noisy": bool(median > 0 and iqr / float(median) > NOISY_IQR_OVER_MEDIAN),
     }
+
+
+def fit_power_law(x, y, level: float = 0.95) -> dict | None:
+    """Least-squares slope of log y on log x with its CI: y ~ x^exponent. None with fewer than
+    3 distinct positive x values."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    x, y = np.log(x[keep]), np.log(y[keep])
+    if len(np.unique(x)) < 3:
+        return None
+    fit = scipy_stats.linregress(x, y)
+    half = scipy_stats.t.ppf(0.5 + level / 2, len(x) - 2) * fit.stderr
+    return {"exponent": float(fit.slope), "ci_lo": float(fit.slope - half), "ci_hi": float(fit.slope + half),
+            "points": int(len(x))}

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard_app import charts
+from harness.stats import fit_power_law
 from harness.store_io import write_json_atomic
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
@@ -140,9 +141,9 @@ def test_partial_store_shows_empty_states(monkeypatch, tmp_path):
 
 def test_fit_exponent_and_pareto_front():
     x = np.array([1e3, 2e3, 4e3, 8e3])
-    fit = charts.fit_exponent(x, 3 * x ** 1.5)
+    fit = fit_power_law(x, 3 * x ** 1.5)
     assert fit["exponent"] == pytest.approx(1.5) and fit["ci_lo"] - 1e-9 <= 1.5 <= fit["ci_hi"] + 1e-9
-    assert charts.fit_exponent(x[:2], x[:2]) is None
+    assert fit_power_law(x[:2], x[:2]) is None
     points = pd.DataFrame({"cost": [1, 2, 3, 4], "loss": [3.0, 2.0, 2.5, 1.0]})
     assert list(charts.pareto_front(points, "cost", "loss")["cost"]) == [1, 2, 4]
 
