@@ -20,8 +20,9 @@ from harness.overrides import compose_config, to_container
 from harness.typed_config import from_mapping
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
-SUMMARY_COLUMNS = ["model", "mode", "seq_len", "status", "latency_ms_p50", "spread_%", "peak_mb",
+SUMMARY_COLUMNS = ["model", "mode", "batch_size", "seq_len", "status", "latency_ms_p50", "spread_%", "peak_mb",
                    "tokens_per_s", "backend", "note"]
+DECODE_COLUMNS = ["cuda_graphs", "prefill_ms_p50", "state_mb"]  # shown when the suite has them
 
 
 @dataclass
@@ -75,10 +76,11 @@ def summary_table(rows: list[dict]) -> str:
     peak = df.get("peak_alloc_mb")
     df["peak_mb"] = peak.fillna(df.get("peak_rss_mb")) if peak is not None else df.get("peak_rss_mb")
     df["spread_%"] = 100 * df.get("latency_iqr_over_median", pd.Series(dtype=float))
-    for column in SUMMARY_COLUMNS:
+    columns = SUMMARY_COLUMNS[:6] + [c for c in DECODE_COLUMNS if c in df] + SUMMARY_COLUMNS[6:]
+    for column in columns:
         if column not in df:
             df[column] = None
-    return df[SUMMARY_COLUMNS].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:,.4g}")
+    return df[columns].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:,.4g}")
 
 
 def run(cfg: dict) -> int:

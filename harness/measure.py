@@ -42,19 +42,37 @@ def _step_fn(model, mode: str, idx, targets, dtype, device):
     return train_step
 
 
+def build_model(point: dict, train: bool):
+    """The point's model, seeded and initialised on its device: weights in the point's dtype for
+    inference, float32 for training (autocast does the rest)."""
+    device = torch.device(point["device"])
+    torch.manual_seed(point["seed"])
+    with torch.device(device):  # initialise on the device: no host init, no copy
+        model = registry.build(point["model"], point["model_config"])
+    model = model.to(dtype=torch.float32 if train else DTYPES[point["dtype"]])
+    return model.train(train)
+
+
+def random_tokens(point: dict, length: int) -> torch.Tensor:
+    """(batch_size, length) token ids from the point's seed, on its device."""
+    generator = torch.Generator().manual_seed(point["seed"])
+    vocab = point["model_config"]["vocab_size"]
+    return torch.randint(0, vocab, (point["batch_size"], length), generator=generator).to(point["device"])
+
+
+def model_info(model, seq_len: int) -> dict:
+    return {"params_total": model.num_params(active=False), "params_active": model.num_params(active=True),
+            "flops_per_token": model.flops_per_token(seq_len), "backend": model.kernel_backend(),
+            "extra": model.extra_info() if hasattr(model, "extra_info") else {}}
+
+
 def measure_model(point: dict) -> dict:
     device = torch.device(point["device"])
     dtype = DTYPES[point["dtype"]]
-    torch.manual_seed(point["seed"])
     t0 = time.perf_counter()
-    with torch.device(device):  # initialise on the device: no host init, no copy
-        model = registry.build(point["model"], point["model_config"])
-    model = model.to(dtype=dtype if point["mode"] == "forward" else torch.float32)
-    model.train(point["mode"] == "train")
+    model = build_model(point, train=point["mode"] == "train")
     batch, seq_len = point["batch_size"], point["seq_len"]
-    vocab = point["model_config"]["vocab_size"]
-    generator = torch.Generator().manual_seed(point["seed"])
-    tokens = torch.randint(0, vocab, (batch, seq_len + 1), generator=generator).to(device)
+    tokens = random_tokens(point, seq_len + 1)
     idx, targets = tokens[:, :-1], tokens[:, 1:]  # (B, L) each
     step = _step_fn(model, point["mode"], idx, targets, dtype, device)
     build_s = time.perf_counter() - t0
@@ -98,11 +116,7 @@ def measure_model(point: dict) -> dict:
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         },
         "energy": energy,
-        "model_info": {
-            "params_total": model.num_params(active=False), "params_active": model.num_params(active=True),
-            "flops_per_token": model.flops_per_token(seq_len), "backend": model.kernel_backend(),
-            "extra": model.extra_info() if hasattr(model, "extra_info") else {},
-        },
+        "model_info": model_info(model, seq_len),
         "phases_s": {"build": build_s, "measure": measure_s},
         "env": env_mod.collect(device),  # read after the point: clocks and throttle reasons included
     }

@@ -18,6 +18,10 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     model_info      dict    params_total, params_active, flops_per_token, backend, and for
                             routed models `extra`: routing statistics of the last forward
     overhead_s      dict    process_start, import, build, measure, wall (per-point cost)
+    decode          dict    suite=decode only (harness.decode): prefill_ms summary and samples,
+                            generation_ms, prefill/generation tokens/s, state_mb (KV cache or
+                            recurrent state after the prefill), state_mb_end, state_kind,
+                            cuda_graphs, graph_steps/eager_steps, step_backend
     loss            dict    fixed-seed training runs only (harness.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
     env             dict    harness.env.collect + clocks/throttle reasons after the point
@@ -64,6 +68,17 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "routing_experts_used": (("model_info", "extra", "routing", "experts_used"), "encoders/experts that ran"),
     "routing_load_entropy_bits": (("model_info", "extra", "routing", "load_entropy_bits"),
                                   "entropy of the per-encoder load (log2 N when even)"),
+    "prefill_ms_p50": (("decode", "prefill_ms", "median"), "decode suite: median prefill latency of the prompt"),
+    "prefill_ms_ci_lo": (("decode", "prefill_ms", "ci_lo"), "decode suite: 95% CI of the prefill median, low"),
+    "prefill_ms_ci_hi": (("decode", "prefill_ms", "ci_hi"), "decode suite: 95% CI of the prefill median, high"),
+    "prefill_tokens_per_s": (("decode", "prefill_tokens_per_s"), "decode suite: prompt tokens per second"),
+    "generation_tokens_per_s": (("decode", "generation_tokens_per_s"),
+                                "decode suite: generated tokens per second, prefill included"),
+    "state_mb": (("decode", "state_mb"), "decode suite: KV cache or recurrent state after the prefill"),
+    "state_mb_end": (("decode", "state_mb_end"), "decode suite: the same after the last generated token"),
+    "state_kind": (("decode", "state_kind"), "decode suite: kv_cache | recurrent"),
+    "step_backend": (("decode", "step_backend"), "decode suite: kernels of the one-token step"),
+    "graph_steps": (("decode", "graph_steps"), "decode suite: steps replayed from the CUDA graph (last generation)"),
     "loss_initial": (("loss", "initial"), "fixed-seed training run: loss at the first step"),
     "loss_final": (("loss", "final"), "fixed-seed training run: loss at the last step"),
     "loss_steps": (("loss", "steps"), "fixed-seed training run: steps taken"),

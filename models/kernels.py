@@ -8,6 +8,7 @@ Backends of the Mamba mixer (names recorded with every result):
     cuda_fused      mamba_ssm `mamba_inner_fn` (needs causal-conv1d): conv + scan + gating fused
     cuda_scan       mamba_ssm `selective_scan_fn`; the short conv by causal-conv1d or torch
     reference       models.selective_scan.selective_scan_chunked (pure PyTorch, any device)
+One-token decode (`MambaBlock.step`) uses `decode_kernels()` on CUDA when both are installed.
 """
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def mamba_kernels() -> SimpleNamespace | None:
     except Exception:  # ImportError, or an ABI mismatch raising OSError/RuntimeError at import
         return None
     return SimpleNamespace(mamba_inner_fn=mamba_inner_fn, selective_scan_fn=selective_scan_fn)
+
+
+@functools.lru_cache(maxsize=None)
+def decode_kernels() -> SimpleNamespace | None:
+    """The one-token update kernels upstream's `Mamba.step` uses, or None when either is missing:
+    mamba-ssm's Triton `selective_state_update` and causal-conv1d's `causal_conv1d_update`."""
+    try:
+        from causal_conv1d import causal_conv1d_update
+        from mamba_ssm.ops.triton.selective_state_update import selective_state_update
+    except Exception:
+        return None
+    return SimpleNamespace(selective_state_update=selective_state_update, causal_conv1d_update=causal_conv1d_update)
 
 
 @functools.lru_cache(maxsize=None)

@@ -29,6 +29,7 @@ class MambaBlock(nn.Module):
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
         self.backend, self.scan_chunk_len = backend, scan_chunk_len
         self.last_backend: str | None = None
+        self.last_step_backend: str | None = None
 
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False)
         self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, kernel_size=d_conv, groups=self.d_inner,
@@ -51,10 +52,13 @@ class MambaBlock(nn.Module):
         for p in (self.A_log, self.D, self.dt_proj.bias):
             p._no_weight_decay = True
 
-    def forward(self, hidden_states: Tensor) -> Tensor:
-        """(B, L, d_model) -> (B, L, d_model)."""
+    def forward(self, hidden_states: Tensor, return_state: bool = False):
+        """(B, L, d_model) -> (B, L, d_model); with `return_state`, also the recurrent state after
+        the last token (as `init_state`), so generation can continue with `step` (prefill)."""
         batch, seqlen, _ = hidden_states.shape
         backend = kernels.resolve_backend(self.backend, hidden_states.device.type)
+        if return_state and backend == "cuda_fused":  # the fused kernel keeps no state; upstream
+            backend = "cuda_scan"  # prefills through the unfused path the same way
         self.last_backend = backend
         # one GEMM straight into the (B, 2*d_inner, L) layout the scan kernels read (as upstream)
         xz = rearrange(self.in_proj.weight @ rearrange(hidden_states, "b l d -> d (b l)"),
@@ -67,6 +71,7 @@ class MambaBlock(nn.Module):
                 delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
 
         x, z = xz.chunk(2, dim=1)  # (B, d_inner, L) each
+        conv_state = F.pad(x, (self.d_conv - seqlen, 0)) if seqlen < self.d_conv else x[..., -self.d_conv:]
         conv_fn = kernels.causal_conv1d_fn() if backend == "cuda_scan" else None
         if conv_fn is not None:
             x = conv_fn(x, rearrange(self.conv1d.weight, "d 1 w -> d w"), self.conv1d.bias, activation="silu")
@@ -79,11 +84,16 @@ class MambaBlock(nn.Module):
         C = rearrange(C, "(b l) n -> b n l", l=seqlen).contiguous()  # (B, N, L)
         if backend == "cuda_scan":
             y = kernels.mamba_kernels().selective_scan_fn(
-                x, dt, A, B, C, self.D.float(), z=z, delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
+                x, dt, A, B, C, self.D.float(), z=z, delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
+                return_last_state=return_state)
         else:
             y = selective_scan_chunked(x, dt, A, B, C, self.D, z=z, delta_bias=self.dt_proj.bias,
-                                       delta_softplus=True, chunk_len=self.scan_chunk_len)
-        return self.out_proj(rearrange(y, "b d l -> b l d"))
+                                       delta_softplus=True, chunk_len=self.scan_chunk_len,
+                                       return_last_state=return_state)
+        if not return_state:
+            return self.out_proj(rearrange(y, "b d l -> b l d"))
+        y, ssm_state = y  # ssm_state (B, d_inner, N), float32
+        return self.out_proj(rearrange(y, "b d l -> b l d")), (conv_state.contiguous(), ssm_state.float())
 
     def init_state(self, batch_size: int, device=None, dtype=torch.float32) -> tuple[Tensor, Tensor]:
         """Recurrent state: the conv window (B, d_inner, d_conv) and the SSM state (B, d_inner, N)."""
@@ -91,8 +101,31 @@ class MambaBlock(nn.Module):
         return (torch.zeros(batch_size, self.d_inner, self.d_conv, device=device, dtype=dtype),
                 torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=torch.float32))
 
-    def step(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """One token: x (B, d_model) -> (B, d_model), with the new state. Pure PyTorch, any device."""
+    def step(self, x: Tensor, state: tuple[Tensor, Tensor], kernels_ok: bool = True):
+        """One token: x (B, d_model) -> (B, d_model), with the new state.
+
+        On CUDA with mamba-ssm (and `kernels_ok`), upstream's decode kernels run, as in
+        `Mamba.step`: causal-conv1d's `causal_conv1d_update` and the Triton
+        `selective_state_update`, both updating the state in place. Otherwise `step_reference`.
+        The kernel that ran is kept in `last_step_backend`."""
+        update = kernels.decode_kernels() if kernels_ok and x.is_cuda and self.backend != "reference" else None
+        if update is None:
+            self.last_step_backend = "torch"
+            return self.step_reference(x, state)
+        self.last_step_backend = "selective_state_update"
+        conv_state, ssm_state = state
+        x, z = self.in_proj(x).chunk(2, dim=-1)  # (B, d_inner) each
+        x = update.causal_conv1d_update(x, conv_state, rearrange(self.conv1d.weight, "d 1 w -> d w"),
+                                        self.conv1d.bias, "silu")
+        dt, B, C = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = F.linear(dt, self.dt_proj.weight)  # (B, d_inner); the bias is added in the kernel
+        A = -torch.exp(self.A_log.float())
+        y = update.selective_state_update(ssm_state, x, dt, A, B, C, self.D.float(), z=z,
+                                          dt_bias=self.dt_proj.bias.float(), dt_softplus=True)
+        return self.out_proj(y), (conv_state, ssm_state)
+
+    def step_reference(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The decode recurrence in plain PyTorch, any device; returns a new state."""
         conv_state, ssm_state = state
         x, z = self.in_proj(x).chunk(2, dim=-1)  # (B, d_inner) each
         conv_state = torch.cat([conv_state[:, :, 1:], x.unsqueeze(-1).to(conv_state.dtype)], dim=-1)

@@ -45,12 +45,24 @@ class MambaResidual(nn.Module):
         self.mixer = MambaBlock(cfg.d_model, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
                                 backend=cfg.backend, scan_chunk_len=cfg.scan_chunk_len)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.mixer(self.norm(x))
+    def forward(self, x: Tensor, return_state: bool = False):
+        if not return_state:
+            return x + self.mixer(self.norm(x))
+        y, state = self.mixer(self.norm(x), return_state=True)
+        return x + y, state
 
     def step(self, x: Tensor, state):
         y, state = self.mixer.step(self.norm(x), state)
         return x + y, state
+
+
+def prefill_layers(layers, x: Tensor) -> tuple[Tensor, list]:
+    """Run residual Mamba layers over x (B, L, d), keeping each layer's final recurrent state."""
+    states = []
+    for layer in layers:
+        x, state = layer(x, return_state=True)
+        states.append(state)
+    return x, states
 
 
 class MambaLM(LanguageModel):
@@ -75,6 +87,11 @@ class MambaLM(LanguageModel):
         logits = self.lm_head(self.norm_f(x))  # (B, L, V)
         return logits, lm_loss(logits, targets)
 
+    def prefill(self, idx: Tensor):
+        """Prompt idx (B, L) -> logits of its last position (B, V) and the state `step` continues from."""
+        x, state = prefill_layers(self.layers, self.embedding(idx))
+        return self.lm_head(self.norm_f(x[:, -1])), state
+
     def init_state(self, batch_size: int):
         return [layer.mixer.init_state(batch_size, dtype=self.embedding.weight.dtype) for layer in self.layers]
 
@@ -86,6 +103,10 @@ class MambaLM(LanguageModel):
             x, layer_state = layer.step(x, layer_state)
             new_state.append(layer_state)
         return self.lm_head(self.norm_f(x)), new_state
+
+    def graph_capturable(self, state) -> bool:
+        """Every step has the same shapes: a CUDA graph can replay it (models.generation)."""
+        return True
 
     def state_bytes(self, batch_size: int) -> int:
         """Bytes of recurrent state for generation, independent of context length."""

@@ -144,6 +144,20 @@ class MambaMoE(LanguageModel):
                     + self.cfg.z_weight * routing.z_loss(r.logits)
         return logits, loss
 
+    def prefill(self, idx: Tensor):
+        """Prompt idx (B, L) -> logits of its last position (B, V) and the state `step` continues from:
+        each Mamba layer's recurrent state and each MoE layer's inputs so far in the capacity window."""
+        seq_len = idx.shape[1]
+        window_start = seq_len // self.cfg.capacity_window * self.cfg.capacity_window
+        h = self.embedding(idx)  # (B, L, d)
+        mamba_states, windows = [], []
+        for mamba, moe in zip(self.mamba_layers, self.moe_layers):
+            h, s = mamba(h, return_state=True)
+            windows.append(moe.norm(h[:, window_start:]).transpose(0, 1))  # (t, B, d)
+            h = moe(h)
+            mamba_states.append(s)
+        return self.lm_head(self.norm_f(h[:, -1])), {"t": seq_len, "mamba": mamba_states, "windows": windows}
+
     def init_state(self, batch_size: int) -> dict:
         device, dtype = self.embedding.weight.device, self.embedding.weight.dtype
         return {"t": 0,

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from models import routing
 from models.lm_base import LanguageModel, lm_loss
-from models.mamba_lm import MambaConfig, MambaResidual
+from models.mamba_lm import MambaConfig, MambaResidual, prefill_layers
 from models.swarm_aggregator import Aggregator
 from models.swarm_mamba_pool import MambaEncoderPool
 from models.swarm_router import ChunkRouter
@@ -139,6 +139,26 @@ class SwarmLM(LanguageModel):
     def forward(self, idx: Tensor, targets: Tensor | None = None, domain_labels: Tensor | None = None):
         """idx (B, L) -> logits (B, L, V), loss (LM + weighted router losses when targets given).
         domain_labels (B, L): per-token domain ids (-1 unlabelled); a chunk takes its first token's."""
+        h = self._encode(idx)
+        for layer in self.decoder:
+            h = layer(h)
+        logits = self.lm_head(self.norm_f(h))  # (B, L, V)
+        r, lc = self.last_routing, self.cfg.chunk_len
+        self.last_aux = self.router.losses(r)
+        if domain_labels is not None and self.router.n_domains:
+            chunk_labels = domain_labels[:, ::lc].transpose(0, 1).flatten()  # (M,)
+            self.last_aux["domain"] = self.router.domain_loss(r, chunk_labels)
+            self.last_aux["domain_accuracy"] = torch.tensor(self.router.domain_accuracy(r, chunk_labels) or 0.0)
+        loss = lm_loss(logits, targets)
+        if loss is not None:
+            self.last_aux["lm"] = loss.detach()
+            loss = loss + self.cfg.balance_weight * self.last_aux["balance"] + self.cfg.z_weight * self.last_aux["z"]
+            if "domain" in self.last_aux:
+                loss = loss + self.cfg.domain_weight * self.last_aux["domain"]
+        return logits, loss
+
+    def _encode(self, idx: Tensor) -> Tensor:
+        """Embed, route, run the chosen encoders and fuse: idx (B, L) -> (B, L, d), before the decoder."""
         batch, seq_len = idx.shape
         lc, k = self.cfg.chunk_len, self.cfg.top_k
         n_chunks = -(-seq_len // lc)
@@ -155,24 +175,8 @@ class SwarmLM(LanguageModel):
         slots = inputs[:, None].expand(-1, k, -1, -1).clone()  # (M, k, Lc, d): dropped slots keep the identity
         slots[item, slot] = encoded.to(slots.dtype)
         fused = self.aggregator(slots, r.gates, inputs)  # (M, Lc, d)
-        h = fused.view(n_chunks, batch, lc, -1).transpose(0, 1).reshape(batch, n_chunks * lc, -1)[:, :seq_len]
-
-        for layer in self.decoder:
-            h = layer(h)
-        logits = self.lm_head(self.norm_f(h))  # (B, L, V)
         self.last_routing = r
-        self.last_aux = self.router.losses(r)
-        if domain_labels is not None and self.router.n_domains:
-            chunk_labels = domain_labels[:, ::lc].transpose(0, 1).flatten()  # (M,)
-            self.last_aux["domain"] = self.router.domain_loss(r, chunk_labels)
-            self.last_aux["domain_accuracy"] = torch.tensor(self.router.domain_accuracy(r, chunk_labels) or 0.0)
-        loss = lm_loss(logits, targets)
-        if loss is not None:
-            self.last_aux["lm"] = loss.detach()
-            loss = loss + self.cfg.balance_weight * self.last_aux["balance"] + self.cfg.z_weight * self.last_aux["z"]
-            if "domain" in self.last_aux:
-                loss = loss + self.cfg.domain_weight * self.last_aux["domain"]
-        return logits, loss
+        return fused.view(n_chunks, batch, lc, -1).transpose(0, 1).reshape(batch, n_chunks * lc, -1)[:, :seq_len]
 
     # ---- generation ------------------------------------------------------------------------
     def init_state(self, batch_size: int) -> dict:
@@ -181,13 +185,32 @@ class SwarmLM(LanguageModel):
         return {
             "t": 0,
             "chunk_sum": torch.zeros(batch_size, self.cfg.d_model, device=device, dtype=torch.float32),
-            "previous_mean": None,
+            "previous_mean": torch.zeros(batch_size, self.cfg.d_model, device=device, dtype=dtype),
             "experts": torch.zeros(batch_size, k, dtype=torch.long, device=device),
             "gates": torch.zeros(batch_size, k, device=device),
             "keep": torch.ones(batch_size, k, dtype=torch.bool, device=device),
             "encoders": self.encoders.init_state(batch_size, k, device, dtype),
             "decoder": [layer.mixer.init_state(batch_size, device, dtype) for layer in self.decoder],
         }
+
+    def prefill(self, idx: Tensor):
+        """Prompt idx (B, L) -> logits of its last position (B, V) and the state `step` continues from.
+
+        The whole chunks run as in `forward` (the decoder keeps its final states); a partial last
+        chunk, if any, is fed token by token through `step`, since its encoders' states are needed."""
+        batch, seq_len = idx.shape
+        whole = seq_len // self.cfg.chunk_len * self.cfg.chunk_len
+        state = self.init_state(batch)
+        logits = None
+        if whole:
+            h = self._encode(idx[:, :whole])  # (B, whole, d)
+            h, state["decoder"] = prefill_layers(self.decoder, h)
+            logits = self.lm_head(self.norm_f(h[:, -1]))
+            last_chunk = self.embedding(idx[:, whole - self.cfg.chunk_len:whole])  # (B, Lc, d)
+            state.update(t=whole, chunk_sum=last_chunk.float().sum(1))
+        for t in range(whole, seq_len):
+            logits, state = self.step(idx[:, t], state)
+        return logits, state
 
     def step(self, token: Tensor, state: dict):
         """token (B,) -> logits (B, V), new state. Routing is decided at chunk boundaries."""
@@ -197,7 +220,7 @@ class SwarmLM(LanguageModel):
             if state["t"] > 0:
                 state["previous_mean"] = (state["chunk_sum"] / lc).to(self.embedding.weight.dtype)
                 state["chunk_sum"] = torch.zeros_like(state["chunk_sum"])
-            logits = self.router.logits(state["previous_mean"], batch)
+            logits = self.router.logits(state["previous_mean"] if state["t"] > 0 else None, batch)
             r = self.router.route(logits, torch.zeros(batch, dtype=torch.long, device=token.device), batch)
             state.update(experts=r.experts, gates=r.gates, keep=r.keep,
                          encoders=self.encoders.init_state(batch, self.cfg.top_k, token.device,
@@ -215,10 +238,14 @@ class SwarmLM(LanguageModel):
         state["t"] += 1
         return self.lm_head(self.norm_f(h)), state
 
+    def graph_capturable(self, state: dict) -> bool:
+        """Steps inside a chunk have static shapes; the routing step at a chunk boundary does not."""
+        return state["t"] % self.cfg.chunk_len != 0
+
     def state_bytes(self, batch_size: int) -> int:
         """Generation state at its largest (end of a chunk), independent of the context length."""
         state = self.init_state(batch_size)
-        tensors = [state["chunk_sum"], state["chunk_sum"], state["experts"], state["gates"], state["keep"]]
+        tensors = [state["chunk_sum"], state["previous_mean"], state["experts"], state["gates"], state["keep"]]
         tensors += [t for s in state["decoder"] for t in s]
         if self.cfg.encoder_type == "mamba":
             tensors += [t for s in state["encoders"] for t in s]

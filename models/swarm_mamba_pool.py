@@ -37,14 +37,15 @@ MAX_SCAN_CHANNELS = 65535  # selective_scan_cuda launches one block row per chan
 
 
 class _StepCall(nn.Module):
-    """Lets functional_call reach MambaBlock.step (functional_call only calls forward)."""
+    """Lets functional_call reach MambaBlock.step_reference (functional_call only calls forward);
+    the in-place decode kernels cannot run under vmap."""
 
     def __init__(self, block: MambaBlock):
         super().__init__()
         self.block = block
 
     def forward(self, x, conv_state, ssm_state):
-        out, (conv_state, ssm_state) = self.block.step(x, (conv_state, ssm_state))
+        out, (conv_state, ssm_state) = self.block.step_reference(x, (conv_state, ssm_state))
         return out, conv_state, ssm_state
 
 

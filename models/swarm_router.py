@@ -65,7 +65,7 @@ class ChunkRouter(nn.Module):
         batch, n_chunks = chunks.shape[:2]
         means = chunks.mean(dim=2).transpose(0, 1)  # (C, B, d)
         first = self.logits(None, batch)[None]  # (1, B, N)
-        rest = self.logits(means[:-1].flatten(0, 1), (n_chunks - 1) * batch).view(n_chunks - 1, batch, -1)
+        rest = self.logits(means[:-1].flatten(0, 1), (n_chunks - 1) * batch).view(n_chunks - 1, batch, self.n_encoders)
         logits = torch.cat([first, rest]).flatten(0, 1)  # (C*B, N)
         group = torch.arange(n_chunks, device=chunks.device).repeat_interleave(batch)
         return self.route(logits, group, batch)

@@ -67,6 +67,21 @@ class TransformerLM(LanguageModel):
         self._ran = True
         return logits, lm_loss(logits, targets)
 
+    def prefill(self, idx: Tensor):
+        """Prompt idx (B, L) -> logits of its last position (B, V) and a transformers `DynamicCache`
+        (the KV cache `generate` uses by default), for `step`."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.hf.config)
+        out = self.hf(input_ids=idx, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self._ran = True
+        return out.logits[:, -1], out.past_key_values
+
+    def step(self, token: Tensor, cache):
+        """token (B,) -> logits (B, V), the cache grown by one position."""
+        out = self.hf(input_ids=token[:, None], past_key_values=cache, use_cache=True)
+        return out.logits[:, -1], out.past_key_values
+
     def flops_per_token(self, seq_len: int) -> int:
         d, n = self.cfg.d_model, self.cfg.n_layer
         per_layer = 4 * d * d + 3 * d * mlp_width(self.cfg)  # q, k, v, o and the SwiGLU MLP, in MACs

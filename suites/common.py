@@ -62,11 +62,12 @@ def require(condition: bool, message: str) -> None:
 
 
 def measurement_point(params, ctx: RunContext, model: str, config: dict, mode: str, seq_len: int,
-                      stop_group: str | None, label: str, batch_size: int | None = None, **extra) -> Point:
-    """One `harness.measure:measure_model` point with the suite's timing settings
-    (batch size: `batch_size`, else the suite's)."""
+                      stop_group: str | None, label: str, batch_size: int | None = None,
+                      task: str = "harness.measure:measure_model", **extra) -> Point:
+    """One measurement point (by default `harness.measure:measure_model`) with the suite's
+    timing settings (batch size: `batch_size`, else the suite's)."""
     point = {
-        "suite": params.name, "task": "harness.measure:measure_model", "model": model,
+        "suite": params.name, "task": task, "model": model,
         "model_config": config, "mode": mode, "batch_size": batch_size or params.batch_size,
         "seq_len": seq_len, "device": ctx.device, "dtype": ctx.dtype, "seed": ctx.seed,
         "warmup": params.warmup, "iters": params.iters, "max_time_s": params.max_time_s,

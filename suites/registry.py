@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from harness.errors import UserError
-from suites import encoders, regression, scaling
+from suites import decode, encoders, regression, scaling
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ SUITES: dict[str, SuiteEntry] = {
     "smoke": SuiteEntry(scaling.ScalingParams, scaling.build_points),  # tiny models, seconds, any device
     "scaling": SuiteEntry(scaling.ScalingParams, scaling.build_points),  # sequence-length scaling
     "encoders": SuiteEntry(encoders.EncodersParams, encoders.build_points),  # swarm encoder count and top-k
+    "decode": SuiteEntry(decode.DecodeParams, decode.build_points),  # prefill, per-token decode, max batch
     "regression": SuiteEntry(regression.RegressionParams, regression.build_points),  # CI gate (run.py compare)
 }
 

@@ -1,0 +1,141 @@
+"""The generation measurement a `suite=decode` point runs in its child process.
+
+As mamba-ssm's `benchmarks/benchmark_generation_mamba_simple.py` and optimum-benchmark's
+inference scenario, split into the two phases generation has:
+
+    prefill   the prompt (B, L) through the parallel forward, leaving the KV cache or the
+              recurrent state: warm-up, then `iters` timed calls (CUDA events)
+    decode    greedy generation of `gen_tokens` tokens after a fresh prefill, each step timed
+              on its own; `decode_repeats` timed generations after one untimed one (which
+              also captures the CUDA graph when `cuda_graphs` is set)
+
+The headline latency (`latency_ms`) is the per-token decode step; `tokens_per_s` is batch /
+that median. Cache/state bytes are read from the state itself after the prefill and after
+the last token (a Transformer's KV cache grows, a recurrent state does not). Peak memory
+covers the timed generations, weights included.
+"""
+from __future__ import annotations
+
+import contextlib
+import resource
+import time
+
+import torch
+
+from harness import env as env_mod
+from harness import nvml
+from harness.measure import MB, build_model, model_info, random_tokens
+from harness.stats import summarize
+from harness.timing import synchronize, time_iterations
+from models import generation
+
+
+class _Clock:
+    """Elapsed milliseconds between two marks: CUDA events on a GPU, perf_counter elsewhere
+    (read after one synchronize at the end)."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.marks: list = []
+
+    def mark(self) -> int:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.marks.append(event)
+        else:
+            self.marks.append(time.perf_counter())
+        return len(self.marks) - 1
+
+    def elapsed_ms(self, start: int, end: int) -> float:
+        a, b = self.marks[start], self.marks[end]
+        return a.elapsed_time(b) if self.cuda else (b - a) * 1e3
+
+
+def _generate(decoder: generation.GreedyDecoder, prompt: torch.Tensor, gen_tokens: int, clock: _Clock):
+    """One timed generation: marks before the prefill, after it, and after every step."""
+    marks = [clock.mark()]
+    decoder.prefill(prompt)
+    marks.append(clock.mark())
+    state_bytes = generation.state_nbytes(decoder.state)
+    for _ in range(gen_tokens):
+        decoder.step()
+        marks.append(clock.mark())
+    return marks, state_bytes
+
+
+def step_backend(model) -> str:
+    """Which one-token kernels ran in the last decode step."""
+    if hasattr(model, "hf"):
+        return f"attn_{model.cfg.attn_implementation}+dynamic_cache"
+    ran = sorted({m.last_step_backend for m in model.modules() if getattr(m, "last_step_backend", None)})
+    encoders = "+encoders=torch_vmap" if hasattr(model, "encoders") and getattr(model.cfg, "encoder_type", "") == "mamba" \
+        else ""
+    return "+".join(ran) + encoders if ran else "not run"
+
+
+def measure_decode(point: dict) -> dict:
+    device = torch.device(point["device"])
+    on_gpu = device.type == "cuda"
+    if point["cuda_graphs"] and not on_gpu:
+        raise ValueError("cuda_graphs=true needs a CUDA device")
+    t0 = time.perf_counter()
+    model = build_model(point, train=False)
+    prompt = random_tokens(point, point["seq_len"])  # (B, L)
+    batch, gen_tokens = point["batch_size"], point["gen_tokens"]
+    build_s = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    with torch.inference_mode():
+        prefill_ms = time_iterations(lambda: model.prefill(prompt), device, point["warmup"], point["iters"],
+                                     point["max_time_s"])
+        decoder = generation.GreedyDecoder(model, cuda_graphs=point["cuda_graphs"])
+        clock = _Clock(device)
+        _generate(decoder, prompt, gen_tokens, clock)  # untimed: allocator, autotuning, graph capture
+        synchronize(device)
+        static_bytes = torch.cuda.memory_allocated(device) if on_gpu else None
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats(device)
+        index = device.index if device.index is not None else (torch.cuda.current_device() if on_gpu else 0)
+        sampler = nvml.ProcessMemorySampler(index) if on_gpu else None
+        clock = _Clock(device)
+        with sampler or contextlib.nullcontext():
+            runs = [_generate(decoder, prompt, gen_tokens, clock) for _ in range(point["decode_repeats"])]
+            synchronize(device)
+        final_state_bytes = generation.state_nbytes(decoder.state)
+    measure_s = time.perf_counter() - t1
+
+    step_ms = [clock.elapsed_ms(m[i], m[i + 1]) for m, _ in runs for i in range(1, len(m) - 1)]
+    generation_ms = [clock.elapsed_ms(m[0], m[-1]) for m, _ in runs]
+    latency = summarize(step_ms)
+    generation_summary = summarize(generation_ms)
+    prefill = summarize(prefill_ms)
+    return {
+        "samples_ms": step_ms,
+        "latency_ms": latency,
+        "tokens_per_s": batch / (latency["median"] / 1e3),
+        "decode": {
+            "gen_tokens": gen_tokens,
+            "cuda_graphs": point["cuda_graphs"],
+            "graph_steps": decoder.graph_steps, "eager_steps": decoder.eager_steps,
+            "step_backend": step_backend(model),
+            "prefill_ms": prefill, "prefill_samples_ms": prefill_ms,
+            "prefill_tokens_per_s": batch * point["seq_len"] / (prefill["median"] / 1e3),
+            "generation_ms": generation_summary,
+            "generation_tokens_per_s": batch * gen_tokens / (generation_summary["median"] / 1e3),
+            "state_mb": runs[-1][1] / MB,
+            "state_mb_end": final_state_bytes / MB,
+            "state_kind": "kv_cache" if hasattr(model, "hf") else "recurrent",
+        },
+        "memory_mb": {
+            "peak_alloc": torch.cuda.max_memory_allocated(device) / MB if on_gpu else None,
+            "peak_reserved": torch.cuda.max_memory_reserved(device) / MB if on_gpu else None,
+            "static_alloc": static_bytes / MB if on_gpu else None,
+            "nvml_process_peak": sampler.peak_bytes / MB if sampler and sampler.peak_bytes else None,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        },
+        "energy": {},
+        "model_info": model_info(model, point["seq_len"]),
+        "phases_s": {"build": build_s, "measure": measure_s},
+        "env": env_mod.collect(device),
+    }
