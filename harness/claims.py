@@ -7,7 +7,8 @@ measured, and the rule in words; its `evaluate` turns the results table into a `
 dtype, sizes) and the points used. Ratios use the latency CIs of both points, so a verdict
 flips only when the whole interval is on one side of the threshold.
 
-    python -m harness.claims --store results/reference --out results
+    python run.py suite=claims                       # measure what is missing, then report
+    python -m harness.claims --store results/reference --out results/reference   # report only
 """
 from __future__ import annotations
 
@@ -103,21 +104,27 @@ def report_markdown(rows: list[dict], store: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def write(store: str, out_dir: str) -> list[str]:
+    """Evaluate the ledger over `store`, write claims.md and claims.json to `out_dir`; returns
+    one printable line per claim and one naming the files."""
     from harness.claims_catalog import CLAIMS
 
+    rows = evaluate_all(results.load(store), CLAIMS)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "claims.md").write_text(report_markdown(rows, str(store)))
+    (out / "claims.json").write_text(json.dumps(rows, indent=1, default=str))
+    return [f"{r['verdict']:>13}  {r['id']}: {r['detail']}" for r in rows] + \
+        [f"wrote {out / 'claims.md'} and {out / 'claims.json'}"]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate the claims ledger over a results store.")
     parser.add_argument("--store", default=str(results.DEFAULT_STORE))
     parser.add_argument("--out", default=str(results.DEFAULT_STORE), help="directory for claims.md and claims.json")
     args = parser.parse_args(argv)
-    rows = evaluate_all(results.load(args.store), CLAIMS)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "claims.md").write_text(report_markdown(rows, args.store))
-    (out / "claims.json").write_text(json.dumps(rows, indent=1, default=str))
-    for r in rows:
-        print(f"{r['verdict']:>13}  {r['id']}: {r['detail']}")
-    print(f"wrote {out / 'claims.md'} and {out / 'claims.json'}")
+    for line in write(args.store, args.out):
+        print(line)
     return 0
 
 

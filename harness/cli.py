@@ -61,7 +61,7 @@ def resolve_dtype(requested: str, device: str) -> str:
     return requested
 
 
-def _model_choice(model_cfg: dict | None) -> dict | None:
+def model_choice(model_cfg: dict | None) -> dict | None:
     if not model_cfg:
         return None
     fixed = {"name", "preset"}
@@ -98,7 +98,7 @@ def run(cfg: dict) -> int:
     suite = suites.entry(suite_cfg.get("name"))
     params = from_mapping(suite.params_cls, suite_cfg, where="suite")
     ctx = RunContext(device=device, dtype=dtype, seed=top.seed, vocab_size=top.vocab_size,
-                     model_choice=_model_choice(model_cfg))
+                     model_choice=model_choice(model_cfg))
     points, description = suite.build_points(params, ctx)
     print(f"suite {params.name!r} on {device} ({dtype}): {len(points)} points -> {top.results_dir}/{params.name}/")
     if description:
@@ -109,6 +109,8 @@ def run(cfg: dict) -> int:
         return 0
     rows = run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress)
     print(summary_table(rows))
+    if suite.after_run:
+        suite.after_run(params, top.results_dir)
     statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
     print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
           + f"; records in {top.results_dir}/{params.name}/ (load with harness.results.load())")

@@ -22,12 +22,14 @@ from suites.common import RunContext, TimingParams, apply_profile, measurement_p
 
 MODES = ("forward", "train")
 MATCHES = ("params_active", "params_total")
+SWARMS = ("swarm", "transformer_swarm")
 
 
 @dataclass(kw_only=True)
 class EncodersParams(TimingParams):
     name: str
     modes: list[str]
+    swarm_model: str = "swarm"  # swarm (Mamba encoders) | transformer_swarm
     swarm: Optional[dict] = None  # SwarmConfig overrides on top of `preset`
     baselines: list[dict] = field(default_factory=list)  # {model, match, by}
     preset: Optional[str] = None
@@ -41,6 +43,7 @@ class EncodersParams(TimingParams):
 
 
 def _validate(p: EncodersParams) -> None:
+    require(p.swarm_model in SWARMS, f"suite.swarm_model={p.swarm_model!r}; valid: {', '.join(SWARMS)}")
     bad = [m for m in p.modes if m not in MODES]
     require(not bad and bool(p.modes), f"suite.modes has {bad or 'nothing'}; valid: {', '.join(MODES)}")
     for key in ("n_encoders", "top_k", "seq_lens"):
@@ -60,14 +63,14 @@ def _validate(p: EncodersParams) -> None:
 
 def _swarm_config(params: EncodersParams, ctx: RunContext, n: int, k: int, **more) -> dict:
     overrides = {"vocab_size": ctx.vocab_size, **params.swarm, "n_encoders": n, "top_k": k, **more}
-    return registry.resolve_config("swarm", params.preset, overrides)
+    return registry.resolve_config(params.swarm_model, params.preset, overrides)
 
 
 def _baseline_config(params: EncodersParams, ctx: RunContext, baseline: dict, target: dict) -> dict:
     active = baseline.get("match", "params_active") == "params_active"
     width = {"d_model": params.swarm["d_model"]} if "d_model" in params.swarm else {}
     base = registry.resolve_config(baseline["model"], params.preset, {"vocab_size": ctx.vocab_size, **width})
-    goal = matching.count_params("swarm", target, active=active)
+    goal = matching.count_params(params.swarm_model, target, active=active)
     return matching.match(baseline["model"], base, goal, active=False, by=baseline.get("by", "depth"))
 
 
@@ -90,10 +93,11 @@ def build_points(params: EncodersParams, ctx: RunContext) -> tuple[list[Point], 
             if k > n:
                 continue
             modes = [m for m in params.modes if m == "forward" or params.train_top_k is None or k in params.train_top_k]
-            add("swarm", _swarm_config(params, ctx, n, k), f"swarm N={n} k={k}", modes)
+            add(params.swarm_model, _swarm_config(params, ctx, n, k), f"{params.swarm_model} N={n} k={k}", modes)
     for n in params.loop_n_encoders or []:
         k = max(x for x in params.top_k if x <= n)
-        add("swarm", _swarm_config(params, ctx, n, k, pool_backend="loop"), f"swarm-loop N={n} k={k}", ["forward"])
+        add(params.swarm_model, _swarm_config(params, ctx, n, k, pool_backend="loop"),
+            f"{params.swarm_model}-loop N={n} k={k}", ["forward"])
     n_max, k_max = max(params.n_encoders), max(params.top_k)
     for b in params.baselines:
         if b.get("match", "params_active") == "params_active":

@@ -5,22 +5,24 @@ Adding a suite is one YAML file, plus a module here when it sweeps something new
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from harness.errors import UserError
-from suites import decode, encoders, regression, scaling
+from suites import claims, decode, encoders, regression, scaling
 
 
 @dataclass(frozen=True)
 class SuiteEntry:
     params_cls: type
     build_points: Callable  # (params, RunContext) -> (list[Point], profile description | None)
+    after_run: Optional[Callable] = None  # (params, results_dir) -> None, once the sweep is done
 
 
 SUITES: dict[str, SuiteEntry] = {
     "smoke": SuiteEntry(scaling.ScalingParams, scaling.build_points),  # tiny models, seconds, any device
     "scaling": SuiteEntry(scaling.ScalingParams, scaling.build_points),  # sequence-length scaling
     "encoders": SuiteEntry(encoders.EncodersParams, encoders.build_points),  # swarm encoder count and top-k
+    "claims": SuiteEntry(claims.ClaimsParams, claims.build_points, claims.write_report),  # the ledger's data
     "decode": SuiteEntry(decode.DecodeParams, decode.build_points),  # prefill, per-token decode, max batch
     "regression": SuiteEntry(regression.RegressionParams, regression.build_points),  # CI gate (run.py compare)
 }

@@ -69,7 +69,7 @@ def test_every_claim_evaluates_on_an_empty_table_and_the_report_lists_all():
     rows = claims.evaluate_all(pd.DataFrame(), catalog.CLAIMS)
     assert {r["verdict"] for r in rows} == {"not measured"}
     report = claims.report_markdown(rows, "results")
-    assert all(r["text"] in report for r in rows) and "11 not measured" in report
+    assert all(r["text"] in report for r in rows) and f"{len(catalog.CLAIMS)} not measured" in report
     assert len({c.id for c in catalog.CLAIMS}) == len(catalog.CLAIMS)
 
 
@@ -77,3 +77,62 @@ def test_an_invalid_verdict_is_an_error():
     bad = claims.Claim("x", "t", "s", "c", "n", "r", lambda df: claims.Finding("probably", ""))
     with pytest.raises(ValueError, match="probably"):
         claims.evaluate_all(pd.DataFrame(), [bad])
+
+
+@pytest.mark.parametrize("lo, hi, verdict", [(0.9, 1.1, "supported"), (1.3, 1.5, "refuted"), (0.1, 0.7, "refuted"),
+                                             (1.1, 1.3, "inconclusive")])
+def test_exponent_verdict_is_an_equivalence_test(lo, hi, verdict):
+    assert catalog.exponent_verdict({"ci_lo": lo, "ci_hi": hi}, 1.0)[0] == verdict
+
+
+@pytest.mark.parametrize("power, verdict", [(1, "supported"), (2, "refuted")])
+def test_moe_linear_memory_fits_memory_above_the_weights(power, verdict):
+    df = pd.DataFrame([row("mamba_moe", 1.0, suite="scaling", seq_len=L, peak_alloc_mb=900 + 1e-3 * L ** power,
+                           static_alloc_mb=900) for L in (512, 2048, 8192, 32768)])
+    assert catalog.moe_linear_memory(df).verdict == verdict  # the 900 MB of weights do not flatten the fit
+    assert catalog.transformer_swarm_quadratic(df).verdict == "not measured"
+
+
+def attention_rows(eager_extra_mb, state_mb=0.1, eager_status="ok"):
+    base = dict(suite="scaling", seq_len=4096, batch_size=4, **{"model.n_head": 12})
+    return pd.DataFrame([
+        row("transformer", 1.0, peak_alloc_mb=1000, **base),
+        row("transformer_eager", 1.0, peak_alloc_mb=1000 + eager_extra_mb, status=eager_status, **base),
+        row("mamba", 1.0, suite="decode", seq_len=512, state_mb=state_mb, **{"batch_size": 1, "model.n_layer": 1})])
+
+
+@pytest.mark.parametrize("eager_extra_mb, state_mb, verdict", [(48 * 64, 16 / 1024, "supported"),
+                                                               (48 * 64, 110 / 1024, "refuted")])
+def test_attention_memory_compares_score_bytes_per_head_with_state_bytes_per_layer(eager_extra_mb, state_mb, verdict):
+    finding = catalog.CLAIMS_BY_ID["attention_memory_4K"].evaluate(attention_rows(eager_extra_mb, state_mb))
+    assert finding.verdict == verdict and finding.measured["scores_mb_per_head"] == pytest.approx(64)
+    oom = catalog.CLAIMS_BY_ID["attention_memory_4K"].evaluate(attention_rows(0, eager_status="oom"))
+    assert oom.verdict == "inconclusive" and "ran out of memory" in oom.detail
+    assert catalog.CLAIMS_BY_ID["attention_memory_1K"].evaluate(attention_rows(1.0)).verdict == "not measured"
+
+
+@pytest.mark.parametrize("transformer_mb, verdict", [(3000.0, "refuted"), (1e8, "supported")])
+def test_swarm_memory_24000x(transformer_mb, verdict):
+    extra = {"model.n_encoders": 1000, "model.top_k": 10, "static_alloc_mb": 100}
+    df = pd.DataFrame([swarm(1000, 10, 10.0, peak_alloc_mb=2000, static_alloc_mb=100),
+                       row("transformer_swarm", 10.0, peak_alloc_mb=transformer_mb, **extra)])
+    assert catalog.swarm_memory_24000x(df).verdict == verdict
+
+
+@pytest.mark.parametrize("ratio, verdict", [(6.0, "supported"), (3.0, "inconclusive"), (1.5, "refuted")])
+def test_generation_throughput_uses_the_best_batch_of_each_model(ratio, verdict):
+    rows = [row(m, 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=b, generation_tokens_per_s=tps)
+            for m, b, tps in [("transformer", 64, 900.0), ("transformer", 256, 1000.0), ("mamba", 64, 800.0),
+                              ("mamba", 1024, 1000.0 * ratio)]]
+    rows.append(row("mamba", 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=2048, status="oom"))
+    finding = catalog.generation_throughput_5x(pd.DataFrame(rows))
+    assert finding.verdict == verdict and finding.measured["mamba_best_batch"] == 1024
+    assert finding.measured["transformer_largest_batch"] == 256
+
+
+@pytest.mark.parametrize("moe_tps, verdict", [(lambda L: 2e6, "supported"), (lambda L: 2e6 if L > 1024 else 1.0,
+                                                                             "inconclusive"), (lambda L: 1.0, "refuted")])
+def test_moe_vs_transformer_needs_both_less_memory_and_more_tokens(moe_tps, verdict):
+    rows = [row(m, 1.0, suite="scaling", seq_len=L, peak_alloc_mb=mem, tokens_per_s=tps(L))
+            for L in (512, 2048, 8192) for m, mem, tps in [("mamba_moe", 500, moe_tps), ("transformer", 600, lambda L: 1e6)]]
+    assert catalog.moe_vs_transformer(pd.DataFrame(rows)).verdict == verdict
