@@ -83,6 +83,11 @@ def summary_table(rows: list[dict]) -> str:
     return df[columns].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:,.4g}")
 
 
+def suites_of(rows: list[dict], default: str) -> list[str]:
+    """The store folders a sweep wrote to (suite=claims writes to its sub-runs' suites)."""
+    return sorted({r["suite"] for r in rows if r.get("suite")}) or [default]
+
+
 def run(cfg: dict) -> int:
     from suites import registry as suites
     from suites.common import RunContext
@@ -100,7 +105,9 @@ def run(cfg: dict) -> int:
     ctx = RunContext(device=device, dtype=dtype, seed=top.seed, vocab_size=top.vocab_size,
                      model_choice=model_choice(model_cfg))
     points, description = suite.build_points(params, ctx)
-    print(f"suite {params.name!r} on {device} ({dtype}): {len(points)} points -> {top.results_dir}/{params.name}/")
+    folders = sorted({p.config["suite"] for p in points}) or [params.name]
+    print(f"suite {params.name!r} on {device} ({dtype}): {len(points)} points -> "
+          + ", ".join(f"{top.results_dir}/{name}/" for name in folders))
     if description:
         print(description)
     if top.dry_run:
@@ -113,7 +120,8 @@ def run(cfg: dict) -> int:
         suite.after_run(params, top.results_dir)
     statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
     print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
-          + f"; records in {top.results_dir}/{params.name}/ (load with harness.results.load())")
+          + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
+          " (load with harness.results.load())")
     return 1 if statuses.get("error") or statuses.get("crashed") else 0
 
 
