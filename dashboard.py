@@ -32,20 +32,23 @@ chosen = {label: st.sidebar.multiselect(label, data.options(table, label), key=f
 selected = data.apply_filters(table, chosen)
 st.sidebar.caption(f"{len(selected)} of {len(table)} points; {int(selected['failed'].sum())} failed")
 
-tabs = st.tabs(["Scaling", "Encoders", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Claims", "Table"])
+tabs = st.tabs(["Scaling", "Encoders", "Decode", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Claims",
+               "Table"])
 with tabs[0]:
     views.scaling(selected)
 with tabs[1]:
     views.encoders(selected)
 with tabs[2]:
-    views.quality(store, selected)
+    views.decode(selected)
 with tabs[3]:
-    views.efficiency(selected)
+    views.quality(store, selected)
 with tabs[4]:
-    views.runs(store, selected)
+    views.efficiency(selected)
 with tabs[5]:
-    views.achieved(selected)
+    views.runs(store, selected)
 with tabs[6]:
-    views.claims(selected)
+    views.achieved(selected)
 with tabs[7]:
+    views.claims(selected)
+with tabs[8]:
     views.table(selected)

@@ -16,6 +16,13 @@ METRICS = {  # column -> axis title
     "tokens_per_s": "throughput (tokens/s)",
     "energy_j_per_token": "energy (J/token)",
 }
+DECODE_METRICS = {
+    "latency_ms_p50": "decode step, median (ms per token)",
+    "prefill_ms_p50": "prefill of the prompt, median (ms)",
+    "tokens_per_s": "decode throughput (tokens/s)",
+    "state_mb": "KV cache / recurrent state after the prefill (MiB)",
+    "memory_mb": "peak memory while generating (MiB)",
+}
 # dense BF16 tensor throughput: datasheet, and the best GEMM measured on the project's H100
 # (shared/research/anchors.md: 666-750 TF/s); other GPUs have no ceiling here and are skipped
 CEILINGS_TFLOPS = {"NVIDIA H100 80GB HBM3": {"spec": 989.4, "measured": 750.0}}
@@ -63,6 +70,51 @@ def scaling_figure(df: pd.DataFrame, metric: str, mode: str) -> go.Figure:
                                      hoverinfo="text"))
     fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
                       yaxis={"type": "log", "title": METRICS[metric]}, title=f"{METRICS[metric]} vs length, {mode}",
+                      legend_title="model")
+    return fig
+
+
+def decode_figure(df: pd.DataFrame, metric: str, batch: int) -> go.Figure:
+    """A decode metric vs context length at one batch size: one line per model and CUDA-graph
+    setting (dashed with graphs); out-of-memory contexts as crosses."""
+    fig = go.Figure()
+    rows = df[(df["sweep"] == "latency") & (df["batch_size"] == batch)].sort_values("seq_len")
+    for series, g in rows.groupby("decode_series", sort=True):
+        model = g["model"].iloc[0]
+        ok = g[~g["failed"] & g[metric].notna()]
+        dash = "dash" if series.endswith("(CUDA graphs)") else "solid"
+        fig.add_trace(go.Scatter(x=ok["seq_len"], y=ok[metric], mode="lines+markers", name=series,
+                                 line={"color": model_color(model), "dash": dash}))
+        failed = g[g["failed"]]
+        if not failed.empty and not ok.empty:
+            fig.add_trace(go.Scatter(x=failed["seq_len"], y=[ok[metric].iloc[-1]] * len(failed), mode="markers",
+                                     name=f"{series} {failed['status'].iloc[0]}",
+                                     marker={"symbol": "x", "size": 11, "color": model_color(model)}))
+    fig.update_layout(xaxis={"type": "log", "title": "context: prompt length (tokens)"},
+                      yaxis={"type": "log", "title": DECODE_METRICS[metric]},
+                      title=f"{DECODE_METRICS[metric]} vs context, batch {batch}", legend_title="model")
+    return fig
+
+
+def max_batch_figure(df: pd.DataFrame) -> go.Figure:
+    """Generation throughput (prefill included) vs batch size per model, up to the first batch
+    that did not fit (a cross)."""
+    fig = go.Figure()
+    rows = df[df["sweep"] == "max_batch"].sort_values("batch_size")
+    for series, g in rows.groupby("decode_series", sort=True):
+        model = g["model"].iloc[0]
+        ok = g[~g["failed"] & g["generation_tokens_per_s"].notna()]
+        fig.add_trace(go.Scatter(x=ok["batch_size"], y=ok["generation_tokens_per_s"], mode="lines+markers",
+                                 name=series, line={"color": model_color(model)}))
+        failed = g[g["failed"]]
+        if not failed.empty and not ok.empty:
+            fig.add_trace(go.Scatter(x=failed["batch_size"], y=[ok["generation_tokens_per_s"].iloc[-1]] * len(failed),
+                                     mode="markers", name=f"{series} {failed['status'].iloc[0]}",
+                                     marker={"symbol": "x", "size": 11, "color": model_color(model)}))
+    context = rows["seq_len"].dropna().unique()
+    fig.update_layout(xaxis={"type": "log", "title": "batch size"},
+                      yaxis={"title": "generation throughput (tokens/s, prefill included)"},
+                      title="largest batch that fits" + (f", prompt {int(context[0])}" if len(context) == 1 else ""),
                       legend_title="model")
     return fig
 

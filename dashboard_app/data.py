@@ -29,17 +29,21 @@ def _column(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
     """Derived columns every view uses; tolerant of old or partial records (missing -> NaN)."""
     df = df.copy()
-    for name in ("suite", "model", "mode", "dtype", "status", "run_id", "gpu_name", "source", "matched_to", "backend"):
+    for name in ("suite", "model", "mode", "dtype", "status", "run_id", "gpu_name", "source", "matched_to", "backend",
+                 "sweep"):
         df[name] = _column(df, name, None)
     df["gpu"] = df["gpu_name"].fillna("cpu")
     df["status"] = df["status"].fillna("unknown")
     for name in ("seq_len", "batch_size", "latency_ms_p50", "latency_ms_ci_lo", "latency_ms_ci_hi",
                  "peak_alloc_mb", "peak_rss_mb", "tokens_per_s", "flops_per_token", "params_total",
                  "params_active", "energy_j_per_token", "loss_final", "model.n_encoders", "model.top_k",
-                 "routing_load_entropy_bits", "routing_experts_used"):
+                 "routing_load_entropy_bits", "routing_experts_used", "prefill_ms_p50", "state_mb",
+                 "generation_tokens_per_s"):
         df[name] = pd.to_numeric(_column(df, name), errors="coerce")
     df["memory_mb"] = df["peak_alloc_mb"].fillna(df["peak_rss_mb"])
     df["failed"] = df["status"].isin(FAILED)
+    graphs = _column(df, "cuda_graphs", False).astype("boolean").fillna(False)
+    df["decode_series"] = df["model"] + np.where(graphs, " (CUDA graphs)", "")
     return df
 
 

@@ -46,6 +46,22 @@ def encoders(df: pd.DataFrame) -> None:
                    "capacity limit, so nothing is dropped).")
 
 
+def decode(df: pd.DataFrame) -> None:
+    rows = df[df["suite"] == "decode"]
+    if rows.empty:
+        return _empty("generation results", "python run.py suite=decode")
+    latency = rows[rows["sweep"] == "latency"]
+    if not latency.empty:
+        metric = st.radio("metric", list(charts.DECODE_METRICS), format_func=charts.DECODE_METRICS.get,
+                          horizontal=True, key="decode_metric")
+        for batch in sorted(latency["batch_size"].dropna().unique().astype(int)):
+            st.plotly_chart(charts.decode_figure(rows, metric, batch), key=f"decode_{batch}")
+        st.caption("Transformers decode with transformers' DynamicCache, never graphed; Mamba and the swarm are "
+                   "shown with and without CUDA graphs (dashed), so compare solid lines for a symmetric setting.")
+    if (rows["sweep"] == "max_batch").any():
+        st.plotly_chart(charts.max_batch_figure(rows), key="decode_max_batch")
+
+
 def loss_curves(store: Path, df: pd.DataFrame) -> pd.DataFrame:
     """Long table of the loss curves of the fixed-seed runs among the selected points."""
     selected = set(df["point_id"].dropna())

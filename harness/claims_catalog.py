@@ -203,13 +203,14 @@ def _attention_memory(df: pd.DataFrame, seq_len: int, transformer_mb: float, mam
     eager = _ok(df, suite="scaling", model="transformer_eager", mode="forward", seq_len=seq_len)
     fused = _ok(df, suite="scaling", model="transformer", mode="forward", seq_len=seq_len)
     state = _ok(df, suite="decode", model="mamba")
-    if state.empty or "state_mb" not in state:
+    if not {"state_mb", "model.n_layer"} <= set(state) or state.dropna(subset=["state_mb", "model.n_layer"]).empty:
         return not_measured("suite=decode: the Mamba LM's recurrent state bytes")
+    state = state.dropna(subset=["state_mb", "model.n_layer"])
     s = state.iloc[0]
     state_kb = s["state_mb"] * 1024 / (s["batch_size"] * s["model.n_layer"])
     failed = df[(df.get("model") == "transformer_eager") & (df.get("seq_len") == seq_len)
                 & (df.get("mode") == "forward") & (df.get("status") == "oom")] if "model" in df else df.iloc[0:0]
-    if eager.empty or fused.empty:
+    if eager.empty or fused.empty or "model.n_head" not in eager:
         if not failed.empty:
             return Finding("inconclusive", f"eager attention ran out of memory at L={seq_len:,} (batch "
                            f"{int(failed.iloc[0]['batch_size'])}); Mamba state {state_kb:.0f} KB per layer and "

@@ -55,6 +55,15 @@ def fixture_store(root: Path) -> Path:
                 records.append(_record("regression", model, "train", 256, 20.0 + repeat, run=run, config={"repeat": repeat}))
             records.append(_record("regression", model, "loss", 128, None, run=run,
                                    loss={"curve": [5.0, 3.0, 2.0], "initial": 5.0, "final": 2.0 + (model == "swarm")}))
+    for model, graphs, state in (("mamba", False, 2.5), ("mamba", True, 2.5), ("transformer", False, None)):
+        for L in (512, 4096):
+            records.append(_record("decode", model, "decode", L, 1.0 if graphs else 9.0,
+                                   config={"sweep": "latency", "cuda_graphs": graphs, "batch_size": 1},
+                                   decode={"state_mb": state or L / 100, "prefill_ms": {"median": L / 100}}))
+        for batch, status in ((64, "ok"), (256, "ok" if model == "mamba" else "oom")):
+            records.append(_record("decode", model, "decode", 2048, 2.0, status=status, run=f"b{batch}",
+                                   config={"sweep": "max_batch", "cuda_graphs": graphs, "batch_size": batch},
+                                   decode={"generation_tokens_per_s": batch * 100.0}))
     for rec in records:
         sub = rec["run_id"] if rec["config"]["suite"] == "regression" else "ref"
         write_json_atomic(root / sub / rec["config"]["suite"] / f"{rec['point_id']}.json", rec)
@@ -90,6 +99,8 @@ def test_every_view_renders_over_a_full_store(monkeypatch, tmp_path):
     assert any("vs length" in t for t in titles) and any("encoder count" in t for t in titles)
     assert any("fixed-seed" in t for t in titles) and any("quality vs cost" in t for t in titles)
     assert any("ceiling" in t for t in titles) and any("router load" in t for t in titles)
+    assert any("vs context, batch 1" in t for t in titles) and any("largest batch" in t for t in titles)
+    assert {"mamba (CUDA graphs)", "transformer oom"} <= trace_names(at)
     scaling = next(f for f in figures(at) if "vs length" in f["layout"]["title"]["text"])
     assert scaling["layout"]["xaxis"]["type"] == "log" and "tokens" in scaling["layout"]["xaxis"]["title"]["text"]
     assert {"mamba failed", "transformer failed"} <= trace_names(at)  # oom points shown, not dropped
@@ -136,6 +147,7 @@ def test_partial_store_shows_empty_states(monkeypatch, tmp_path):
     assert not at.exception
     infos = " ".join(i.value for i in at.info)
     assert "suite=scaling" in infos and "suite=encoders" in infos and "suite=regression" in infos
+    assert "suite=decode" in infos
     assert "1 failed point" in at.warning[0].value
 
 
