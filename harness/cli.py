@@ -4,6 +4,8 @@ sweep, print the summary. User mistakes exit with code 2 and one line on stderr.
     python run.py suite=scaling                         # GPU profile on CUDA, CPU profile otherwise
     python run.py suite=scaling suite.seq_lens=[1024,4096] device=cuda dtype=bf16
     python run.py suite=smoke model=mamba force=true
+    python run.py suite=scaling launcher=local_gpus     # one worker per GPU (harness.launchers)
+    python run.py suite=scaling launcher=slurm launcher.partition=gpu
     python run.py --help | --cfg job                    # Hydra's own flags
     python run.py compare baseline=<run> candidate=<run> # the regression gate (harness.compare_cli)
 """
@@ -94,7 +96,7 @@ def run(cfg: dict) -> int:
 
     from harness.runner import run_sweep
 
-    suite_cfg, model_cfg = cfg.pop("suite"), cfg.pop("model", None)
+    suite_cfg, model_cfg, launcher = cfg.pop("suite"), cfg.pop("model", None), cfg.pop("launcher", None)
     top = from_mapping(TopConfig, cfg, where="config")
     if top.vocab_size < 2:
         raise UserError(f"vocab_size={top.vocab_size} is impossible: must be >= 2")
@@ -114,7 +116,7 @@ def run(cfg: dict) -> int:
         for point in points:
             print(f"  {point.label}")
         return 0
-    rows = run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress)
+    rows = run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress, launcher=launcher)
     print(summary_table(rows))
     if suite.after_run:
         suite.after_run(params, top.results_dir)

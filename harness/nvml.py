@@ -26,6 +26,11 @@ def _pynvml():
 
 
 @functools.lru_cache(maxsize=None)
+def device_count() -> int | None:
+    """GPUs NVML sees (indexed in PCI bus order), or None without NVML."""
+    return _read(lambda n: n.nvmlDeviceGetCount())
+
+
 def handle(device_index: int):
     nvml = _pynvml()
     if nvml is None:

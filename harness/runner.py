@@ -7,11 +7,15 @@ Rules (shared/DESIGN.md "Measuring"):
   sequence lengths) the points after a failure are not run, as they could only fail slower;
 - every record is written atomically as soon as its point ends, so an interrupted sweep
   keeps all finished points.
+
+A stop group is therefore a chain that runs in order; the launchers (harness.launchers) run
+whole chains in parallel, one GPU or one cluster job each, with these same rules.
 """
 from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -28,31 +32,61 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{sha}"
 
 
-def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True) -> list[dict]:
-    """Run `points`; returns one summary row per point (record fields + a `note`)."""
+class ChainRunner:
+    """Runs points in order, skipping finished ones and the rest of a stop group after a failure."""
+
+    def __init__(self, store: str, run_id: str, force: bool = False, env: dict | None = None):
+        self.store, self.run_id, self.force, self.env = store, run_id, force, env
+        self.failed_groups: set[str] = set()
+
+    def run(self, point: Point, before: Callable[[Point], None] = lambda p: None) -> dict:
+        """One point: its summary row (record fields + a `note`)."""
+        pid = point_id(point.config)
+        existing = results.read_record(results.record_path(self.store, point.config["suite"], pid))
+        if point.stop_group in self.failed_groups:
+            return {**point.config, "point_id": pid, "status": "not run", "note": "a shorter point of this group failed"}
+        if existing and existing.get("status") in DONE_STATUSES and not self.force:
+            if existing["status"] != "ok" and point.stop_group:
+                self.failed_groups.add(point.stop_group)
+            return {**results.flatten(existing), "note": "done before (force=true to redo)"}
+        before(point)
+        outcome = run_isolated(point.config, point.timeout_s, env=self.env)
+        record_file = results.write_record(self.store, pid, self.run_id, point.config, outcome)
+        if outcome["status"] != "ok" and point.stop_group:
+            self.failed_groups.add(point.stop_group)
+        return {**results.flatten(results.read_record(record_file)), "note": ""}
+
+
+def chains(points: list[Point]) -> list[list[Point]]:
+    """Points grouped into chains: each stop group in order, every ungrouped point alone;
+    chains ordered by their first point."""
+    grouped: dict[str, list[Point]] = {}
+    out: list[list[Point]] = []
+    for point in points:
+        if point.stop_group is None:
+            out.append([point])
+        elif point.stop_group in grouped:
+            grouped[point.stop_group].append(point)
+        else:
+            grouped[point.stop_group] = [point]
+            out.append(grouped[point.stop_group])
+    return out
+
+
+def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True,
+              launcher: dict | None = None) -> list[dict]:
+    """Run `points` (with `launcher`, see harness.launchers; default: one after another here);
+    returns one summary row per point, in the order of `points`."""
     run_id = new_run_id()
-    failed_groups: set[str] = set()
-    rows = []
+    if launcher and launcher.get("name", "local") != "local":
+        from harness import launchers
+        return launchers.run(launcher, points, store, run_id, force, progress)
+    runner = ChainRunner(store, run_id, force)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    rows = []
     try:
         for point in points:
-            pid = point_id(point.config)
-            path = results.record_path(store, point.config["suite"], pid)
-            existing = results.read_record(path)
-            if point.stop_group in failed_groups:
-                rows.append({**point.config, "point_id": pid, "status": "not run",
-                             "note": "a shorter point of this group failed"})
-            elif existing and existing.get("status") in DONE_STATUSES and not force:
-                rows.append({**results.flatten(existing), "note": "done before (force=true to redo)"})
-                if existing["status"] != "ok" and point.stop_group:
-                    failed_groups.add(point.stop_group)
-            else:
-                bar.set_postfix_str(point.label, refresh=True)
-                outcome = run_isolated(point.config, point.timeout_s)
-                record_file = results.write_record(store, pid, run_id, point.config, outcome)
-                rows.append({**results.flatten(results.read_record(record_file)), "note": ""})
-                if outcome["status"] != "ok" and point.stop_group:
-                    failed_groups.add(point.stop_group)
+            rows.append(runner.run(point, before=lambda p: bar.set_postfix_str(p.label, refresh=True)))
             bar.update(1)
     finally:
         bar.close()
