@@ -78,7 +78,7 @@ def summary_table(rows: list[dict]) -> str:
     peak = df.get("peak_alloc_mb")
     df["peak_mb"] = peak.fillna(df.get("peak_rss_mb")) if peak is not None else df.get("peak_rss_mb")
     df["spread_%"] = 100 * df.get("latency_iqr_over_median", pd.Series(dtype=float))
-    columns = SUMMARY_COLUMNS[:6] + [c for c in DECODE_COLUMNS if c in df] + SUMMARY_COLUMNS[6:]
+    columns = SUMMARY_COLUMNS[:6] + [c for c in DECODE_COLUMNS if c in df and df[c].notna().any()] + SUMMARY_COLUMNS[6:]
     for column in columns:
         if column not in df:
             df[column] = None

@@ -22,6 +22,9 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
                             generation_ms, prefill/generation tokens/s, state_mb (KV cache or
                             recurrent state after the prefill), state_mb_end, state_kind,
                             cuda_graphs, graph_steps/eager_steps, step_backend
+    distributed     dict    suite=distributed only (harness.distributed_swarm): world_size,
+                            per_rank (latency, all-to-all, memory, encoders held), single-
+                            device latency, all-to-all median and share, error vs single device
     loss            dict    fixed-seed training runs only (harness.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
     env             dict    harness.env.collect + clocks/throttle reasons after the point
@@ -79,6 +82,12 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "state_kind": (("decode", "state_kind"), "decode suite: kv_cache | recurrent"),
     "step_backend": (("decode", "step_backend"), "decode suite: kernels of the one-token step"),
     "graph_steps": (("decode", "graph_steps"), "decode suite: steps replayed from the CUDA graph (last generation)"),
+    "world_size": (("distributed", "world_size"), "distributed suite: ranks the swarm's encoders are spread over"),
+    "all_to_all_ms": (("distributed", "all_to_all_ms_median"), "distributed suite: all-to-all time per forward, median (rank 0)"),
+    "all_to_all_fraction": (("distributed", "all_to_all_fraction"), "distributed suite: all-to-all share of the forward"),
+    "single_device_ms_p50": (("distributed", "single_device_latency_ms", "median"),
+                             "distributed suite: the same swarm and batch on one device"),
+    "rel_err_vs_single": (("distributed", "rel_err_vs_single"), "distributed suite: ||dist - single|| / ||single||"),
     "loss_initial": (("loss", "initial"), "fixed-seed training run: loss at the first step"),
     "loss_final": (("loss", "final"), "fixed-seed training run: loss at the last step"),
     "loss_steps": (("loss", "steps"), "fixed-seed training run: steps taken"),
