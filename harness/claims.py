@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -123,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default=str(results.DEFAULT_STORE))
     parser.add_argument("--out", default=str(results.DEFAULT_STORE), help="directory for claims.md and claims.json")
     args = parser.parse_args(argv)
-    for line in write(args.store, args.out):
-        print(line)
+    try:
+        for line in write(args.store, args.out):
+            print(line)
+    except BrokenPipeError:  # piped into `head`: the files are written; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

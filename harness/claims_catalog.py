@@ -112,15 +112,11 @@ def memory_linear_in_encoders(df: pd.DataFrame) -> Finding:
     rows = rows.dropna(subset=["peak_alloc_mb"])
     if rows["model.n_encoders"].nunique() < 3:
         return not_measured("suite=encoders: swarm peak memory at >= 3 values of N (k=10)")
-    fit = fit_power_law(rows["model.n_encoders"], rows["peak_alloc_mb"])
-    verdict, lo, hi = exponent_verdict(fit, 1.0)
-    first, last = rows.loc[rows["model.n_encoders"].idxmin()], rows.loc[rows["model.n_encoders"].idxmax()]
-    return Finding(verdict,
-                   f"peak memory ~ N^{fit['exponent']:.2f} [{lo:.2f}, {hi:.2f}]: {first['peak_alloc_mb']:.0f} MB at "
-                   f"N={int(first['model.n_encoders'])}, {last['peak_alloc_mb']:.0f} MB at N={int(last['model.n_encoders'])} "
-                   f"(weights grow with N, activations do not)",
-                   {"exponent": fit["exponent"], "exponent_lo": lo, "exponent_hi": hi}, conditions(first, last),
-                   list(rows["point_id"]))
+    return _exponent_finding(
+        rows, "model.n_encoders", rows["peak_alloc_mb"], 1.0,
+        lambda e, first, last: f"peak memory ~ N^{e}: {first['peak_alloc_mb']:.0f} MB at N={int(first['model.n_encoders'])}, "
+                               f"{last['peak_alloc_mb']:.0f} MB at N={int(last['model.n_encoders'])} "
+                               f"(weights grow with N, activations do not)")
 
 
 def exponent_verdict(fit: dict, claimed: float, margin: float = 0.2) -> tuple[str, float, float]:
@@ -131,6 +127,17 @@ def exponent_verdict(fit: dict, claimed: float, margin: float = 0.2) -> tuple[st
     if claimed - margin <= lo and hi <= claimed + margin:
         return "supported", lo, hi
     return ("refuted" if hi < claimed - margin or lo > claimed + margin else "inconclusive"), lo, hi
+
+
+def _exponent_finding(rows: pd.DataFrame, x: str, y: pd.Series, claimed: float, describe) -> Finding:
+    """Fit y ~ rows[x]^e and judge e against `claimed`; `describe(exponent text, first row, last
+    row)` words the key figure."""
+    fit = fit_power_law(rows[x], y)
+    verdict, lo, hi = exponent_verdict(fit, claimed)
+    first, last = rows.loc[rows[x].idxmin()], rows.loc[rows[x].idxmax()]
+    return Finding(verdict, describe(f"{fit['exponent']:.2f} [{lo:.2f}, {hi:.2f}]", first, last),
+                   {"exponent": fit["exponent"], "exponent_lo": lo, "exponent_hi": hi}, conditions(first, last),
+                   list(rows["point_id"]))
 
 
 def _activation_mb(rows: pd.DataFrame) -> pd.Series:
@@ -145,15 +152,12 @@ def _memory_exponent(df: pd.DataFrame, model: str, claimed: float, label: str, s
     rows = rows.dropna(subset=["peak_alloc_mb", "static_alloc_mb"]) if not rows.empty else rows
     if rows.empty or rows["seq_len"].nunique() < 3:
         return not_measured(f"suite={suite} model={model}: forward peak memory at >= 3 sequence lengths")
-    fit = fit_power_law(rows["seq_len"], _activation_mb(rows))
-    verdict, lo, hi = exponent_verdict(fit, claimed)
-    first, last = rows.loc[rows["seq_len"].idxmin()], rows.loc[rows["seq_len"].idxmax()]
-    return Finding(verdict,
-                   f"{label}: activation memory ~ L^{fit['exponent']:.2f} [{lo:.2f}, {hi:.2f}] over "
-                   f"L={int(first['seq_len']):,}-{int(last['seq_len']):,} ({_activation_mb(rows).min():.0f} to "
-                   f"{_activation_mb(rows).max():.0f} MB above the weights); claimed exponent {claimed:g}",
-                   {"exponent": fit["exponent"], "exponent_lo": lo, "exponent_hi": hi}, conditions(first, last),
-                   list(rows["point_id"]))
+    memory = _activation_mb(rows)
+    return _exponent_finding(
+        rows, "seq_len", memory, claimed,
+        lambda e, first, last: f"{label}: activation memory ~ L^{e} over L={int(first['seq_len']):,}-"
+                               f"{int(last['seq_len']):,} ({memory.min():.0f} to {memory.max():.0f} MB above the "
+                               f"weights); claimed exponent {claimed:g}")
 
 
 def transformer_swarm_quadratic(df: pd.DataFrame) -> Finding:

@@ -56,6 +56,16 @@ def apply_profile(params, device_type: str):
     return resolved, description
 
 
+def apply_profile_and_model(params, ctx: RunContext):
+    """`apply_profile`, then `model=` on the command line narrows `models` to that one model
+    (and its preset, when given)."""
+    params, description = apply_profile(params, ctx.device_type)
+    if ctx.model_choice:
+        params.models = [ctx.model_choice["name"]]
+        params.preset = ctx.model_choice.get("preset") or params.preset
+    return params, description
+
+
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise UserError(message)

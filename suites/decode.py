@@ -24,7 +24,7 @@ import torch
 
 from harness.points import Point
 from models import generation, matching, registry
-from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
+from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
 
 MATCHES = ("none", "params_total", "params_active")
 TASK = "harness.decode:measure_decode"
@@ -84,10 +84,7 @@ def _graph_settings(p: DecodeParams, name: str, config: dict) -> list[bool]:
 
 
 def build_points(params: DecodeParams, ctx: RunContext) -> tuple[list[Point], str | None]:
-    params, description = apply_profile(params, ctx.device_type)
-    if ctx.model_choice:
-        params.models = [ctx.model_choice["name"]]
-        params.preset = ctx.model_choice.get("preset") or params.preset
+    params, description = apply_profile_and_model(params, ctx)
     _validate(params)
     require(ctx.device_type == "cuda" or not any(params.cuda_graphs),
             f"suite.cuda_graphs={params.cuda_graphs}: CUDA graphs need device=cuda; use [false] on {ctx.device}")

@@ -13,7 +13,7 @@ from typing import Optional
 
 from harness.points import Point
 from models import matching, registry
-from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
+from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
 
 MODES = ("forward", "train")
 MATCHES = ("none", "params_total", "params_active")
@@ -62,10 +62,7 @@ def model_configs(names: list[str], preset: str, match: str, ctx: RunContext) ->
 
 
 def build_points(params: ScalingParams, ctx: RunContext) -> tuple[list[Point], str | None]:
-    params, description = apply_profile(params, ctx.device_type)
-    if ctx.model_choice:
-        params.models = [ctx.model_choice["name"]]
-        params.preset = ctx.model_choice.get("preset") or params.preset
+    params, description = apply_profile_and_model(params, ctx)
     _validate(params)
     configs = model_configs(params.models, params.preset, params.match, ctx)
     points = []
