@@ -8,6 +8,7 @@ sweep, print the summary. User mistakes exit with code 2 and one line on stderr.
     python run.py suite=scaling launcher=slurm launcher.partition=gpu
     python run.py --help | --cfg job                    # Hydra's own flags
     python run.py compare baseline=<run> candidate=<run> # the regression gate (harness.compare_cli)
+    python run.py corpus=build                          # the quality corpus (harness.corpus_build)
 """
 from __future__ import annotations
 
@@ -96,6 +97,10 @@ def run(cfg: dict) -> int:
 
     from harness.runner import run_sweep
 
+    corpus_cfg = cfg.pop("corpus", None)
+    if corpus_cfg:
+        from harness import corpus_build
+        return corpus_build.run_from_config(corpus_cfg)
     suite_cfg, model_cfg, launcher = cfg.pop("suite"), cfg.pop("model", None), cfg.pop("launcher", None)
     top = from_mapping(TopConfig, cfg, where="config")
     if top.vocab_size < 2:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from harness.errors import UserError
-from suites import claims, decode, distributed, encoders, regression, scaling
+from suites import claims, decode, distributed, encoders, quality, regression, scaling
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ SUITES: dict[str, SuiteEntry] = {
     "claims": SuiteEntry(claims.ClaimsParams, claims.build_points, claims.write_report),  # the ledger's data
     "decode": SuiteEntry(decode.DecodeParams, decode.build_points),  # prefill, per-token decode, max batch
     "distributed": SuiteEntry(distributed.DistributedParams, distributed.build_points),  # encoders over GPUs
+    "quality": SuiteEntry(quality.QualityParams, quality.build_points),  # training from scratch, held-out bpb
     "regression": SuiteEntry(regression.RegressionParams, regression.build_points),  # CI gate (run.py compare)
 }
 

@@ -1,0 +1,133 @@
+"""Training from scratch at a fixed token budget, for the quality suite.
+
+As nanoGPT / Chinchilla-style small-model recipes: AdamW (betas 0.9/0.95) with weight decay on
+matrices only (no decay on norms, biases, embeddings, nor the SSM parameters Mamba marks
+`_no_weight_decay`: A_log, D, dt bias), linear warm-up then cosine decay to 10% of the peak,
+bf16 autocast on CUDA, gradient-norm clipping, fixed seeds. The swarm's and Mamba-MoE's
+auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or grows past
+`divergence_factor` x the first loss ends the run as `diverged`, recorded with its curve.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from harness.evaluate import score_stream
+
+
+@dataclass
+class TrainConfig:
+    tokens: int  # budget: steps = tokens // (batch_size * context)
+    batch_size: int
+    context: int
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_fraction: float = 0.05
+    weight_decay: float = 0.1
+    clip: float = 1.0
+    eval_every: int = 100  # steps between validation bpb points
+    eval_tokens: int = 16384  # validation tokens per domain at each of them
+    max_wall_s: Optional[float] = None
+    divergence_factor: float = 3.0
+    seed: int = 0
+
+
+class TokenSampler:
+    """Random training windows (context + 1 tokens) from the concatenated train streams, with
+    each token's domain id; seeded, so every model sees the same batches."""
+
+    def __init__(self, streams: dict[str, np.ndarray], context: int, batch_size: int, seed: int):
+        self.domains = sorted(streams)
+        self.tokens = np.concatenate([streams[d] for d in self.domains])
+        self.domain_ids = np.concatenate([np.full(len(streams[d]), i) for i, d in enumerate(self.domains)])
+        self.context, self.batch_size = context, batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        starts = self.rng.integers(0, len(self.tokens) - self.context - 1, self.batch_size)
+        rows = np.stack([self.tokens[s:s + self.context + 1] for s in starts]).astype(np.int64)
+        domains = np.stack([self.domain_ids[s:s + self.context] for s in starts])
+        t = torch.from_numpy(rows).to(device)
+        return t[:, :-1], t[:, 1:], torch.from_numpy(domains).to(device)
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = p.dim() < 2 or getattr(p, "_no_weight_decay", False) or "embed" in name
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_at(step: int, steps: int, cfg: TrainConfig) -> float:
+    warmup = max(1, int(cfg.warmup_fraction * steps))
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def validation_bpb(model, val: dict[str, np.ndarray], token_bytes, context: int, device, dtype, max_tokens: int) -> dict:
+    model.eval()
+    scores = {d: score_stream(model, s, token_bytes, context, device, dtype=dtype, max_tokens=max_tokens)["bpb"]
+              for d, s in sorted(val.items())}
+    model.train()
+    return {"mean": float(np.mean(list(scores.values()))), **scores}
+
+
+def train(model, sampler: TokenSampler, val: dict[str, np.ndarray], token_bytes: np.ndarray, cfg: TrainConfig,
+          device: torch.device, dtype: torch.dtype) -> dict:
+    torch.manual_seed(cfg.seed)
+    steps = max(1, cfg.tokens // (cfg.batch_size * cfg.context))
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95),
+                                  fused=device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+    uses_domains = bool(getattr(getattr(model, "cfg", None), "domains", None))
+    model.train()
+    curve, val_curve, aux_curve = [], [], []
+    status, first_loss, t0 = "ok", None, time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    step = 0
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, cfg)
+        idx, targets, domains = sampler.batch(device)
+        with autocast:
+            _, loss = model(idx, targets, domain_labels=domains) if uses_domains else model(idx, targets)
+        value = loss.item()
+        first_loss = first_loss if first_loss is not None else value
+        seen = (step + 1) * cfg.batch_size * cfg.context
+        curve.append([seen, value])
+        if not math.isfinite(value) or value > cfg.divergence_factor * first_loss:
+            status = "diverged"
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip).item()
+        optimizer.step()
+        if getattr(model, "last_aux", None):
+            aux_curve.append({"tokens": seen, "grad_norm": grad_norm,
+                              **{k: float(v) for k, v in model.last_aux.items()}})
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
+            val_curve.append([seen, validation_bpb(model, val, token_bytes, cfg.context, device, dtype,
+                                                   cfg.eval_tokens)])
+        if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
+            status = "time_cap"
+            break
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - t0
+    trained = curve[-1][0] if curve else 0
+    return {"status": status, "steps": len(curve), "steps_planned": steps, "tokens": trained, "wall_s": wall,
+            "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
+            "aux_curve": aux_curve[-50:], "initial_loss": first_loss, "final_loss": curve[-1][1] if curve else None,
+            "peak_mem_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None}
