@@ -14,6 +14,9 @@ from harness.claims_catalog import CLAIMS
 from harness.errors import UserError
 
 
+ROUTED = ("swarm", "transformer_swarm", "mamba_moe")
+
+
 def _empty(what: str, command: str) -> None:
     st.info(f"No {what} in the selection. Record some with `{command}`, or widen the filters.")
 
@@ -76,13 +79,40 @@ def loss_curves(store: Path, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "label", "tokens", "loss"])
 
 
+def quality_table(store: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """Held-out bits per byte per domain (suite=quality) of the selected points, one row per run."""
+    selected = set(df["point_id"].dropna())
+    rows = []
+    for _, record in results.iter_records(store):
+        q, config = record.get("quality"), record.get("config") or {}
+        if record.get("point_id") in selected and isinstance(q, dict) and q.get("test"):
+            training = q.get("training") or {}
+            rows.append({"model": config.get("label", config.get("model")), "seed": config.get("seed"),
+                         "mean bpb": q.get("test_bpb_mean"), **{d: s["bpb"] for d, s in sorted(q["test"].items())},
+                         "tokens": training.get("tokens"), "train s": training.get("wall_s"),
+                         "params active": (record.get("model_info") or {}).get("params_active"),
+                         "router accuracy": (q.get("routing") or {}).get("domain_accuracy"),
+                         "eval capacity": q.get("eval_capacity") or (
+                             "limited" if config.get("model") in ROUTED else "-"), "corpus": q.get("corpus_id"),
+                         "tokenizer": q.get("tokenizer")})
+    return pd.DataFrame(rows)
+
+
 def quality(store: Path, df: pd.DataFrame) -> None:
+    table = quality_table(store, df)
+    if not table.empty:
+        if table[["corpus", "tokenizer"]].drop_duplicates().shape[0] > 1:
+            st.error("The selection mixes corpora or tokenizers; filter to one run: their bits per byte do not compare.")
+        else:
+            st.dataframe(table.sort_values("mean bpb"), hide_index=True)
+            st.caption("Held-out bits per byte per domain (lower is better), each model trained from scratch on the "
+                       "same tokens. Routed models scored with capacity limits ('limited') lose dropped chunks.")
     curves = loss_curves(store, df)
-    if curves.empty:
-        return _empty("training curves", "python run.py suite=regression")
-    st.plotly_chart(charts.loss_curves_figure(curves), key="quality_curves")
-    st.caption("Seeded short runs on bigram data (suite=regression). Held-out bits per byte per domain, "
-               "synthetic-task accuracy and router heatmaps come with suite=quality.")
+    if curves.empty and table.empty:
+        return _empty("training results", "python run.py suite=quality")
+    if not curves.empty:
+        st.plotly_chart(charts.loss_curves_figure(curves), key="quality_curves")
+        st.caption("Seeded short runs on bigram data (suite=regression).")
 
 
 def efficiency(df: pd.DataFrame) -> None:

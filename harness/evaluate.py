@@ -10,11 +10,32 @@ unweighted mean over domains.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+@contextlib.contextmanager
+def no_capacity_drops(model):
+    """Routed models score every token with its routed experts: capacity limits off while
+    evaluating (Switch Transformer evaluates with a larger capacity factor for the same reason).
+    Evaluation batches hold one domain at a time, so a capacity sized for mixed training batches
+    would drop most of a specialist's chunks and score them through the identity path."""
+    holders = [m for m in model.modules() if hasattr(m, "capacity_factor")]
+    cfg = getattr(model, "cfg", None)
+    if cfg is not None and hasattr(cfg, "capacity_factor"):
+        holders.append(cfg)
+    saved = [h.capacity_factor for h in holders]
+    for h in holders:
+        h.capacity_factor = 0
+    try:
+        yield
+    finally:
+        for h, value in zip(holders, saved):
+            h.capacity_factor = value
 
 
 def windows(n_tokens: int, context: int) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ import torch
 from harness import env as env_mod
 from harness import tokenizer
 from harness.corpus_build import load_manifest, read_split
-from harness.evaluate import score_stream
+from harness.evaluate import no_capacity_drops, score_stream
 from harness.measure import DTYPES, build_model
 from harness.train import TokenSampler, TrainConfig, train
 from models import routing
@@ -76,12 +76,13 @@ def train_and_evaluate(point: dict) -> dict:
     scores = {}
     if history["status"] != "diverged":
         model.eval()
-        scores = {d: score_stream(model, s, codec.token_bytes, cfg.context, device, dtype=dtype,
-                                  max_tokens=point.get("test_tokens"))
-                  for d, s in test.items()}
+        with no_capacity_drops(model):
+            scores = {d: score_stream(model, s, codec.token_bytes, cfg.context, device, dtype=dtype,
+                                      max_tokens=point.get("test_tokens"))
+                      for d, s in test.items()}
     quality = {
         "corpus_id": manifest["corpus_id"], "tokenizer": codec.name, "tokenizer_sha256": codec.sha256,
-        "training": history, "test": scores,
+        "training": history, "test": scores, "eval_capacity": "unlimited",
         "test_bpb_mean": float(np.mean([s["bpb"] for s in scores.values()])) if scores else None,
         "routing": _routing_on_test(model, test, cfg.context, device) if scores else {},
     }

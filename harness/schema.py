@@ -25,6 +25,9 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     distributed     dict    suite=distributed only (harness.distributed_swarm): world_size,
                             per_rank (latency, all-to-all, memory, encoders held), single-
                             device latency, all-to-all median and share, error vs single device
+    quality         dict    suite=quality only (harness.quality): corpus_id, tokenizer and its
+                            sha256, training (curves, tokens, wall, status), test (per domain:
+                            nll, tokens, bytes, ppl, bpb), test_bpb_mean, routing, eval_capacity
     loss            dict    fixed-seed training runs only (harness.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
     env             dict    harness.env.collect + clocks/throttle reasons after the point
@@ -88,6 +91,10 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "single_device_ms_p50": (("distributed", "single_device_latency_ms", "median"),
                              "distributed suite: the same swarm and batch on one device"),
     "rel_err_vs_single": (("distributed", "rel_err_vs_single"), "distributed suite: ||dist - single|| / ||single||"),
+    "test_bpb_mean": (("quality", "test_bpb_mean"), "quality suite: held-out bits per byte, mean over domains"),
+    "eval_capacity": (("quality", "eval_capacity"), "quality suite: routing capacity while scoring"),
+    "corpus_id": (("quality", "corpus_id"), "quality suite: the corpus trained and scored on"),
+    "tokenizer_sha256": (("quality", "tokenizer_sha256"), "quality suite: the tokenizer's hash"),
     "loss_initial": (("loss", "initial"), "fixed-seed training run: loss at the first step"),
     "loss_final": (("loss", "final"), "fixed-seed training run: loss at the last step"),
     "loss_steps": (("loss", "steps"), "fixed-seed training run: steps taken"),

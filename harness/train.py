@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from harness.evaluate import score_stream
+from harness.evaluate import no_capacity_drops, score_stream
 
 
 @dataclass
@@ -77,8 +77,9 @@ def lr_at(step: int, steps: int, cfg: TrainConfig) -> float:
 
 def validation_bpb(model, val: dict[str, np.ndarray], token_bytes, context: int, device, dtype, max_tokens: int) -> dict:
     model.eval()
-    scores = {d: score_stream(model, s, token_bytes, context, device, dtype=dtype, max_tokens=max_tokens)["bpb"]
-              for d, s in sorted(val.items())}
+    with no_capacity_drops(model):
+        scores = {d: score_stream(model, s, token_bytes, context, device, dtype=dtype, max_tokens=max_tokens)["bpb"]
+                  for d, s in sorted(val.items())}
     model.train()
     return {"mean": float(np.mean(list(scores.values()))), **scores}
 

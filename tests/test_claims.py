@@ -136,3 +136,29 @@ def test_moe_vs_transformer_needs_both_less_memory_and_more_tokens(moe_tps, verd
     rows = [row(m, 1.0, suite="scaling", seq_len=L, peak_alloc_mb=mem, tokens_per_s=tps(L))
             for L in (512, 2048, 8192) for m, mem, tps in [("mamba_moe", 500, moe_tps), ("transformer", 600, lambda L: 1e6)]]
     assert catalog.moe_vs_transformer(pd.DataFrame(rows)).verdict == verdict
+
+
+def quality_row(label, bpb, capacity="unlimited", corpus="c1"):
+    return row(label.split("-")[0], 1.0, suite="quality", label=label, test_bpb_mean=bpb, eval_capacity=capacity,
+               corpus_id=corpus, tokenizer_sha256="t1")
+
+
+@pytest.mark.parametrize("swarm_bpb, verdict", [(1.5, "supported"), (2.5, "refuted")])
+def test_quality_swarm_105_compares_held_out_bits_per_byte(swarm_bpb, verdict):
+    df = pd.DataFrame([quality_row("swarm-5", swarm_bpb), quality_row("transformer", 1.6)])
+    assert catalog.quality_swarm_105(df).verdict == verdict
+
+
+def test_quality_claims_refuse_capacity_limited_scores_and_mixed_corpora():
+    limited = pd.DataFrame([quality_row("swarm-5", 1.5, capacity=None), quality_row("transformer", 1.6)])
+    assert catalog.quality_swarm_105(limited).verdict == "not measured"
+    mixed = pd.DataFrame([quality_row("swarm-5", 1.5), quality_row("transformer", 1.6, corpus="c2")])
+    finding = catalog.quality_swarm_105(mixed)
+    assert finding.verdict == "not measured" and "not mixed" in finding.detail
+
+
+def test_quality_mamba_95_needs_quality_and_speed():
+    df = pd.DataFrame([quality_row("mamba", 1.59), quality_row("transformer", 1.63),
+                       row("transformer", 11.0, suite="scaling"), row("mamba", 10.9, suite="scaling")])
+    finding = catalog.quality_mamba_95(df)
+    assert finding.verdict == "refuted" and finding.measured["bpb_ratio"] == pytest.approx(1.63 / 1.59)

@@ -17,7 +17,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args,message", [
-    (["suite=scalng"], "unknown suite 'scalng'; valid: claims, decode, distributed, encoders, regression, scaling, smoke"),
+    (["suite=scalng"], "unknown suite 'scalng'; valid: claims, decode, distributed, encoders, quality, regression, scaling, smoke"),
     (["model=gpt"], "unknown model 'gpt'; valid: mamba, mamba_moe, swarm, transformer"),
     (["suite.seq_len=[1]"], "unknown key 'suite.seq_len'; valid keys of suite:"),
     (["colour=red"], "unknown key 'colour'; valid keys of the config:"),
@@ -41,7 +41,7 @@ def test_config_errors_are_one_line_exit_2(args, message):
 
 def test_config_errors_with_hydra_flags_are_one_line_too():
     out = run_cli("suite=scalng", "--cfg", "job")
-    assert out.returncode == 2 and out.stderr.strip() == "error: unknown suite 'scalng'; valid: claims, decode, distributed, encoders, regression, scaling, smoke"
+    assert out.returncode == 2 and out.stderr.strip() == "error: unknown suite 'scalng'; valid: claims, decode, distributed, encoders, quality, regression, scaling, smoke"
 
 
 def test_cuda_request_on_a_cpu_machine_is_refused():
@@ -54,7 +54,7 @@ def test_cuda_request_on_a_cpu_machine_is_refused():
 
 def test_hydra_help_and_cfg_job():
     help_out = run_cli("--help")
-    assert help_out.returncode == 0 and "suite: claims, decode, distributed, encoders, regression, scaling, smoke" in help_out.stdout
+    assert help_out.returncode == 0 and "suite: claims, decode, distributed, encoders, quality, regression, scaling, smoke" in help_out.stdout
     cfg = run_cli("suite=scaling", "suite.seq_lens=[1024,4096]", "--cfg", "job")
     assert cfg.returncode == 0
     assert "seq_lens:\n  - 1024\n  - 4096" in cfg.stdout

@@ -146,7 +146,7 @@ def test_partial_store_shows_empty_states(monkeypatch, tmp_path):
     at = app(monkeypatch, tmp_path)
     assert not at.exception
     infos = " ".join(i.value for i in at.info)
-    assert "suite=scaling" in infos and "suite=encoders" in infos and "suite=regression" in infos
+    assert "suite=scaling" in infos and "suite=encoders" in infos and "suite=quality" in infos
     assert "suite=decode" in infos
     assert "1 failed point" in at.warning[0].value
 

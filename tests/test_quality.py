@@ -1,0 +1,84 @@
+"""suite=quality on a small fixture corpus (CPU): points carry the corpus and tokenizer they
+were built for, training records learning curves, evaluation scores every domain; divergence
+is recorded, a changed corpus refused, capacity limits lifted only while scoring."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from harness import corpus_build, quality, results
+from harness.evaluate import no_capacity_drops
+from harness.runner import run_sweep
+from harness.train import TokenSampler, TrainConfig, train
+from models import registry
+from suites.common import RunContext
+from suites.quality import QualityParams, build_points
+from tests.test_corpus import sources  # noqa: F401  (the fixture corpus)
+
+
+def params(corpus: str, **over) -> QualityParams:
+    values = dict(name="quality", corpus=corpus, tokenizer="bytes", preset="tiny", seeds=[0], train_tokens=2048,
+                  batch_size=4, context=64, lr=3e-3, eval_every=4, eval_tokens=256, test_tokens=1024, timeout_s=300.0,
+                  models=[{"model": "swarm", "overrides": {"n_encoders": 4, "top_k": 1}},
+                          {"model": "mamba", "match": "params_active"}])
+    return QualityParams(**{**values, **over})
+
+
+CPU = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=16384, model_choice=None)
+
+
+def test_quality_suite_trains_and_scores_every_domain(sources, tmp_path):  # noqa: F811
+    manifest = corpus_build.build(sources)
+    points, _ = build_points(params(sources.out), CPU)
+    assert [p.config["label"] for p in points] == ["swarm", "mamba"]
+    assert all(p.config["corpus_id"] == manifest["corpus_id"] and p.config["model_config"]["vocab_size"] == 257
+               for p in points)
+    assert points[0].config["model_config"]["domains"] == ["legal", "prose"]  # specialists per corpus domain
+    rows = run_sweep(points, str(tmp_path / "store"), progress=False)
+    assert [r["status"] for r in rows] == ["ok", "ok"], [r.get("error") for r in rows]
+    for path, record in results.iter_records(tmp_path / "store"):
+        q = record["quality"]
+        assert set(q["test"]) == {"legal", "prose"} and q["eval_capacity"] == "unlimited"
+        assert all(0 < s["bpb"] < 9 and s["tokens"] == 1024 for s in q["test"].values())
+        assert q["training"]["tokens"] == 2048 and len(q["training"]["val_curve"]) == 2
+        if record["config"]["model"] == "swarm":
+            assert 0 <= q["routing"]["domain_accuracy"] <= 1 and len(q["routing"]["encoder_load"]) == 4
+
+
+def test_a_changed_corpus_is_refused(sources):  # noqa: F811
+    corpus_build.build(sources)
+    points, _ = build_points(params(sources.out), CPU)
+    with pytest.raises(ValueError, match="was built for"):
+        quality.train_and_evaluate({**points[1].config, "corpus_id": "0" * 16})
+
+
+class Exploding(torch.nn.Module):
+    """A loss of 5, 5, then NaN: training must stop and say so."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(2, 2))
+        self.calls = 0
+
+    def forward(self, idx, targets=None):
+        self.calls += 1
+        value = math.nan if self.calls >= 3 else 5.0
+        return None, self.w.sum() * 0 + value
+
+
+def test_divergence_is_recorded_not_hidden():
+    sampler = TokenSampler({"a": np.arange(1000) % 7}, context=8, batch_size=2, seed=0)
+    out = train(Exploding(), sampler, {}, np.ones(8, dtype=np.int64), TrainConfig(tokens=160, batch_size=2, context=8),
+                torch.device("cpu"), torch.float32)
+    assert out["status"] == "diverged" and out["steps"] == 3 and math.isnan(out["train_curve"][-1][1])
+
+
+def test_capacity_limits_are_lifted_only_while_scoring():
+    model = registry.build("swarm", registry.resolve_config("swarm", "tiny", {"vocab_size": 64}))
+    before = (model.router.capacity_factor, model.cfg.capacity_factor)
+    with no_capacity_drops(model):
+        assert model.router.capacity_factor == 0 and model.cfg.capacity_factor == 0
+    assert (model.router.capacity_factor, model.cfg.capacity_factor) == before
