@@ -173,6 +173,21 @@ def loss_curves_figure(curves: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def synthetic_figure(table: pd.DataFrame, task: str, chance: float, trained_up_to: int) -> go.Figure:
+    """Accuracy against sequence length of one synthetic task, a line per model (mean over seeds)."""
+    rows = table[table["task"] == task]
+    columns = sorted((c for c in rows if c.startswith("acc@") and rows[c].notna().any()), key=lambda c: int(c[4:]))
+    fig = go.Figure()
+    for model, g in rows.groupby("model"):
+        fig.add_trace(go.Scatter(x=[int(c[4:]) for c in columns], y=[g[c].mean() for c in columns],
+                                 mode="lines+markers", name=model))
+    fig.add_hline(y=chance, line_dash="dot", annotation_text="chance")
+    fig.add_vline(x=trained_up_to, line_dash="dash", annotation_text="longest training length")
+    fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
+                      yaxis={"title": "accuracy on the answers", "range": [0, 1.02]}, title=task, legend_title="model")
+    return fig
+
+
 def pareto_front(points: pd.DataFrame, cost: str, quality: str) -> pd.DataFrame:
     """Rows not dominated by a cheaper-and-better one (lower cost and lower loss are better)."""
     ordered = points.sort_values([cost, quality])

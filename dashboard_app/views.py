@@ -9,12 +9,10 @@ import streamlit as st
 
 from dashboard_app import charts
 from harness import claims as claims_ledger
-from harness import compare, compare_report, results
+from harness import compare, compare_report, quality_report, results
 from harness.claims_catalog import CLAIMS
 from harness.errors import UserError
-
-
-ROUTED = ("swarm", "transformer_swarm", "mamba_moe")
+from harness.synthetic_tasks import TASKS
 
 
 def _empty(what: str, command: str) -> None:
@@ -65,13 +63,17 @@ def decode(df: pd.DataFrame) -> None:
         st.plotly_chart(charts.max_batch_figure(rows), key="decode_max_batch")
 
 
-def loss_curves(store: Path, df: pd.DataFrame) -> pd.DataFrame:
-    """Long table of the loss curves of the fixed-seed runs among the selected points."""
+def _selected_records(store: Path, df: pd.DataFrame) -> list[dict]:
     selected = set(df["point_id"].dropna())
+    return [record for _, record in results.iter_records(store) if record.get("point_id") in selected]
+
+
+def loss_curves(records: list[dict]) -> pd.DataFrame:
+    """Long table of the loss curves of the fixed-seed runs among `records`."""
     rows = []
-    for _, record in results.iter_records(store):
+    for record in records:
         loss, config = record.get("loss"), record.get("config") or {}
-        if record.get("point_id") in selected and isinstance(loss, dict) and loss.get("curve"):
+        if isinstance(loss, dict) and loss.get("curve"):
             tokens_per_step = config.get("batch_size", 1) * config.get("seq_len", 1)
             label = f"{config.get('model')}/{config.get('preset')} {record.get('run_id', '')[:15]} #{config.get('repeat', 0)}"
             rows += [{"model": config.get("model"), "label": label, "tokens": (i + 1) * tokens_per_step, "loss": v}
@@ -79,27 +81,9 @@ def loss_curves(store: Path, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "label", "tokens", "loss"])
 
 
-def quality_table(store: Path, df: pd.DataFrame) -> pd.DataFrame:
-    """Held-out bits per byte per domain (suite=quality) of the selected points, one row per run."""
-    selected = set(df["point_id"].dropna())
-    rows = []
-    for _, record in results.iter_records(store):
-        q, config = record.get("quality"), record.get("config") or {}
-        if record.get("point_id") in selected and isinstance(q, dict) and q.get("test"):
-            training = q.get("training") or {}
-            rows.append({"model": config.get("label", config.get("model")), "seed": config.get("seed"),
-                         "mean bpb": q.get("test_bpb_mean"), **{d: s["bpb"] for d, s in sorted(q["test"].items())},
-                         "tokens": training.get("tokens"), "train s": training.get("wall_s"),
-                         "params active": (record.get("model_info") or {}).get("params_active"),
-                         "router accuracy": (q.get("routing") or {}).get("domain_accuracy"),
-                         "eval capacity": q.get("eval_capacity") or (
-                             "limited" if config.get("model") in ROUTED else "-"), "corpus": q.get("corpus_id"),
-                         "tokenizer": q.get("tokenizer")})
-    return pd.DataFrame(rows)
-
-
 def quality(store: Path, df: pd.DataFrame) -> None:
-    table = quality_table(store, df)
+    records = _selected_records(store, df)
+    table = quality_report.bpb_table(records)
     if not table.empty:
         if table[["corpus", "tokenizer"]].drop_duplicates().shape[0] > 1:
             st.error("The selection mixes corpora or tokenizers; filter to one run: their bits per byte do not compare.")
@@ -107,12 +91,24 @@ def quality(store: Path, df: pd.DataFrame) -> None:
             st.dataframe(table.sort_values("mean bpb"), hide_index=True)
             st.caption("Held-out bits per byte per domain (lower is better), each model trained from scratch on the "
                        "same tokens. Routed models scored with capacity limits ('limited') lose dropped chunks.")
-    curves = loss_curves(store, df)
-    if curves.empty and table.empty:
+    synthetic = quality_report.synthetic_table(records)
+    if not synthetic.empty:
+        synthetic_tasks(synthetic)
+    curves = loss_curves(records)
+    if curves.empty and table.empty and synthetic.empty:
         return _empty("training results", "python run.py suite=quality")
     if not curves.empty:
         st.plotly_chart(charts.loss_curves_figure(curves), key="quality_curves")
         st.caption("Seeded short runs on bigram data (suite=regression).")
+
+
+def synthetic_tasks(table: pd.DataFrame) -> None:
+    for task in sorted(table["task"].unique()):
+        trained = max(int(n) for row in table.loc[table["task"] == task, "trained at"] for n in row.split("/"))
+        st.plotly_chart(charts.synthetic_figure(table, task, 1 / TASKS[task].answers, trained), key=f"synthetic_{task}")
+    st.dataframe(table, hide_index=True)
+    st.caption("Synthetic tasks (harness.synthetic_tasks): each model trained from scratch on each task, then scored "
+               "on fresh sequences; lengths right of the dashed line were never trained on.")
 
 
 def efficiency(df: pd.DataFrame) -> None:

@@ -276,6 +276,7 @@ def _quality_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     rows = _ok(df, suite="quality")
     if rows.empty or not {"label", "test_bpb_mean", "corpus_id", "tokenizer_sha256"} <= set(rows):
         return rows.iloc[0:0], None
+    rows = rows[rows["test_bpb_mean"].notna()]  # corpus runs only, not the synthetic tasks
     routed = rows["model"].isin(["swarm", "transformer_swarm", "mamba_moe"])
     capacity = rows["eval_capacity"] if "eval_capacity" in rows else pd.Series(None, index=rows.index)
     rows = rows[~routed | (capacity == "unlimited")]  # capacity limits only change routed models' scores

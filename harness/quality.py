@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness import env as env_mod
 from harness import tokenizer
 from harness.corpus_build import load_manifest, read_split
 from harness.evaluate import no_capacity_drops, score_stream
 from harness.measure import DTYPES, build_model
-from harness.train import TokenSampler, TrainConfig, train
+from harness.train import TokenSampler, TrainConfig, run_summary, train, validation_bpb
 from models import routing
 
 
@@ -72,7 +71,8 @@ def train_and_evaluate(point: dict) -> dict:
                       max_wall_s=point.get("max_wall_s"), seed=point["seed"])
     sampler = TokenSampler(train_streams, cfg.context, cfg.batch_size, point["seed"])
     dtype = DTYPES[point["dtype"]]
-    history = train(model, sampler, val, codec.token_bytes, cfg, device, dtype)
+    history = train(model, sampler, cfg, device, dtype,
+                    lambda: validation_bpb(model, val, codec.token_bytes, cfg.context, device, dtype, cfg.eval_tokens))
     scores = {}
     if history["status"] != "diverged":
         model.eval()
@@ -86,11 +86,4 @@ def train_and_evaluate(point: dict) -> dict:
         "test_bpb_mean": float(np.mean([s["bpb"] for s in scores.values()])) if scores else None,
         "routing": _routing_on_test(model, test, cfg.context, device) if scores else {},
     }
-    return {
-        "quality": quality,
-        "tokens_per_s": history["tokens_per_s"],
-        "memory_mb": {"peak_alloc": history["peak_mem_mb"]},
-        "model_info": {"params_total": model.num_params(), "params_active": model.num_params(active=True),
-                       "flops_per_token": model.flops_per_token(cfg.context), "backend": model.kernel_backend()},
-        "env": env_mod.collect(device),
-    }
+    return {"quality": quality, **run_summary(model, history, cfg.context, device)}

@@ -12,17 +12,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from harness import env as env_mod
 from harness.evaluate import no_capacity_drops, score_stream
 
 
 @dataclass
 class TrainConfig:
-    tokens: int  # budget: steps = tokens // (batch_size * context)
+    tokens: int  # budget: steps = tokens // (batch_size * context), unless `steps` is set
     batch_size: int
     context: int
     lr: float = 1e-3
@@ -35,6 +36,11 @@ class TrainConfig:
     max_wall_s: Optional[float] = None
     divergence_factor: float = 3.0
     seed: int = 0
+    steps: Optional[int] = None  # a fixed step count instead (synthetic tasks, whose lengths vary)
+
+    @property
+    def planned_steps(self) -> int:
+        return self.steps or max(1, self.tokens // (self.batch_size * self.context))
 
 
 class TokenSampler:
@@ -84,29 +90,32 @@ def validation_bpb(model, val: dict[str, np.ndarray], token_bytes, context: int,
     return {"mean": float(np.mean(list(scores.values()))), **scores}
 
 
-def train(model, sampler: TokenSampler, val: dict[str, np.ndarray], token_bytes: np.ndarray, cfg: TrainConfig,
-          device: torch.device, dtype: torch.dtype) -> dict:
+def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.dtype,
+          evaluate: Callable[[], dict]) -> dict:
+    """Train `model` on `sampler.batch(device)` -> (idx, targets, domain ids or None); `evaluate()`
+    every `cfg.eval_every` steps and at the end gives the learning curve's validation points."""
     torch.manual_seed(cfg.seed)
-    steps = max(1, cfg.tokens // (cfg.batch_size * cfg.context))
+    steps = cfg.planned_steps
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95),
                                   fused=device.type == "cuda")
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    uses_domains = bool(getattr(getattr(model, "cfg", None), "domains", None))
+    routes_domains = bool(getattr(getattr(model, "cfg", None), "domains", None))
     model.train()
     curve, val_curve, aux_curve = [], [], []
     status, first_loss, t0 = "ok", None, time.perf_counter()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    step = 0
+    seen = 0
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, cfg)
         idx, targets, domains = sampler.batch(device)
+        labels = {"domain_labels": domains} if routes_domains and domains is not None else {}
         with autocast:
-            _, loss = model(idx, targets, domain_labels=domains) if uses_domains else model(idx, targets)
+            _, loss = model(idx, targets, **labels)
         value = loss.item()
         first_loss = first_loss if first_loss is not None else value
-        seen = (step + 1) * cfg.batch_size * cfg.context
+        seen += idx.numel()
         curve.append([seen, value])
         if not math.isfinite(value) or value > cfg.divergence_factor * first_loss:
             status = "diverged"
@@ -117,10 +126,9 @@ def train(model, sampler: TokenSampler, val: dict[str, np.ndarray], token_bytes:
         optimizer.step()
         if getattr(model, "last_aux", None):
             aux_curve.append({"tokens": seen, "grad_norm": grad_norm,
-                              **{k: float(v) for k, v in model.last_aux.items()}})
+                              **{k: float(torch.as_tensor(v).detach()) for k, v in model.last_aux.items()}})
         if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
-            val_curve.append([seen, validation_bpb(model, val, token_bytes, cfg.context, device, dtype,
-                                                   cfg.eval_tokens)])
+            val_curve.append([seen, evaluate()])
         if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
             status = "time_cap"
             break
@@ -132,3 +140,14 @@ def train(model, sampler: TokenSampler, val: dict[str, np.ndarray], token_bytes:
             "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
             "aux_curve": aux_curve[-50:], "initial_loss": first_loss, "final_loss": curve[-1][1] if curve else None,
             "peak_mem_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None}
+
+
+def run_summary(model, history: dict, context: int, device: torch.device) -> dict:
+    """The record fields every training point shares: throughput, peak memory, model size, env."""
+    return {
+        "tokens_per_s": history["tokens_per_s"],
+        "memory_mb": {"peak_alloc": history["peak_mem_mb"]},
+        "model_info": {"params_total": model.num_params(), "params_active": model.num_params(active=True),
+                       "flops_per_token": model.flops_per_token(context), "backend": model.kernel_backend()},
+        "env": env_mod.collect(device),
+    }

@@ -1,5 +1,7 @@
 """Quality at matched budgets: every model trained from scratch on the same corpus, tokenizer,
-token budget and seeds, then scored on the same held-out text (harness.quality).
+token budget and seeds, then scored on the same held-out text (harness.quality); and, as the
+`synthetic` part, every model trained on each synthetic task and probed for accuracy against
+sequence length (harness.synthetic_quality).
 
 `models` entries are `{model, label, overrides, match, by, target}`: the first entry is the
 reference; an entry with `match` (params_active | params_total) is sized to the entry labelled
@@ -12,14 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from harness import tokenizer
+from harness import quality_report, tokenizer
 from harness.corpus_build import load_manifest
 from harness.points import Point
+from harness.synthetic_tasks import TASKS
+from harness.typed_config import from_mapping
 from models import matching, registry
 from suites.common import RunContext, require
 
 SWARMS = ("swarm", "transformer_swarm")
 ENTRY_KEYS = {"model", "label", "overrides", "match", "by", "target"}
+PARTS = ("corpus", "synthetic")
+
+
+@dataclass(kw_only=True)
+class SyntheticSettings:
+    tasks: list[str]
+    train_lengths: list[int]
+    eval_lengths: list[int]  # those beyond max(train_lengths) measure extrapolation
+    steps: int
+    batch_size: int
+    lr: float
+    eval_every: int  # steps between accuracy probes at the longest training length
+    eval_batches: int  # batches per evaluation length
 
 
 @dataclass(kw_only=True)
@@ -28,6 +45,8 @@ class QualityParams:
     corpus: str = "data/corpus"
     tokenizer: str = "bpe16384"
     models: list[dict] = field(default_factory=list)
+    parts: list[str] = field(default_factory=lambda: list(PARTS))
+    synthetic: dict = field(default_factory=dict)  # SyntheticSettings; null values from the profile
     preset: Optional[str] = None
     seeds: Optional[list[int]] = None
     train_tokens: Optional[int] = None
@@ -48,9 +67,28 @@ def _resolve(params: QualityParams, ctx: RunContext) -> QualityParams:
     for key, value in profile.items():
         require(hasattr(params, key) and key not in ("name", "profiles"),
                 f"unknown key suite.profiles.{ctx.device_type}.{key}")
-        if getattr(params, key) in (None, []):
+        if key == "synthetic":
+            params.synthetic = {**value, **{k: v for k, v in params.synthetic.items() if v is not None}}
+        elif getattr(params, key) in (None, []):
             setattr(params, key, value)
     return params
+
+
+def _synthetic_settings(params: QualityParams) -> SyntheticSettings:
+    missing = [k for k, v in params.synthetic.items() if v is None]
+    require(not missing, f"suite.synthetic.{missing[0] if missing else ''} is not set and has no profile value")
+    settings = from_mapping(SyntheticSettings, params.synthetic, where="suite.synthetic")
+    for name in settings.tasks:
+        require(name in TASKS, f"suite.synthetic.tasks: unknown task {name!r}; valid: {', '.join(TASKS)}")
+        task = TASKS[name]
+        for length in settings.train_lengths + settings.eval_lengths:
+            require(task.min_length <= length <= task.max_length,
+                    f"suite.synthetic: length {length} is impossible for {name} "
+                    f"(valid: {task.min_length}..{task.max_length})")
+    for key in ("steps", "batch_size", "eval_every", "eval_batches"):
+        require(getattr(settings, key) >= 1, f"suite.synthetic.{key}={getattr(settings, key)}: must be >= 1")
+    require(settings.train_lengths and settings.eval_lengths, "suite.synthetic: train_lengths and eval_lengths are empty")
+    return settings
 
 
 def _configs(params: QualityParams, vocab: int, domains: list[str]) -> list[tuple[str, str, dict]]:
@@ -79,11 +117,8 @@ def _configs(params: QualityParams, vocab: int, domains: list[str]) -> list[tupl
     return [(label, entry["model"], config) for label, entry, config in entries]
 
 
-def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], str | None]:
-    description = (params.profiles.get(ctx.device_type) or {}).get("description")
-    params = _resolve(params, ctx)
-    require(not ctx.model_choice, "suite=quality trains the models in suite.models; drop model=")
-    for key in ("seeds", "train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens", "timeout_s"):
+def _corpus_points(params: QualityParams, ctx: RunContext) -> list[Point]:
+    for key in ("train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
     require(params.train_tokens >= params.batch_size * params.context,
             f"suite.train_tokens={params.train_tokens} is less than one batch ({params.batch_size} x {params.context})")
@@ -102,5 +137,41 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
                      "eval_every": params.eval_every, "eval_tokens": params.eval_tokens,
                      "test_tokens": params.test_tokens, "max_wall_s": params.max_wall_s}
             points.append(Point(point, params.timeout_s, label=f"{label} seed={seed}"))
+    return points
+
+
+def _synthetic_points(params: QualityParams, ctx: RunContext) -> list[Point]:
+    settings = _synthetic_settings(params)
+    points = []
+    for seed in params.seeds:
+        for name in settings.tasks:
+            for label, model, config in _configs(params, TASKS[name].vocab_size, []):
+                point = {"suite": params.name, "task": "harness.synthetic_quality:train_and_probe", "model": model,
+                         "label": label, "model_config": config, "mode": "synthetic", "synthetic_task": name,
+                         "batch_size": settings.batch_size, "seq_len": max(settings.train_lengths),
+                         "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
+                         "train_lengths": settings.train_lengths, "eval_lengths": settings.eval_lengths,
+                         "steps": settings.steps, "lr": settings.lr, "eval_every": settings.eval_every,
+                         "eval_batches": settings.eval_batches}
+                points.append(Point(point, params.timeout_s, label=f"{name} {label} seed={seed}"))
+    return points
+
+
+def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], str | None]:
+    description = (params.profiles.get(ctx.device_type) or {}).get("description")
+    params = _resolve(params, ctx)
+    require(not ctx.model_choice, "suite=quality trains the models in suite.models; drop model=")
+    unknown = sorted(set(params.parts) - set(PARTS))
+    require(params.parts and not unknown, f"suite.parts={params.parts}: valid parts are {', '.join(PARTS)}")
+    for key in ("seeds", "timeout_s"):
+        require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
+    points = _corpus_points(params, ctx) if "corpus" in params.parts else []
+    if "synthetic" in params.parts:
+        points += _synthetic_points(params, ctx)
     return points, description
 
+
+def write_report(params: QualityParams, store: str) -> None:
+    """Print the bpb and synthetic-accuracy tables and write them to <store>/<suite>/report.md."""
+    for line in quality_report.write(Path(store) / params.name):
+        print(line)

@@ -25,7 +25,7 @@ SUITES: dict[str, SuiteEntry] = {
     "claims": SuiteEntry(claims.ClaimsParams, claims.build_points, claims.write_report),  # the ledger's data
     "decode": SuiteEntry(decode.DecodeParams, decode.build_points),  # prefill, per-token decode, max batch
     "distributed": SuiteEntry(distributed.DistributedParams, distributed.build_points),  # encoders over GPUs
-    "quality": SuiteEntry(quality.QualityParams, quality.build_points),  # training from scratch, held-out bpb
+    "quality": SuiteEntry(quality.QualityParams, quality.build_points, quality.write_report),  # training from scratch, held-out bpb
     "regression": SuiteEntry(regression.RegressionParams, regression.build_points),  # CI gate (run.py compare)
 }
 

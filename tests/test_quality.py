@@ -22,6 +22,7 @@ from tests.test_corpus import sources  # noqa: F401  (the fixture corpus)
 def params(corpus: str, **over) -> QualityParams:
     values = dict(name="quality", corpus=corpus, tokenizer="bytes", preset="tiny", seeds=[0], train_tokens=2048,
                   batch_size=4, context=64, lr=3e-3, eval_every=4, eval_tokens=256, test_tokens=1024, timeout_s=300.0,
+                  parts=["corpus"],
                   models=[{"model": "swarm", "overrides": {"n_encoders": 4, "top_k": 1}},
                           {"model": "mamba", "match": "params_active"}])
     return QualityParams(**{**values, **over})
@@ -71,8 +72,8 @@ class Exploding(torch.nn.Module):
 
 def test_divergence_is_recorded_not_hidden():
     sampler = TokenSampler({"a": np.arange(1000) % 7}, context=8, batch_size=2, seed=0)
-    out = train(Exploding(), sampler, {}, np.ones(8, dtype=np.int64), TrainConfig(tokens=160, batch_size=2, context=8),
-                torch.device("cpu"), torch.float32)
+    out = train(Exploding(), sampler, TrainConfig(tokens=160, batch_size=2, context=8), torch.device("cpu"),
+                torch.float32, evaluate=dict)
     assert out["status"] == "diverged" and out["steps"] == 3 and math.isnan(out["train_curve"][-1][1])
 
 

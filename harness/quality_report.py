@@ -1,0 +1,86 @@
+"""Tables of `suite=quality` records, shared by the dashboard's Quality tab and the report a
+quality run writes next to its records (`<results_dir>/quality/report.md`):
+
+- held-out bits per byte per domain, one row per (model, seed) corpus run;
+- synthetic-task accuracy per evaluation length, one row per (task, model, seed).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from harness import results
+from harness.synthetic_tasks import TASKS
+
+ROUTED = ("swarm", "transformer_swarm", "mamba_moe")
+
+
+def _label(record: dict) -> str:
+    config = record.get("config") or {}
+    return config.get("label", config.get("model"))
+
+
+def bpb_table(records: Iterable[dict]) -> pd.DataFrame:
+    rows = []
+    for record in records:
+        q, config = record.get("quality"), record.get("config") or {}
+        if not (isinstance(q, dict) and q.get("test")):
+            continue
+        training = q.get("training") or {}
+        rows.append({"model": _label(record), "seed": config.get("seed"), "mean bpb": q.get("test_bpb_mean"),
+                     **{d: s["bpb"] for d, s in sorted(q["test"].items())},
+                     "tokens": training.get("tokens"), "train s": training.get("wall_s"),
+                     "params active": (record.get("model_info") or {}).get("params_active"),
+                     "params total": (record.get("model_info") or {}).get("params_total"),
+                     "router accuracy": (q.get("routing") or {}).get("domain_accuracy"),
+                     "eval capacity": q.get("eval_capacity") or ("limited" if config.get("model") in ROUTED else "-"),
+                     "corpus": q.get("corpus_id"), "tokenizer": q.get("tokenizer")})
+    return pd.DataFrame(rows)
+
+
+def synthetic_table(records: Iterable[dict]) -> pd.DataFrame:
+    """Accuracy columns `acc@<length>`; lengths beyond the training lengths are extrapolation."""
+    rows = []
+    for record in records:
+        s, config = record.get("synthetic"), record.get("config") or {}
+        if not (isinstance(s, dict) and s.get("training")):
+            continue
+        training = s["training"]
+        accuracy = {f"acc@{n}": v["accuracy"] for n, v in sorted(s["accuracy"].items(), key=lambda kv: int(kv[0]))}
+        rows.append({"task": s["task"], "model": _label(record), "seed": config.get("seed"), **accuracy,
+                     "trained at": "/".join(str(n) for n in s["train_lengths"]), "status": training["status"],
+                     "steps": training["steps"], "train s": training["wall_s"],
+                     "params active": (record.get("model_info") or {}).get("params_active")})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    acc = sorted((c for c in table if c.startswith("acc@")), key=lambda c: int(c[4:]))
+    rest = [c for c in table if not c.startswith("acc@")]
+    return table[rest[:3] + acc + rest[3:]].sort_values(["task", "model", "seed"], ignore_index=True)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    return table.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-")
+
+
+def write(store: str | Path) -> list[str]:
+    """Write `<store>/report.md` from the records in `store` (one suite's directory); its lines."""
+    store = Path(store)
+    records = [r for _, r in results.iter_records(store) if r.get("status") == "ok"]
+    lines = []
+    bpb = bpb_table(records)
+    if not bpb.empty:
+        lines += ["## Held-out bits per byte (lower is better)", "",
+                  _markdown(bpb.sort_values(["mean bpb", "seed"]).drop(columns=["corpus", "tokenizer"])), "",
+                  f"Corpus {', '.join(bpb['corpus'].dropna().unique())}; tokenizer "
+                  f"{', '.join(bpb['tokenizer'].dropna().unique())}.", ""]
+    synthetic = synthetic_table(records)
+    if not synthetic.empty:
+        lines += ["## Synthetic tasks: accuracy against sequence length", "",
+                  f"Chance: {', '.join(f'{t.name} {1 / t.answers:.3f}' for t in TASKS.values())}. Lengths past "
+                  "'trained at' are extrapolation.", "", _markdown(synthetic), ""]
+    if lines:
+        (store / "report.md").write_text("\n".join(["# suite=quality", "", *lines]))
+    return lines

@@ -1,0 +1,41 @@
+"""The measurement of a synthetic-task point of `suite=quality`: train one model from scratch on
+one task of harness.synthetic_tasks (a fixed number of steps, cycling through the training
+lengths, same optimiser and schedule as the corpus runs: harness.train), then its accuracy at
+every evaluation length on fresh batches from a seed no training batch used. Lengths beyond
+the longest training length measure extrapolation.
+"""
+from __future__ import annotations
+
+import torch
+
+from harness.evaluate import no_capacity_drops
+from harness.measure import DTYPES, build_model
+from harness.synthetic_tasks import TASKS, TaskSampler, accuracy
+from harness.train import TrainConfig, run_summary, train
+
+EVAL_SEED_OFFSET = 1_000_003  # evaluation batches come from seed + this; training from seed
+
+
+def train_and_probe(point: dict) -> dict:
+    device, dtype = torch.device(point["device"]), DTYPES[point["dtype"]]
+    task = TASKS[point["synthetic_task"]]
+    train_lengths, batch = point["train_lengths"], point["batch_size"]
+    model = build_model(point, train=True)
+    cfg = TrainConfig(tokens=0, steps=point["steps"], batch_size=batch, context=max(train_lengths), lr=point["lr"],
+                      eval_every=point["eval_every"], seed=point["seed"])
+    eval_seed = point["seed"] + EVAL_SEED_OFFSET
+
+    def probe(length: int, batches: int) -> dict:
+        with no_capacity_drops(model):
+            return accuracy(model, task, length, batch, batches, eval_seed + length, device, dtype)
+
+    history = train(model, TaskSampler(task, train_lengths, batch, point["seed"]), cfg, device, dtype,
+                    lambda: {"accuracy": probe(max(train_lengths), 1)["accuracy"]})
+    scores = {}
+    if history["status"] != "diverged":
+        scores = {str(length): probe(length, point["eval_batches"]) for length in point["eval_lengths"]}
+    at_train = [scores[str(n)]["accuracy"] for n in train_lengths if str(n) in scores]
+    synthetic = {"task": task.name, "train_lengths": train_lengths, "training": history, "accuracy": scores,
+                 "accuracy_at_train_lengths": sum(at_train) / len(at_train) if at_train else None,
+                 "eval_capacity": "unlimited"}
+    return {"synthetic": synthetic, **run_summary(model, history, cfg.context, device)}

@@ -1,0 +1,127 @@
+"""Synthetic tasks: every answer follows from the sequence as each task defines it, batches are
+reproducible from a seed, accuracy counts exactly the answers, and `suite=quality
+suite.parts=[synthetic]` runs end to end without a corpus and reports accuracy per length."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harness import quality_report, results
+from harness.errors import UserError
+from harness.runner import run_sweep
+from harness.synthetic_tasks import IGNORE, MARKER, NOISE, TASKS, accuracy, induction_heads, mqar, selective_copying
+from suites.common import RunContext
+from suites.quality import QualityParams, build_points
+
+CPU = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=16384, model_choice=None)
+
+
+def test_mqar_answers_are_the_values_paired_with_the_queried_keys():
+    inputs, targets = mqar(np.random.default_rng(0), 4, 256)
+    pairs = 256 // 16
+    for row, target in zip(inputs, targets):
+        keys, values = row[0:2 * pairs:2], row[1:2 * pairs:2]
+        assert len(set(keys)) == pairs and keys.max() < 256 <= values.min()
+        scored = np.flatnonzero(target != IGNORE)
+        assert len(scored) == pairs and scored.min() >= 2 * pairs  # every key queried once, after the pairs
+        for p in scored:
+            assert target[p] == values[list(keys).index(row[p])] == row[p + 1]
+
+
+def test_selective_copying_recalls_the_data_tokens_in_order_at_the_markers():
+    inputs, targets = selective_copying(np.random.default_rng(1), 4, 128)
+    for row, target in zip(inputs, targets):
+        body = row[:-16]
+        assert (row[-16:] == MARKER).all() and (target[:-16] == IGNORE).all()
+        assert list(target[-16:]) == [t for t in body if t != NOISE]
+
+
+def test_induction_heads_answer_follows_the_only_earlier_trigger():
+    inputs, targets = induction_heads(np.random.default_rng(2), 8, 64)
+    for row, target in zip(inputs, targets):
+        triggers = np.flatnonzero(row == MARKER)
+        assert len(triggers) == 2 and triggers[1] == 63
+        assert target[63] == row[triggers[0] + 1] and (target[:63] == IGNORE).all()
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_batches_are_reproducible_and_within_the_vocabulary(name):
+    task = TASKS[name]
+    a, b = (task.generate(np.random.default_rng(7), 3, task.min_length * 2) for _ in range(2))
+    assert all((x == y).all() for x, y in zip(a, b))
+    assert a[0].max() < task.vocab_size and a[0].min() >= 0 and task.vocab_size % 8 == 0
+
+
+class Oracle(torch.nn.Module):
+    """Knows the evaluation seed: regenerates each batch and puts all mass on its answers, or on
+    a wrong token where `wrong` says so."""
+
+    def __init__(self, task, seed: int, batch: int, wrong: bool = False):
+        super().__init__()
+        self.task, self.rng, self.batch, self.wrong = task, np.random.default_rng(seed), batch, wrong
+
+    def forward(self, idx):
+        _, targets = self.task.generate(self.rng, self.batch, idx.shape[1])
+        answer = np.where(targets == IGNORE, 0, targets) + (1 if self.wrong else 0)
+        return torch.nn.functional.one_hot(torch.from_numpy(answer) % self.task.vocab_size,
+                                           self.task.vocab_size).float(), None
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_accuracy_counts_exactly_the_answers(name):
+    task, length = TASKS[name], 64
+    cpu = torch.device("cpu")
+    right = accuracy(Oracle(task, 5, 4), task, length, 4, 3, 5, cpu, torch.float32)
+    wrong = accuracy(Oracle(task, 5, 4, wrong=True), task, length, 4, 3, 5, cpu, torch.float32)
+    answers_per_row = {"mqar": length // 16, "selective_copying": 16, "induction_heads": 1}[name]
+    assert right == {"accuracy": 1.0, "scored": 3 * 4 * answers_per_row} and wrong["accuracy"] == 0.0
+
+
+def params(**over) -> QualityParams:
+    values = dict(name="quality", corpus="/nonexistent", preset="tiny", seeds=[0], timeout_s=300.0, parts=["synthetic"],
+                  models=[{"model": "transformer"}, {"model": "mamba", "match": "params_active"}],
+                  synthetic={"tasks": ["induction_heads", "mqar"], "train_lengths": [64], "eval_lengths": [64, 128],
+                             "steps": 3, "batch_size": 4, "lr": 3e-3, "eval_every": 2, "eval_batches": 1})
+    return QualityParams(**{**values, **over})
+
+
+def test_synthetic_part_runs_without_a_corpus_and_reports_accuracy_per_length(tmp_path):
+    points, _ = build_points(params(), CPU)
+    assert [(p.config["synthetic_task"], p.config["label"]) for p in points] == [
+        ("induction_heads", "transformer"), ("induction_heads", "mamba"), ("mqar", "transformer"), ("mqar", "mamba")]
+    assert {p.config["model_config"]["vocab_size"] for p in points} == {24, 512}
+    rows = run_sweep(points[:1], str(tmp_path / "store"), progress=False)
+    assert rows[0]["status"] == "ok", rows[0].get("error")
+    [(_, record)] = list(results.iter_records(tmp_path / "store"))
+    s = record["synthetic"]
+    assert set(s["accuracy"]) == {"64", "128"} and s["training"]["steps"] == 3 and s["eval_capacity"] == "unlimited"
+    assert [n for n, _ in s["training"]["val_curve"]] == [2 * 4 * 64, 3 * 4 * 64]  # probes at step 2 and the end
+    lines = quality_report.write(tmp_path / "store")
+    assert any("| induction_heads" in line and "transformer" in line for line in lines)
+    assert (tmp_path / "store" / "report.md").exists()
+
+
+@pytest.mark.parametrize("synthetic, message", [
+    ({"tasks": ["parity"]}, "unknown task 'parity'; valid: mqar, selective_copying, induction_heads"),
+    ({"eval_lengths": [64, 8192]}, "length 8192 is impossible for mqar"),
+    ({"train_lengths": [16]}, "length 16 is impossible for mqar (valid: 64..4080)"),
+    ({"steps": 0}, "suite.synthetic.steps=0: must be >= 1"),
+    ({"steps": "many"}, "suite.synthetic.steps: expected int"),
+])
+def test_bad_synthetic_settings_name_what_is_wrong(synthetic, message):
+    base = params().synthetic
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build_points(params(synthetic={**base, "tasks": ["mqar"], **synthetic}), CPU)
+
+
+def test_command_line_settings_win_over_the_profile():
+    profile = {"cpu": {"synthetic": {**params().synthetic, "steps": 50}}}
+    override = {k: None for k in params().synthetic} | {"steps": 7}
+    points, _ = build_points(params(synthetic=override, profiles=profile), CPU)
+    assert {p.config["steps"] for p in points} == {7}
+
+
+def test_an_unknown_part_is_refused():
+    with pytest.raises(UserError, match=r"suite.parts=\['lm'\]: valid parts are corpus, synthetic"):
+        build_points(params(parts=["lm"]), CPU)
