@@ -35,7 +35,7 @@ def bpb_table(records: Iterable[dict]) -> pd.DataFrame:
                      "params active": (record.get("model_info") or {}).get("params_active"),
                      "params total": (record.get("model_info") or {}).get("params_total"),
                      "router accuracy": (q.get("routing") or {}).get("domain_accuracy"),
-                     "eval capacity": q.get("eval_capacity") or ("limited" if config.get("model") in ROUTED else "-"),
+                     "eval capacity": (q.get("eval_capacity") or "limited") if config.get("model") in ROUTED else "-",
                      "corpus": q.get("corpus_id"), "tokenizer": q.get("tokenizer")})
     return pd.DataFrame(rows)
 

@@ -138,15 +138,19 @@ def test_moe_vs_transformer_needs_both_less_memory_and_more_tokens(moe_tps, verd
     assert catalog.moe_vs_transformer(pd.DataFrame(rows)).verdict == verdict
 
 
-def quality_row(label, bpb, capacity="unlimited", corpus="c1"):
+def quality_row(label, bpb, capacity="unlimited", corpus="c1", seed=0):
     return row(label.split("-")[0], 1.0, suite="quality", label=label, test_bpb_mean=bpb, eval_capacity=capacity,
-               corpus_id=corpus, tokenizer_sha256="t1")
+               corpus_id=corpus, tokenizer_sha256="t1", seed=seed)
 
 
-@pytest.mark.parametrize("swarm_bpb, verdict", [(1.5, "supported"), (2.5, "refuted")])
-def test_quality_swarm_105_compares_held_out_bits_per_byte(swarm_bpb, verdict):
-    df = pd.DataFrame([quality_row("swarm-5", swarm_bpb), quality_row("transformer", 1.6)])
-    assert catalog.quality_swarm_105(df).verdict == verdict
+@pytest.mark.parametrize("swarm_bpbs, verdict", [((1.5, 1.5), "supported"), ((2.5, 1.7), "refuted"),
+                                                 ((1.6, 1.55), "inconclusive")])
+def test_quality_swarm_105_compares_held_out_bits_per_byte_seed_by_seed(swarm_bpbs, verdict):
+    df = pd.DataFrame([quality_row("swarm-5", bpb, seed=seed) for seed, bpb in enumerate(swarm_bpbs)]
+                      + [quality_row("transformer", 1.6, seed=seed) for seed in range(2)]
+                      + [quality_row("transformer", None, corpus=None) | {"mode": "synthetic"}])  # not a corpus run
+    finding = catalog.quality_swarm_105(df)
+    assert finding.verdict == verdict and len(finding.measured["per_seed"]) == 2
 
 
 def test_quality_claims_refuse_capacity_limited_scores_and_mixed_corpora():
