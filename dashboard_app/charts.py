@@ -212,6 +212,8 @@ def achieved_table(df: pd.DataFrame) -> pd.DataFrame:
     forward) as a share of the GPU's dense BF16 ceiling, where the GPU has one on record."""
     rows = df[~df["failed"] & df["flops_per_token"].notna() & df["tokens_per_s"].notna()
               & df["gpu"].isin(list(CEILINGS_TFLOPS)) & df["mode"].isin(["forward", "train"])].copy()
+    if rows.empty:  # (a store of training runs only, say)
+        return rows
     factor = np.where(rows["mode"] == "train", 3.0, 1.0)
     rows["achieved_tflops"] = rows["flops_per_token"] * rows["tokens_per_s"] * factor / 1e12
     rows["share_of_measured"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: CEILINGS_TFLOPS[g]["measured"])

@@ -162,3 +162,15 @@ def test_fit_exponent_and_pareto_front():
 
 def test_model_colours_are_stable():
     assert charts.model_color("mamba") == charts.model_color("mamba") != charts.model_color("transformer")
+
+
+def test_quality_tab_over_the_reference_run_shows_bpb_and_synthetic_accuracy(monkeypatch):
+    at = app(monkeypatch, Path(APP).parent / "results" / "reference" / "quality")
+    assert not at.exception, [e.value for e in at.exception]
+    titles = {fig["layout"]["title"]["text"] for fig in figures(at)}
+    assert {"mqar", "selective_copying", "induction_heads"} <= titles
+    tables = [d.value for d in at.dataframe]
+    bpb = next(t for t in tables if "mean bpb" in t.columns)
+    assert {"code", "legal", "math", "prose", "tech"} <= set(bpb.columns) and len(bpb) >= 7
+    synthetic = next(t for t in tables if "acc@64" in t.columns)
+    assert set(synthetic["task"]) == {"mqar", "selective_copying", "induction_heads"}
