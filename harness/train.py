@@ -9,6 +9,7 @@ auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or
 """
 from __future__ import annotations
 
+import collections
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import torch
 
 from harness import env as env_mod
 from harness.evaluate import no_capacity_drops, score_stream
+
+AUX_KEPT = 50  # steps of auxiliary losses kept in a record: the last ones
 
 
 @dataclass
@@ -101,7 +104,8 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
     routes_domains = bool(getattr(getattr(model, "cfg", None), "domains", None))
     model.train()
-    curve, val_curve, aux_curve = [], [], []
+    curve, val_curve = [], []
+    aux_tail = collections.deque(maxlen=AUX_KEPT)  # (tokens, grad norm, aux) tensors: no host sync per step
     status, first_loss, t0 = "ok", None, time.perf_counter()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -122,11 +126,11 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip).item()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         optimizer.step()
         if getattr(model, "last_aux", None):
-            aux_curve.append({"tokens": seen, "grad_norm": grad_norm,
-                              **{k: float(torch.as_tensor(v).detach()) for k, v in model.last_aux.items()}})
+            aux = {k: torch.as_tensor(v).detach() for k, v in model.last_aux.items()}
+            aux_tail.append((seen, grad_norm.detach(), aux))
         if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
             val_curve.append([seen, evaluate()])
         if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
@@ -138,7 +142,8 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     trained = curve[-1][0] if curve else 0
     return {"status": status, "steps": len(curve), "steps_planned": steps, "tokens": trained, "wall_s": wall,
             "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
-            "aux_curve": aux_curve[-50:], "initial_loss": first_loss, "final_loss": curve[-1][1] if curve else None,
+            "aux_curve": [{"tokens": seen, "grad_norm": float(norm), **{k: float(v) for k, v in aux.items()}}
+                          for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": curve[-1][1] if curve else None,
             "peak_mem_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None}
 
 
