@@ -1,7 +1,7 @@
-"""swarm-bench entry point: `python run.py suite=scaling [key=value ...]` (see harness.cli)."""
+"""swarm-bench entry point: `python run.py suite=scaling [key=value ...]` (see harness.run.cli)."""
 import sys
 
-from harness.cli import main
+from harness.run.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

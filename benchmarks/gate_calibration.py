@@ -13,7 +13,7 @@ import itertools
 import json
 from pathlib import Path
 
-from harness import compare
+from harness.analysis import compare
 
 PLANTED = (1.05, 1.10, 1.15, 1.20, 1.30, 1.50)
 

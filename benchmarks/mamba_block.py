@@ -5,7 +5,7 @@
 Proves the fused path is the one that runs: with the same weights both blocks should take
 the same time (target: ours within 1.10x of upstream at B=8, L=2048, d_model=768, bf16).
 The two are timed in alternating rounds so clock drift hits both alike; each round is
-harness.timing (warm-up, then per-iteration CUDA events).
+harness.measure.timing (warm-up, then per-iteration CUDA events).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import json
 
 import torch
 
-from harness import env
-from harness.stats import summarize
-from harness.store_io import write_json_atomic
-from harness.timing import time_iterations
+from harness.measure import env
+from harness.measure.stats import summarize
+from harness.measure.timing import time_iterations
+from harness.store.atomic import write_json_atomic
 from models.mamba_block import MambaBlock
 
 

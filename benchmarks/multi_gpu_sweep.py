@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from harness import env as env_mod
-from harness import launchers, results
+from harness.measure import env as env_mod
+from harness.run import launchers
+from harness.store import results
 
 POINTS = ["suite=encoders", "suite.n_encoders=[10,100,500,1000]", "suite.top_k=[1,10]", "suite.modes=[forward]",
           "suite.baselines=[]", "suite.loop_n_encoders=[]", "progress=false"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import compare, results
-from harness.store_io import write_json_atomic
+from harness.analysis import compare
+from harness.store import results
+from harness.store.atomic import write_json_atomic
 from models import routing
 from models.selective_scan import selective_scan_chunked
 from models.swarm_router import ChunkRouter

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from harness.stats import fit_power_law
+from harness.measure.stats import fit_power_law
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 KNOWN_MODELS = ("mamba", "transformer", "transformer_eager", "swarm", "transformer_swarm", "mamba_moe")

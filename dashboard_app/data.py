@@ -1,4 +1,4 @@
-"""The dashboard's table: `harness.results.load()` plus derived columns, cached on the store's
+"""The dashboard's table: `harness.store.results.load()` plus derived columns, cached on the store's
 file signature so new records show up on the next rerun, and the sidebar filters."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import results
+from harness.store import results
 
 FILTERS = {  # sidebar label -> column
     "suite": "suite", "model": "model", "GPU": "gpu", "run": "run_id", "dtype": "dtype", "status": "status",

@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_app import charts
-from harness import claims as claims_ledger
-from harness import compare, compare_report, quality_report, results
-from harness.claims_catalog import CLAIMS
+from harness.analysis import claims as claims_ledger
+from harness.analysis import compare, compare_report, quality_report
+from harness.analysis.claims_catalog import CLAIMS
 from harness.errors import UserError
-from harness.synthetic_tasks import TASKS
+from harness.quality.synthetic_tasks import TASKS
+from harness.store import results
 
 
 def _empty(what: str, command: str) -> None:
@@ -107,7 +108,7 @@ def synthetic_tasks(table: pd.DataFrame) -> None:
         trained = max(int(n) for row in table.loc[table["task"] == task, "trained at"] for n in row.split("/"))
         st.plotly_chart(charts.synthetic_figure(table, task, 1 / TASKS[task].answers, trained), key=f"synthetic_{task}")
     st.dataframe(table, hide_index=True)
-    st.caption("Synthetic tasks (harness.synthetic_tasks): each model trained from scratch on each task, then scored "
+    st.caption("Synthetic tasks (harness.quality.synthetic_tasks): each model trained from scratch on each task, then scored "
                "on fresh sequences; lengths right of the dashed line were never trained on.")
 
 
@@ -178,11 +179,11 @@ def achieved(df: pd.DataFrame) -> None:
 
 
 def claims(df: pd.DataFrame) -> None:
-    """The claims ledger (harness.claims) over the selected points."""
+    """The claims ledger (harness.analysis.claims) over the selected points."""
     rows = claims_ledger.evaluate_all(df, CLAIMS)
     counts = pd.Series([r["verdict"] for r in rows]).value_counts()
     st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
-               + ". Verdicts come from the selected points only; `python -m harness.claims` writes the report.")
+               + ". Verdicts come from the selected points only; `python -m harness.analysis.claims` writes the report.")
     view = pd.DataFrame([{"verdict": r["verdict"], "claim": r["text"], "key figure": r["detail"],
                           "claim's conditions": r["claim_conditions"], "source": r["source"]} for r in rows])
     st.dataframe(view, hide_index=True)

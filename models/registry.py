@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness.errors import UserError
-from harness.typed_config import from_mapping
+from harness.run.typed_config import from_mapping
 from models import mamba_lm, mamba_moe, swarm, transformer
 
 

@@ -1,4 +1,4 @@
-"""suite=claims: run every measurement the claims ledger (harness.claims_catalog) rests on, then
+"""suite=claims: run every measurement the claims ledger (harness.analysis.claims_catalog) rests on, then
 write its report.
 
 `runs` lists sub-runs exactly as they would be typed after `python run.py` (a suite, an optional
@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from harness.errors import UserError
-from harness.points import Point, point_id
+from harness.store.points import Point, point_id
 from suites.common import RunContext, require
 
 
@@ -25,9 +25,9 @@ class ClaimsParams:
 
 
 def _sub_run(overrides: list[str], ctx: RunContext, where: str) -> list[Point]:
-    from harness.cli import model_choice
-    from harness.overrides import compose_config, to_container
-    from harness.typed_config import from_mapping
+    from harness.run.cli import model_choice
+    from harness.run.config import compose_config, to_container
+    from harness.run.typed_config import from_mapping
     from suites import registry
 
     require(all(isinstance(o, str) and "=" in o for o in overrides),
@@ -60,7 +60,7 @@ def build_points(params: ClaimsParams, ctx: RunContext) -> tuple[list[Point], st
 
 
 def write_report(params: ClaimsParams, store: str) -> None:
-    from harness import claims
+    from harness.analysis import claims
 
     for line in claims.write(store, store):
         print(line)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from harness.errors import UserError
-from harness.points import Point
-from harness.typed_config import from_mapping
+from harness.run.typed_config import from_mapping
+from harness.store.points import Point
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Autoregressive generation: prefill latency, per-token decode latency, tokens/s and the bytes
 of the KV cache or recurrent state, per model, context length and batch size; and per model the
-largest batch that fits, as a throughput point (harness.decode measures each point).
+largest batch that fits, as a throughput point (harness.tasks.decode measures each point).
 
 Points:
 - latency: models x cuda_graphs x batch_sizes x contexts, contexts shortest first and stopped
@@ -22,7 +22,7 @@ from typing import Optional
 
 import torch
 
-from harness.points import Point
+from harness.store.points import Point
 from models import generation, matching, registry
 from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
 

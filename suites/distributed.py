@@ -1,5 +1,5 @@
 """The swarm with its encoders spread over the GPUs of one host (expert parallelism,
-models.swarm_distributed; harness.distributed_swarm measures each point with torchrun).
+models.swarm_distributed; harness.tasks.distributed measures each point with torchrun).
 
 Points: world_sizes x n_encoders at one top-k, batch and length. Each record holds the
 distributed forward latency, the all-to-all time inside it, per-GPU memory, the single-device
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from harness.points import Point
+from harness.store.points import Point
 from models import registry
 from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness.points import Point, point_id
+from harness.store.points import Point, point_id
 from models import matching, registry
 from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 

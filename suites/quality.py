@@ -1,7 +1,7 @@
 """Quality at matched budgets: every model trained from scratch on the same corpus, tokenizer,
-token budget and seeds, then scored on the same held-out text (harness.quality); and, as the
+token budget and seeds, then scored on the same held-out text (harness.tasks.corpus_quality); and, as the
 `synthetic` part, every model trained on each synthetic task and probed for accuracy against
-sequence length (harness.synthetic_quality).
+sequence length (harness.tasks.synthetic).
 
 `models` entries are `{model, label, overrides, match, by, target}`: the first entry is the
 reference; an entry with `match` (params_active | params_total) is sized to the entry labelled
@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from harness import quality_report, tokenizer
-from harness.corpus_build import load_manifest
-from harness.points import Point
-from harness.synthetic_tasks import TASKS
-from harness.typed_config import from_mapping
+from harness.analysis import quality_report
+from harness.quality import tokenizer
+from harness.quality.corpus_build import load_manifest
+from harness.quality.synthetic_tasks import TASKS
+from harness.run.typed_config import from_mapping
+from harness.store.points import Point
 from models import matching, registry
 from suites.common import RunContext, require
 

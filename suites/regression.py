@@ -2,16 +2,16 @@
 
 Points: models x presets x shapes (batch, seq_len) x modes (forward, train), each repeated in
 `repeats` fresh processes, plus per model a seeded short training run (`loss_steps` AdamW
-steps, `harness.fixed_seed_loss`) repeated `loss_repeats` times. Repeats are interleaved
+steps, `harness.tasks.fixed_seed_loss`) repeated `loss_repeats` times. Repeats are interleaved
 (every point once, then every point again), so slow drift of the machine spreads over all
-points instead of biasing one. `python run.py compare` reads them back (harness.compare).
+points instead of biasing one. `python run.py compare` reads them back (harness.analysis.compare).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-from harness.points import Point
+from harness.store.points import Point
 from models import registry
 from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 

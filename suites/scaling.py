@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from harness.points import Point
+from harness.store.points import Point
 from models import matching, registry
 from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness import claims
-from harness import claims_catalog as catalog
+from harness.analysis import claims
+from harness.analysis import claims_catalog as catalog
 
 
 def row(model, latency, ci=0.02, suite="encoders", mode="forward", seq_len=2048, status="ok", **extra) -> dict:

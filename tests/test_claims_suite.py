@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness import results
+from harness.store import results
 from tests.test_cli import run_cli
 
 

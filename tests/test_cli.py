@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from harness.env import REPO_ROOT
+from harness.measure.env import REPO_ROOT
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The regression gate (harness.compare, `run.py compare`): planted slowdowns and memory growth
+"""The regression gate (harness.analysis.compare, `run.py compare`): planted slowdowns and memory growth
 are flagged, noise drawn from a measured spread passes, incomparable runs are refused, and the
 exit codes say which happened."""
 from __future__ import annotations
@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import compare, results
-from harness.cli import main
+from harness.analysis import compare
 from harness.errors import UserError
-from harness.store_io import write_json_atomic
+from harness.run.cli import main
+from harness.store import results
+from harness.store.atomic import write_json_atomic
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "regression"
 GPU_ENV = {"gpu_name": "NVIDIA H100 80GB HBM3", "torch_cuda": "13.0",

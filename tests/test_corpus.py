@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from harness import corpus_build, evaluate, tokenizer
-from harness.corpus_build import SEPARATOR, CorpusConfig, canonical, read_split, sha256_file
-from harness.corpus_sources import Source, files_as_units
 from harness.errors import UserError
+from harness.quality import corpus_build, evaluate, tokenizer
+from harness.quality.corpus_build import SEPARATOR, CorpusConfig, canonical, read_split, sha256_file
+from harness.quality.corpus_sources import Source, files_as_units
 
 LICENCE = ("Permission is hereby granted, free of charge, to any person obtaining a copy of this software and "
            "associated documentation files, to deal in the Software without restriction, including without "

@@ -13,8 +13,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard_app import charts
-from harness.stats import fit_power_law
-from harness.store_io import write_json_atomic
+from harness.measure.stats import fit_power_law
+from harness.store.atomic import write_json_atomic
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 H100 = {"gpu_name": "NVIDIA H100 80GB HBM3", "torch_cuda": "13.0", "packages": {"torch": "2.11.0"}}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import REPO_ROOT
+from harness.measure.env import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TABS = ("Scaling", "Encoders", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Claims", "Table")

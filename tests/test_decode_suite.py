@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness import results
+from harness.store import results
 from models import generation, registry
 from tests.test_cli import run_cli
 

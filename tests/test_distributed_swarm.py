@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import results
+from harness.store import results
 from models.swarm_distributed import encoder_bounds
 from tests.test_cli import run_cli
 

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from harness import launchers, results
 from harness.errors import UserError
-from harness.points import Point
+from harness.run import launchers
+from harness.store import results
+from harness.store.points import Point
 from tests.test_cli import run_cli
 
 
@@ -59,7 +60,7 @@ def test_local_gpus_pins_points_and_keeps_stop_groups(monkeypatch, tmp_path):
         return {"status": status, "error": None, "payload": {"latency_ms": {"median": 1.0}}, "overhead_s": {},
                 "wall_s": 0.1}
 
-    monkeypatch.setattr("harness.runner.run_isolated", fake_isolated)
+    monkeypatch.setattr("harness.run.runner.run_isolated", fake_isolated)
     points = [point(0, "a"), point(1, "a"), point(2, "a"), point(3), point(4)]
     rows = launchers.run_local_gpus(launchers.LocalGpusConfig(gpus=[3, 5]), points, str(tmp_path), "run", False, False)
     assert [r["status"] for r in rows] == ["ok", "oom", "not run", "ok", "ok"]

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from harness import corpus_build, quality, results
-from harness.evaluate import no_capacity_drops
-from harness.runner import run_sweep
-from harness.train import TokenSampler, TrainConfig, train
+from harness.quality import corpus_build
+from harness.quality.evaluate import no_capacity_drops
+from harness.quality.train import TokenSampler, TrainConfig, train
+from harness.run.runner import run_sweep
+from harness.store import results
+from harness.tasks import corpus_quality as quality
 from models import registry
 from suites.common import RunContext
 from suites.quality import QualityParams, build_points

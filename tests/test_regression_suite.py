@@ -7,7 +7,7 @@ import math
 import pytest
 
 from harness.errors import UserError
-from harness.fixed_seed_loss import bigram_batches, train_loss
+from harness.tasks.fixed_seed_loss import bigram_batches, train_loss
 from models import registry
 from suites import regression
 from suites.common import RunContext

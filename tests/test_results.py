@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from harness import results
-from harness.points import point_id
-from harness.schema import COLUMNS, SCHEMA_VERSION
-from harness.stats import summarize
-from harness.store_io import write_json_atomic
+from harness.measure.stats import summarize
+from harness.store import results
+from harness.store.atomic import write_json_atomic
+from harness.store.points import point_id
+from harness.store.schema import COLUMNS, SCHEMA_VERSION
 
 POINT = {"suite": "scaling", "task": "harness.measure:measure_model", "model": "mamba", "mode": "forward",
          "seq_len": 512, "batch_size": 1, "model_config": {"d_model": 64, "n_layer": 2}}

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from harness import results
-from harness.points import Point, point_id
-from harness.runner import run_sweep
+from harness.run.runner import run_sweep
+from harness.store import results
+from harness.store.points import Point, point_id
 
 pytestmark = pytest.mark.slow
 

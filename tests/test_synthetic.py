@@ -7,10 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from harness import quality_report, results
+from harness.analysis import quality_report
 from harness.errors import UserError
-from harness.runner import run_sweep
-from harness.synthetic_tasks import IGNORE, MARKER, NOISE, TASKS, accuracy, induction_heads, mqar, selective_copying
+from harness.quality.synthetic_tasks import (
+    IGNORE,
+    MARKER,
+    NOISE,
+    TASKS,
+    accuracy,
+    induction_heads,
+    mqar,
+    selective_copying,
+)
+from harness.run.runner import run_sweep
+from harness.store import results
 from suites.common import RunContext
 from suites.quality import QualityParams, build_points
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from harness.schema import SCHEMA_VERSION
+from harness.store.schema import SCHEMA_VERSION
 
 
 def point_id(config: dict) -> str:

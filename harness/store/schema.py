@@ -11,28 +11,28 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     status          str     ok | oom | error | timeout | crashed
     error           str?    traceback or reason when status != ok
     samples_ms      [float] raw per-iteration latencies
-    latency_ms      dict    harness.stats.summarize of samples_ms
+    latency_ms      dict    harness.measure.stats.summarize of samples_ms
     tokens_per_s    float   batch * seq_len / median latency
     memory_mb       dict    peak_alloc, peak_reserved, static_alloc, nvml_process_peak, peak_rss
     energy          dict    energy_j_per_token, avg_power_w, energy_window_s (GPU with NVML only)
     model_info      dict    params_total, params_active, flops_per_token, backend, and for
                             routed models `extra`: routing statistics of the last forward
     overhead_s      dict    process_start, import, build, measure, wall (per-point cost)
-    decode          dict    suite=decode only (harness.decode): prefill_ms summary and samples,
+    decode          dict    suite=decode only (harness.tasks.decode): prefill_ms summary and samples,
                             generation_ms, prefill/generation tokens/s, state_mb (KV cache or
                             recurrent state after the prefill), state_mb_end, state_kind,
                             cuda_graphs, graph_steps/eager_steps, step_backend
-    distributed     dict    suite=distributed only (harness.distributed_swarm): world_size,
+    distributed     dict    suite=distributed only (harness.tasks.distributed): world_size,
                             per_rank (latency, all-to-all, memory, encoders held), single-
                             device latency, all-to-all median and share, error vs single device
-    quality         dict    suite=quality only (harness.quality): corpus_id, tokenizer and its
+    quality         dict    suite=quality only (harness.tasks.corpus_quality): corpus_id, tokenizer and its
                             sha256, training (curves, tokens, wall, status), test (per domain:
                             nll, tokens, bytes, ppl, bpb), test_bpb_mean, routing, eval_capacity
-    loss            dict    fixed-seed training runs only (harness.fixed_seed_loss): curve,
+    loss            dict    fixed-seed training runs only (harness.tasks.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
-    env             dict    harness.env.collect + clocks/throttle reasons after the point
+    env             dict    harness.measure.env.collect + clocks/throttle reasons after the point
 
-`harness.results.load()` flattens records into one row per point with the COLUMNS below
+`harness.store.results.load()` flattens records into one row per point with the COLUMNS below
 (MB means MiB, 2^20 bytes, as nvidia-smi prints). Config scalars become columns of their own
 name; model config scalars become `model.<key>`.
 """

@@ -1,21 +1,21 @@
 """Child-process entry point: run one point's task and write what happened to a JSON file.
 
-    python -m harness.worker REQUEST.json RESULT.json
+    python -m harness.run.worker REQUEST.json RESULT.json
 
-The task is `point["task"]`, a "module:function" taking the point dict and returning a JSON-
+The task is `point["task"]`, a name in harness.tasks.TASKS (or any "module:function") taking the point dict and returning a JSON-
 serialisable payload. Exceptions become data: out-of-memory errors -> status "oom", anything
 else -> "error" with the traceback. A process that dies without writing RESULT.json is
-classified by the parent (harness.isolation) as "crashed".
+classified by the parent (harness.run.isolation) as "crashed".
 """
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
 import traceback
 
-from harness.store_io import write_json_atomic
+from harness import tasks
+from harness.store.atomic import write_json_atomic
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
@@ -32,7 +32,7 @@ def _environment(point: dict) -> dict | None:
     try:
         import torch
 
-        from harness import env
+        from harness.measure import env
         return env.collect(torch.device(point.get("device", "cpu")))
     except Exception:
         return None
@@ -46,8 +46,7 @@ def main(request_path: str, result_path: str) -> int:
     t0 = time.perf_counter()
     import_s = None
     try:
-        module_name, func_name = point["task"].split(":")
-        task = getattr(importlib.import_module(module_name), func_name)
+        task = tasks.resolve(point["task"])
         import_s = time.perf_counter() - t0
         payload, status, error = task(point), "ok", None
     except Exception as exc:  # the point failed; the sweep goes on

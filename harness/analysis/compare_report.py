@@ -1,4 +1,4 @@
-"""Render a `harness.compare.compare_runs` result: a terminal table, markdown for a PR
+"""Render a `harness.analysis.compare.compare_runs` result: a terminal table, markdown for a PR
 comment, or JSON for machines. One row per point, worst verdict first."""
 from __future__ import annotations
 

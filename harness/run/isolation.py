@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.env import REPO_ROOT
+from harness.measure.env import REPO_ROOT
 
 STDERR_TAIL_CHARS = 4000
 
@@ -36,7 +36,7 @@ def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict
         request.write_text(json.dumps({"point": point, "spawned_at": time.time()}))
         t0 = time.perf_counter()
         with open(log, "wb") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", "harness.worker", str(request), str(result)],
+            proc = subprocess.Popen([sys.executable, "-m", "harness.run.worker", str(request), str(result)],
                                     cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT,
                                     start_new_session=True, env={**os.environ, **(env or {})})
             try:

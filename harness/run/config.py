@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from harness.errors import UserError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def group_options(group: str) -> list[str]:

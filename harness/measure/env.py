@@ -1,7 +1,7 @@
 """The environment recorded with every point: code version, libraries, hardware, settings.
 
 Software versions come from installed package metadata (importlib.metadata), so reading them
-imports nothing heavy; GPU facts come from torch and NVML (harness.nvml).
+imports nothing heavy; GPU facts come from torch and NVML (harness.measure.nvml).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding harness/ (a checkout or site-packages)
+REPO_ROOT = PACKAGE_ROOT
 PACKAGES = ("torch", "triton", "transformers", "mamba-ssm", "causal-conv1d", "numpy", "hydra-core")
 
 
@@ -54,7 +55,7 @@ def collect(device) -> dict:
     """Everything about where a point ran. `device` is the torch.device it ran on."""
     import torch
 
-    from harness import nvml
+    from harness.measure import nvml
 
     env = {
         **code_version(),

@@ -16,9 +16,9 @@ from typing import Optional
 
 import yaml
 
-from harness import compare, compare_report
+from harness.analysis import compare, compare_report
 from harness.errors import UserError
-from harness.typed_config import from_mapping
+from harness.run.typed_config import from_mapping
 
 
 @dataclass

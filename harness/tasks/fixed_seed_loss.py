@@ -7,7 +7,7 @@ within a few dozen steps the loss falls from ln(vocab) towards ln(branching), an
 gradient or initialisation shows up as a loss that does not.
 Same seed, device and library versions give the same curve; on the CPU it is bit-exact
 (deterministic algorithms), on a GPU atomics in backward kernels allow small differences,
-which `harness.compare` absorbs with a tolerance.
+which `harness.analysis.compare` absorbs with a tolerance.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from harness import env as env_mod
-from harness.measure import DTYPES
+from harness.measure import env as env_mod
+from harness.tasks.forward_train import DTYPES
 from models import registry
 
 

@@ -1,6 +1,6 @@
 """The measurement of a synthetic-task point of `suite=quality`: train one model from scratch on
-one task of harness.synthetic_tasks (a fixed number of steps, cycling through the training
-lengths, same optimiser and schedule as the corpus runs: harness.train), then its accuracy at
+one task of harness.quality.synthetic_tasks (a fixed number of steps, cycling through the training
+lengths, same optimiser and schedule as the corpus runs: harness.quality.train), then its accuracy at
 every evaluation length on fresh batches from a seed no training batch used. Lengths beyond
 the longest training length measure extrapolation.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from harness.evaluate import no_capacity_drops
-from harness.measure import DTYPES, build_model
-from harness.synthetic_tasks import TASKS, TaskSampler, accuracy
-from harness.train import TrainConfig, run_summary, train
+from harness.quality.evaluate import no_capacity_drops
+from harness.quality.synthetic_tasks import TASKS, TaskSampler, accuracy
+from harness.quality.train import TrainConfig, run_summary, train
+from harness.tasks.forward_train import DTYPES, build_model
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches come from seed + this; training from seed
 

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from harness import results
 from harness.errors import UserError
+from harness.store import results
 
 EXACT_FIELDS = ("params_total", "params_active", "flops_per_token")
 FAILING = ("regressed", "failed", "changed", "missing")

@@ -1,6 +1,6 @@
-"""The results store: one JSON record per point (schema in harness.schema), and `load()`.
+"""The results store: one JSON record per point (schema in harness.store.schema), and `load()`.
 
-    from harness import results
+    from harness.store import results
     df = results.load()            # every record under results/, reference set included
     df = results.load("results/scaling")
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.schema import COLUMNS, SCHEMA_VERSION
-from harness.store_io import write_json_atomic
+from harness.store.atomic import write_json_atomic
+from harness.store.schema import COLUMNS, SCHEMA_VERSION
 
 DEFAULT_STORE = Path("results")
 

@@ -18,8 +18,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from harness import env as env_mod
-from harness.evaluate import no_capacity_drops, score_stream
+from harness.measure import env as env_mod
+from harness.quality.evaluate import no_capacity_drops, score_stream
 
 AUX_KEPT = 50  # steps of auxiliary losses kept in a record: the last ones
 

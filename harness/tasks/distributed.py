@@ -2,9 +2,9 @@
 GPUs of one host (models.swarm_distributed), started with torchrun, checked against the
 single-device swarm and timed.
 
-The point's own child process (harness.worker) runs `measure`, which launches
+The point's own child process (harness.run.worker) runs `measure`, which launches
 
-    torchrun --standalone --nproc_per_node=W -m harness.distributed_swarm <request> <result>
+    torchrun --standalone --nproc_per_node=W -m harness.tasks.distributed <request> <result>
 
 with NVLink multicast off (NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=1). Every rank
 builds the same swarm from the same seed and the same batch. Rank 0 first runs the whole swarm
@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from harness import env as env_mod
-from harness.measure import DTYPES, MB
-from harness.stats import summarize
+from harness.measure import env as env_mod
+from harness.measure.stats import summarize
+from harness.tasks.forward_train import DTYPES, MB
 from models import registry
 from models.swarm_distributed import expert_parallel
 
@@ -43,7 +43,7 @@ def measure(point: dict) -> dict:
         request, result = Path(tmp, "request.json"), Path(tmp, "result.json")
         request.write_text(json.dumps(point))
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={point['world_size']}",
-               "-m", "harness.distributed_swarm", str(request), str(result)]
+               "-m", "harness.tasks.distributed", str(request), str(result)]
         env = {**os.environ, **NO_MULTICAST, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0 or not result.exists():

@@ -4,11 +4,11 @@ sweep, print the summary. User mistakes exit with code 2 and one line on stderr.
     python run.py suite=scaling                         # GPU profile on CUDA, CPU profile otherwise
     python run.py suite=scaling suite.seq_lens=[1024,4096] device=cuda dtype=bf16
     python run.py suite=smoke model=mamba force=true
-    python run.py suite=scaling launcher=local_gpus     # one worker per GPU (harness.launchers)
+    python run.py suite=scaling launcher=local_gpus     # one worker per GPU (harness.run.launchers)
     python run.py suite=scaling launcher=slurm launcher.partition=gpu
     python run.py --help | --cfg job                    # Hydra's own flags
-    python run.py compare baseline=<run> candidate=<run> # the regression gate (harness.compare_cli)
-    python run.py corpus=build                          # the quality corpus (harness.corpus_build)
+    python run.py compare baseline=<run> candidate=<run> # the regression gate (harness.run.compare_command)
+    python run.py corpus=build                          # the quality corpus (harness.quality.corpus_build)
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.errors import UserError
-from harness.overrides import compose_config, to_container
-from harness.typed_config import from_mapping
+from harness.run.config import compose_config, to_container
+from harness.run.typed_config import from_mapping
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 SUMMARY_COLUMNS = ["model", "mode", "batch_size", "seq_len", "status", "latency_ms_p50", "spread_%", "peak_mb",
@@ -92,14 +92,13 @@ def suites_of(rows: list[dict], default: str) -> list[str]:
 
 
 def run(cfg: dict) -> int:
+    from harness.run.runner import run_sweep
     from suites import registry as suites
     from suites.common import RunContext
 
-    from harness.runner import run_sweep
-
     corpus_cfg = cfg.pop("corpus", None)
     if corpus_cfg:
-        from harness import corpus_build
+        from harness.quality import corpus_build
         return corpus_build.run_from_config(corpus_cfg)
     suite_cfg, model_cfg, launcher = cfg.pop("suite"), cfg.pop("model", None), cfg.pop("launcher", None)
     top = from_mapping(TopConfig, cfg, where="config")
@@ -128,7 +127,7 @@ def run(cfg: dict) -> int:
     statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
     print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
           + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
-          " (load with harness.results.load())")
+          " (load with harness.store.results.load())")
     return 1 if statuses.get("error") or statuses.get("crashed") else 0
 
 
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["compare"]:
-            from harness import compare_cli
+            from harness.run import compare_command as compare_cli
             return compare_cli.main(argv[1:])
         if any(arg.startswith("-") for arg in argv):  # --help, --cfg job, --info ...: Hydra's own CLI
             compose_config([arg for arg in argv if "=" in arg and not arg.startswith("-")])
@@ -157,7 +156,7 @@ def _hydra_main() -> int:
     import hydra
     from omegaconf import OmegaConf
 
-    from harness.overrides import CONF_DIR
+    from harness.run.config import CONF_DIR
 
     outcome = {"code": 0}
 

@@ -11,8 +11,8 @@ from typing import Iterable
 
 import pandas as pd
 
-from harness import results
-from harness.synthetic_tasks import TASKS
+from harness.quality.synthetic_tasks import TASKS
+from harness.store import results
 
 ROUTED = ("swarm", "transformer_swarm", "mamba_moe")
 

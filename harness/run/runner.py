@@ -8,7 +8,7 @@ Rules (shared/DESIGN.md "Measuring"):
 - every record is written atomically as soon as its point ends, so an interrupted sweep
   keeps all finished points.
 
-A stop group is therefore a chain that runs in order; the launchers (harness.launchers) run
+A stop group is therefore a chain that runs in order; the launchers (harness.run.launchers) run
 whole chains in parallel, one GPU or one cluster job each, with these same rules.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from harness import results
-from harness.env import code_version
-from harness.isolation import run_isolated
-from harness.points import Point, point_id
+from harness.measure.env import code_version
+from harness.run.isolation import run_isolated
+from harness.store import results
+from harness.store.points import Point, point_id
 
 DONE_STATUSES = ("ok", "oom")
 
@@ -75,11 +75,11 @@ def chains(points: list[Point]) -> list[list[Point]]:
 
 def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True,
               launcher: dict | None = None) -> list[dict]:
-    """Run `points` (with `launcher`, see harness.launchers; default: one after another here);
+    """Run `points` (with `launcher`, see harness.run.launchers; default: one after another here);
     returns one summary row per point, in the order of `points`."""
     run_id = new_run_id()
     if launcher and launcher.get("name", "local") != "local":
-        from harness import launchers
+        from harness.run import launchers
         return launchers.run(launcher, points, store, run_id, force, progress)
     runner = ChainRunner(store, run_id, force)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)

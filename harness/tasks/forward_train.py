@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from harness import env as env_mod
-from harness import nvml
-from harness.stats import summarize
-from harness.timing import run_for_at_least, time_iterations
+from harness.measure import env as env_mod
+from harness.measure import nvml
+from harness.measure.stats import summarize
+from harness.measure.timing import run_for_at_least, time_iterations
 from models import registry
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

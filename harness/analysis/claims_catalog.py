@@ -1,6 +1,6 @@
 """The quantitative claims of shared/seeds/ (the Mamba Encoder Swarm design, mes-design.txt,
 and the Mamba-MoE write-up, mamba-r1-moe.txt) and of shared/DESIGN.md's table of claims under
-test, one `Claim` each, evaluated by harness.claims. Quoted text is verbatim; "~" in a claim is
+test, one `Claim` each, evaluated by harness.analysis.claims. Quoted text is verbatim; "~" in a claim is
 read as +-25%. `python run.py suite=claims` measures what they need (conf/suite/claims.yaml).
 
 Memory claims keep eager attention (materialised scores) apart from fused attention (SDPA).
@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.claims import (Claim, Finding, conditions, not_measured, ratio_interval, verdict_at_least,
-                            verdict_at_most)
-from harness.stats import fit_power_law
+from harness.analysis.claims import (
+    Claim,
+    Finding,
+    conditions,
+    not_measured,
+    ratio_interval,
+    verdict_at_least,
+    verdict_at_most,
+)
+from harness.measure.stats import fit_power_law
 
 SRC = "seeds/mes-design.txt"
 MOE_SRC = "seeds/mamba-r1-moe.txt"

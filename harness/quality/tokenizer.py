@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.corpus_build import SEPARATOR, load_manifest, read_split, sha256_file, write_manifest
 from harness.errors import UserError
+from harness.quality.corpus_build import SEPARATOR, load_manifest, read_split, sha256_file, write_manifest
 
 EOT = "<|endoftext|>"
 

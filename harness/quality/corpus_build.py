@@ -30,8 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.corpus_sources import DOMAINS, SOURCES, Document, Source, files_as_units
 from harness.errors import UserError
+from harness.quality.corpus_sources import DOMAINS, SOURCES, Document, Source, files_as_units
 
 SALT = "swarm-bench-v1"
 BUILD_VERSION = 1
@@ -52,7 +52,7 @@ class CorpusConfig:
     max_split_mb: float = 2.0
     near_dup_threshold: float = 0.5
     extra_domains: dict = field(default_factory=dict)  # name -> directory of the user's text files
-    vocab_size: int = 16384  # BPE trained on train (harness.tokenizer); 0: skip
+    vocab_size: int = 16384  # BPE trained on train (harness.quality.tokenizer); 0: skip
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -284,8 +284,8 @@ def load_manifest(corpus: Path) -> dict:
 
 def run_from_config(values: dict) -> int:
     """`python run.py corpus=build [corpus.key=value ...]`: build, train the tokenizer, print."""
-    from harness import tokenizer
-    from harness.typed_config import from_mapping
+    from harness.quality import tokenizer
+    from harness.run.typed_config import from_mapping
 
     cfg = from_mapping(CorpusConfig, {k: v for k, v in values.items() if k != "name"}, where="corpus")
     if cfg.vocab_size and not 257 <= cfg.vocab_size <= 1 << 20:

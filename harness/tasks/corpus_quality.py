@@ -1,6 +1,6 @@
 """The measurement of a `suite=quality` point: train one model from scratch on the corpus's
-train split at a fixed token budget (harness.train), then score every domain's test split
-(harness.evaluate): bits per byte and token perplexity per domain and their unweighted mean;
+train split at a fixed token budget (harness.quality.train), then score every domain's test split
+(harness.quality.evaluate): bits per byte and token perplexity per domain and their unweighted mean;
 for the swarm, the router's domain accuracy and per-encoder load on test text.
 
 The point carries the corpus_id and tokenizer hash it was built for; a corpus that changed
@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness import tokenizer
-from harness.corpus_build import load_manifest, read_split
-from harness.evaluate import no_capacity_drops, score_stream
-from harness.measure import DTYPES, build_model
-from harness.train import TokenSampler, TrainConfig, run_summary, train, validation_bpb
+from harness.quality import tokenizer
+from harness.quality.corpus_build import load_manifest, read_split
+from harness.quality.evaluate import no_capacity_drops, score_stream
+from harness.quality.train import TokenSampler, TrainConfig, run_summary, train, validation_bpb
+from harness.tasks.forward_train import DTYPES, build_model
 from models import routing
 
 

@@ -22,11 +22,11 @@ import time
 
 import torch
 
-from harness import env as env_mod
-from harness import nvml
-from harness.measure import MB, build_model, model_info, random_tokens
-from harness.stats import summarize
-from harness.timing import synchronize, time_iterations
+from harness.measure import env as env_mod
+from harness.measure import nvml
+from harness.measure.stats import summarize
+from harness.measure.timing import synchronize, time_iterations
+from harness.tasks.forward_train import MB, build_model, model_info, random_tokens
 from models import generation
 
 

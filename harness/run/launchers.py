@@ -1,12 +1,12 @@
 """Launchers: where a sweep's points run (`launcher=` in the config).
 
-    local       one point after another on this machine (harness.runner; the default)
+    local       one point after another on this machine (harness.run.runner; the default)
     local_gpus  one worker per visible GPU, each point pinned with CUDA_VISIBLE_DEVICES
                 (GPUs numbered in PCI bus order, as NVML numbers them)
     slurm       a SLURM job array through submitit (facebookincubator/submitit), one job per
                 chain; `cluster=local` or `debug` runs the same jobs on this machine
 
-A chain is one stop group (harness.runner.chains): its points run in order on one GPU or in
+A chain is one stop group (harness.run.runner.chains): its points run in order on one GPU or in
 one job, so "stop after the first failure" keeps its meaning; different chains run in
 parallel. A GPU runs one point at a time, so timing points never share a GPU. Every point
 still runs in its own process with its timeout, and every record lands in the same store
@@ -24,11 +24,11 @@ from typing import Callable, Optional
 
 from tqdm import tqdm
 
-from harness import results
 from harness.errors import UserError
-from harness.points import Point, point_id
-from harness.runner import ChainRunner, chains
-from harness.typed_config import from_mapping
+from harness.run.runner import ChainRunner, chains
+from harness.run.typed_config import from_mapping
+from harness.store import results
+from harness.store.points import Point, point_id
 
 LAUNCHERS = ("local", "local_gpus", "slurm")
 SUBMITIT_CLUSTERS = ("slurm", "local", "debug")
@@ -63,7 +63,7 @@ def visible_gpus() -> list[int]:
         if not all(s.isdigit() for s in ids):
             raise UserError(f"CUDA_VISIBLE_DEVICES={listed!r}: launcher=local_gpus needs numeric GPU indices")
         return [int(s) for s in ids]
-    from harness import nvml
+    from harness.measure import nvml
 
     return list(range(nvml.device_count() or 0))
 

@@ -8,7 +8,7 @@ dtype, sizes) and the points used. Ratios use the latency CIs of both points, so
 flips only when the whole interval is on one side of the threshold.
 
     python run.py suite=claims                       # measure what is missing, then report
-    python -m harness.claims --store results/reference --out results/reference   # report only
+    python -m harness.analysis.claims --store results/reference --out results/reference   # report only
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Callable
 
 import pandas as pd
 
-from harness import results
+from harness.store import results
 
 VERDICTS = ("supported", "refuted", "inconclusive", "not measured")
 
@@ -91,7 +91,7 @@ def report_markdown(rows: list[dict], store: str) -> str:
     lines = [
         "# Claims ledger", "",
         f"Every claim of the swarm's documents, with a verdict computed from the results in `{store}` "
-        f"(`python -m harness.claims --store {store}`). "
+        f"(`python -m harness.analysis.claims --store {store}`). "
         + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
         "| claim | source | verdict | key figure | our conditions | claim's conditions |",
         "|---|---|---|---|---|---|",
@@ -109,7 +109,7 @@ def report_markdown(rows: list[dict], store: str) -> str:
 def write(store: str, out_dir: str) -> list[str]:
     """Evaluate the ledger over `store`, write claims.md and claims.json to `out_dir`; returns
     one printable line per claim and one naming the files."""
-    from harness.claims_catalog import CLAIMS
+    from harness.analysis.claims_catalog import CLAIMS
 
     rows = evaluate_all(results.load(store), CLAIMS)
     out = Path(out_dir)
