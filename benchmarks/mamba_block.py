@@ -10,7 +10,6 @@ harness.measure.timing (warm-up, then per-iteration CUDA events).
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 

@@ -19,7 +19,7 @@ from harness.store import results
 from harness.store.atomic import write_json_atomic
 from models import routing
 from models.selective_scan import selective_scan_chunked
-from models.swarm_router import ChunkRouter
+from models.swarm import ChunkRouter
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 

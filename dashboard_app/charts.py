@@ -24,7 +24,7 @@ DECODE_METRICS = {
     "memory_mb": "peak memory while generating (MiB)",
 }
 # dense BF16 tensor throughput: datasheet, and the best GEMM measured on the project's H100
-# (shared/research/anchors.md: 666-750 TF/s); other GPUs have no ceiling here and are skipped
+# (666-750 TF/s in cuBLAS bf16 GEMM sweeps); other GPUs have no ceiling here and are skipped
 CEILINGS_TFLOPS = {"NVIDIA H100 80GB HBM3": {"spec": 989.4, "measured": 750.0}}
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from harness.store import results
+from harness.store.schema import FAILED_STATUSES
 
 FILTERS = {  # sidebar label -> column
     "suite": "suite", "model": "model", "GPU": "gpu", "run": "run_id", "dtype": "dtype", "status": "status",
 }
-FAILED = ("oom", "error", "timeout", "crashed")
 
 
 def store_signature(store: str | Path) -> tuple:
@@ -41,7 +41,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
                  "generation_tokens_per_s"):
         df[name] = pd.to_numeric(_column(df, name), errors="coerce")
     df["memory_mb"] = df["peak_alloc_mb"].fillna(df["peak_rss_mb"])
-    df["failed"] = df["status"].isin(FAILED)
+    df["failed"] = df["status"].isin(FAILED_STATUSES)
     graphs = _column(df, "cuda_graphs", False).astype("boolean").fillna(False)
     df["decode_series"] = df["model"] + np.where(graphs, " (CUDA graphs)", "")
     return df

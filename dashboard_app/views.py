@@ -183,7 +183,7 @@ def claims(df: pd.DataFrame) -> None:
     rows = claims_ledger.evaluate_all(df, CLAIMS)
     counts = pd.Series([r["verdict"] for r in rows]).value_counts()
     st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
-               + ". Verdicts come from the selected points only; `python -m harness.analysis.claims` writes the report.")
+               + ". Verdicts come from the selected points only; `swarm-bench claims store=<dir>` writes the report.")
     view = pd.DataFrame([{"verdict": r["verdict"], "claim": r["text"], "key figure": r["detail"],
                           "claim's conditions": r["claim_conditions"], "source": r["source"]} for r in rows])
     st.dataframe(view, hide_index=True)

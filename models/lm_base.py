@@ -1,14 +1,20 @@
 """What every language model in the registry shares: the loss, parameter counts, backends.
 
-Interface (shared/DESIGN.md "Models"): `forward(idx, targets=None) -> (logits, loss)`,
-`num_params(active=False)`, `flops_per_token(seq_len)`, `kernel_backend()`; recurrent models
-add `init_state(batch_size)` and `step(token, state) -> (logits, state)`.
+Interface: `forward(idx, targets=None) -> (logits, loss)`, `num_params(active=False)`,
+`flops_per_token(seq_len)`, `kernel_backend()`; generating models add `prefill(idx)` and
+`step(token, state) -> (logits, state)`, recurrent ones `init_state(batch_size)`.
 """
 from __future__ import annotations
 
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def mlp_width(d_model: int, d_ff: int = 0) -> int:
+    """Hidden width of a SwiGLU MLP: `d_ff`, or 0 for the Llama ratio, 8/3 d_model rounded up to
+    a multiple of 64."""
+    return d_ff or -(-8 * d_model // 3 // 64) * 64
 
 
 def lm_loss(logits: Tensor, targets: Tensor | None) -> Tensor | None:

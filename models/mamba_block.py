@@ -19,6 +19,15 @@ from models import kernels
 from models.selective_scan import selective_scan_chunked
 
 
+def dt_bias_init(shape: tuple[int, ...], dt_min: float = 1e-3, dt_max: float = 0.1,
+                 floor: float = 1e-4) -> Tensor:
+    """dt_proj's bias, `shape` (..., d_inner): softplus^-1 of step sizes drawn log-uniformly
+    from [dt_min, dt_max] and floored, so that softplus(bias) starts at those steps."""
+    dt = torch.exp(torch.rand(shape) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    dt = dt.clamp(min=floor)
+    return dt + torch.log(-torch.expm1(-dt))
+
+
 class MambaBlock(nn.Module):
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | str = "auto", dt_min: float = 1e-3, dt_max: float = 0.1,
@@ -38,13 +47,10 @@ class MambaBlock(nn.Module):
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
 
-        # dt_proj: weights keep the variance of the dt_rank inputs; the bias is softplus^-1 of a
-        # step size drawn log-uniformly from [dt_min, dt_max] (upstream's "random" init).
+        # dt_proj: weights keep the variance of the dt_rank inputs (upstream's "random" init)
         nn.init.uniform_(self.dt_proj.weight, -self.dt_rank ** -0.5, self.dt_rank ** -0.5)
-        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        dt = dt.clamp(min=dt_init_floor)
         with torch.no_grad():
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+            self.dt_proj.bias.copy_(dt_bias_init((self.d_inner,), dt_min, dt_max, dt_init_floor))
         # S4D-real initialisation: A = -(1..N) for every channel, stored as log.
         A = repeat(torch.arange(1, d_state + 1, dtype=torch.float32), "n -> d n", d=self.d_inner)
         self.A_log = nn.Parameter(torch.log(A))  # (d_inner, N)

@@ -1,11 +1,10 @@
 """Mamba-MoE: Mamba blocks alternating with switch-routed expert feed-forward layers.
 
 Follows MoE-Mamba (Pióro et al. 2024, "MoE-Mamba: Efficient Selective State Space Models with
-Mixture of Experts"), the design the seeds' Mamba-R1 write-up (shared/seeds/mamba-r1-moe.txt)
-builds on: every Mamba residual block is followed by a Switch layer (Fedus et al. 2021) with
-top-1 routing per token, capacity factor enforced, SwiGLU experts. Experts run sparsely: the
-kept tokens are sorted by expert and each expert matrix is one grouped GEMM
-(models.grouped). Capacity is per window of `capacity_window` positions, claimed position by
+Mixture of Experts"): every Mamba residual block is followed by a Switch layer (Fedus et al.
+2021, "Switch Transformers") with top-1 routing per token, capacity factor enforced, SwiGLU
+experts. Experts run sparsely: the kept tokens are sorted by expert and each expert matrix is
+one grouped GEMM (models.grouped). Capacity is per window of `capacity_window` positions, claimed position by
 position (models.routing), so dropping is causal and `step()` reproduces `forward()`;
 a dropped token skips the layer through the residual.
 """
@@ -21,7 +20,7 @@ from torch import Tensor
 
 from models import routing
 from models.grouped import ExpertLinear, group_offsets, resolve_grouped_backend
-from models.lm_base import LanguageModel, lm_loss
+from models.lm_base import LanguageModel, lm_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual
 
 
@@ -114,7 +113,7 @@ class MambaMoE(LanguageModel):
     def __init__(self, cfg: MambaMoEConfig):
         super().__init__()
         self.cfg = cfg
-        d_ff = cfg.d_ff or -(-8 * cfg.d_model // 3 // 64) * 64
+        d_ff = mlp_width(cfg.d_model, cfg.d_ff)
         mamba = MambaConfig(vocab_size=cfg.vocab_size, d_model=cfg.d_model, n_layer=cfg.n_layer, d_state=cfg.d_state,
                             d_conv=cfg.d_conv, expand=cfg.expand, backend=cfg.backend, norm_eps=cfg.norm_eps)
         scale = 1 / math.sqrt(2 * cfg.n_layer)

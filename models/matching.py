@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import UserError
 from models import registry
+from models.errors import ModelConfigError
 
 MATCH_BY = ("depth", "width")
 WIDTH_STEP = 64
@@ -27,7 +27,7 @@ def count_params(name: str, config: dict, active: bool = False) -> int:
 def match_depth(name: str, config: dict, target: int, active: bool = False) -> dict:
     """`config` with `n_layer` chosen so that the (active) parameter count is closest to `target`."""
     if "n_layer" not in config:
-        raise UserError(f"model {name!r} has no n_layer to solve for")
+        raise ModelConfigError(f"model {name!r} has no n_layer to solve for")
     one = count_params(name, {**config, "n_layer": 1}, active)
     two = count_params(name, {**config, "n_layer": 2}, active)
     per_layer, base = two - one, 2 * one - two
@@ -59,5 +59,5 @@ def match_width(name: str, config: dict, target: int, active: bool = False) -> d
 
 def match(name: str, config: dict, target: int, active: bool = False, by: str = "depth") -> dict:
     if by not in MATCH_BY:
-        raise UserError(f"match by {by!r}; valid: {', '.join(MATCH_BY)}")
+        raise ModelConfigError(f"match by {by!r}; valid: {', '.join(MATCH_BY)}")
     return (match_depth if by == "depth" else match_width)(name, config, target, active)

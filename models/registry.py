@@ -1,17 +1,18 @@
 """The model registry: every measurable model family, its presets and how to build it.
 
 Adding a model is one file plus one `ModelEntry` here. A name may be a variant of a family
-with fixed options (e.g. `transformer_eager`).
+with fixed options (e.g. `transformer_eager`). Values arrive type-checked by the caller (the
+harness checks overrides against the config dataclass); this module checks names and ranges.
 """
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from harness.errors import UserError
-from harness.run.typed_config import from_mapping
 from models import mamba_lm, mamba_moe, swarm, transformer
+from models.errors import ModelConfigError
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,31 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in [
 
 def entry(name: str) -> ModelEntry:
     if name not in MODELS:
-        raise UserError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
+        raise ModelConfigError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
     return MODELS[name]
+
+
+def _config(cls: type, values: dict, where: str):
+    """The default `cls` with `values` replaced; an unknown key names the valid ones. An int
+    given for a float field becomes a float, so a resolved config has one spelling."""
+    hints = typing.get_type_hints(cls)
+    names = sorted(f.name for f in dataclasses.fields(cls) if f.init)
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ModelConfigError(f"unknown key {where}.{unknown[0]}; valid keys: {', '.join(names)}")
+    widened = {k: float(v) if hints[k] is float and type(v) is int else v for k, v in values.items()}
+    return dataclasses.replace(cls(), **widened)
 
 
 def resolve_config(name: str, preset: str, overrides: dict | None = None) -> dict:
     """The full, validated config of model `name` at `preset` with `overrides`, as a plain dict."""
     e = entry(name)
     if preset not in e.presets:
-        raise UserError(f"unknown preset {preset!r} for model {name!r}; valid: {', '.join(e.presets)}")
-    values = {**e.presets[preset], **(overrides or {}), **e.fixed}
-    cfg = from_mapping(e.config_cls, values, where=f"model[{name}]")
+        raise ModelConfigError(f"unknown preset {preset!r} for model {name!r}; valid: {', '.join(e.presets)}")
+    cfg = _config(e.config_cls, {**e.presets[preset], **(overrides or {}), **e.fixed}, where=f"model[{name}]")
     for key, value in dataclasses.asdict(cfg).items():
         if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise UserError(f"model[{name}].{key}={value} is impossible: must be >= 0")
+            raise ModelConfigError(f"model[{name}].{key}={value} is impossible: must be >= 0")
     return dataclasses.asdict(cfg)
 
 
@@ -63,4 +75,4 @@ def build(name: str, config: dict):
     try:
         return e.build(e.config_cls(**config))
     except ValueError as exc:
-        raise UserError(f"model[{name}]: {exc}") from exc
+        raise ModelConfigError(f"model[{name}]: {exc}") from exc

@@ -2,8 +2,9 @@
 
 The baseline the swarm is measured against: pre-norm RMSNorm, rotary positions, SwiGLU MLP,
 tied embeddings; attention through PyTorch SDPA by default (fused, no materialised score
-matrix) or `eager` (materialises the (L x L) scores, the quadratic memory of the seeds' claims).
-Sizes follow the usual Llama ratios: head dim 64, MLP width 8/3 d rounded up to 64.
+matrix) or `eager` (materialises the (L x L) scores: the quadratic memory the Mamba Encoder
+Swarm design document argues against). Sizes follow the usual Llama ratios: head dim 64,
+MLP width 8/3 d rounded up to 64 (models.lm_base.mlp_width).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from models.lm_base import LanguageModel, lm_loss
+from models.lm_base import LanguageModel, lm_loss, mlp_width
 
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
 
@@ -37,10 +38,6 @@ PRESETS = {
 }
 
 
-def mlp_width(cfg: TransformerConfig) -> int:
-    return cfg.d_ff or -(-8 * cfg.d_model // 3 // 64) * 64
-
-
 class TransformerLM(LanguageModel):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -53,7 +50,7 @@ class TransformerLM(LanguageModel):
 
         self.cfg = cfg
         hf_config = LlamaConfig(
-            vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=mlp_width(cfg),
+            vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=mlp_width(cfg.d_model, cfg.d_ff),
             num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head, num_key_value_heads=cfg.n_head,
             max_position_embeddings=cfg.max_seq_len, rms_norm_eps=cfg.norm_eps, tie_word_embeddings=True,
             rope_theta=cfg.rope_theta, attention_dropout=0.0, use_cache=False)
@@ -84,7 +81,7 @@ class TransformerLM(LanguageModel):
 
     def flops_per_token(self, seq_len: int) -> int:
         d, n = self.cfg.d_model, self.cfg.n_layer
-        per_layer = 4 * d * d + 3 * d * mlp_width(self.cfg)  # q, k, v, o and the SwiGLU MLP, in MACs
+        per_layer = 4 * d * d + 3 * d * mlp_width(d, self.cfg.d_ff)  # q, k, v, o and the SwiGLU MLP, in MACs
         attention = 2 * d * seq_len / 2  # QK^T and AV over the causal half of the context, in MACs
         return int(2 * n * (per_layer + attention) + 2 * d * self.cfg.vocab_size)
 

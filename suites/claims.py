@@ -9,11 +9,11 @@ store and written to `<results_dir>/claims.md` and `claims.json`.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from harness.errors import UserError
 from harness.store.points import Point, point_id
+from suites import registry as suite_registry
 from suites.common import RunContext, require
 
 
@@ -25,25 +25,15 @@ class ClaimsParams:
 
 
 def _sub_run(overrides: list[str], ctx: RunContext, where: str) -> list[Point]:
-    from harness.run.cli import model_choice
-    from harness.run.config import compose_config, to_container
-    from harness.run.typed_config import from_mapping
-    from suites import registry
-
     require(all(isinstance(o, str) and "=" in o for o in overrides),
             f"{where} = {overrides}: expected overrides such as [suite=scaling, model=mamba, suite.seq_lens=[2048]]")
     require(not any(o.split("=")[0].lstrip("+~") in ("device", "dtype", "seed", "vocab_size", "results_dir")
                     for o in overrides), f"{where}: device, dtype, seed, vocab_size and results_dir are the claims run's own")
+    require(ctx.expand is not None, "suite=claims needs the command line's sub-run expansion (RunContext.expand)")
     try:
-        cfg = to_container(compose_config(list(overrides)))
+        return ctx.expand(list(overrides))
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from exc
-    suite_cfg = cfg["suite"]
-    require(suite_cfg.get("name") != "claims", f"{where}: suite=claims cannot run itself")
-    entry = registry.entry(suite_cfg["name"])
-    params = from_mapping(entry.params_cls, suite_cfg, where=f"{where} suite")
-    points, _ = entry.build_points(params, dataclasses.replace(ctx, model_choice=model_choice(cfg.get("model"))))
-    return points
 
 
 def build_points(params: ClaimsParams, ctx: RunContext) -> tuple[list[Point], str]:
@@ -60,7 +50,11 @@ def build_points(params: ClaimsParams, ctx: RunContext) -> tuple[list[Point], st
 
 
 def write_report(params: ClaimsParams, store: str) -> None:
-    from harness.analysis import claims
+    from harness.analysis import claims_report
 
-    for line in claims.write(store, store):
+    for line in claims_report.write(store, store):
         print(line)
+
+
+suite_registry.register("claims", ClaimsParams, build_points, write_report,
+                        summary="every measurement the claims ledger needs, then claims.md")

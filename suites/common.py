@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from harness.errors import UserError
-from harness.run.typed_config import from_mapping
 from harness.store.points import Point
+from harness.structured import from_mapping
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class RunContext:
     seed: int
     vocab_size: int
     model_choice: dict | None  # from the `model=` group: {name, preset, overrides}, or None
+    # overrides as typed after `run.py` -> that sub-run's points on this context (suite=claims);
+    # given by the command line, so suites never import it
+    expand: Optional[Callable[[list[str]], list[Point]]] = None
 
     @property
     def device_type(self) -> str:
@@ -31,28 +34,47 @@ class RunContext:
 @dataclass(kw_only=True)
 class TimingParams:
     """Timing settings every measuring suite has; `None` means "from the device profile"."""
-    warmup: Optional[int] = None
-    iters: Optional[int] = None
+    warmup: Optional[int] = None  # prefill warm-up calls
+    iters: Optional[int] = None  # timed prefill calls
     max_time_s: Optional[float] = None  # time cap on the timed iterations of one point (at least 3 run)
     energy_min_s: Optional[float] = None  # NVML energy window per point (GPU only)
-    timeout_s: Optional[float] = None  # per point, spawn to exit
+    timeout_s: Optional[float] = None  # per point, spawn to exit; the process group is killed after it
     profiles: dict = field(default_factory=dict)  # device type -> values for the None fields
 
 
-def apply_profile(params, device_type: str):
-    """Fill the `None` fields of a suite's params from `params.profiles[device_type]`."""
+def _fill(current: dict, profile: dict, nested: dict, where: str) -> dict:
+    """`current` with its None values taken from `profile`; fields holding a dataclass
+    (`nested`: name -> instance) are filled key by key, every other field as a whole."""
+    filled = dict(current)
+    for key, value in profile.items():
+        if key not in current or key in ("name", "profiles"):
+            valid = ", ".join(sorted(set(current) - {"name", "profiles"}))
+            raise UserError(f"unknown key {where}.{key}; valid: {valid}")
+        if key in nested and isinstance(value, dict):
+            inner = dataclasses.asdict(nested[key])
+            filled[key] = _fill(inner, value, {}, f"{where}.{key}")
+        elif current[key] is None:
+            filled[key] = value
+    return filled
+
+
+def apply_profile(params, device_type: str, may_stay_none: tuple[str, ...] = ("preset",)):
+    """The one profile resolver: the `None` fields of a suite's params (and of its nested
+    settings) from `params.profiles[device_type]`, checked against the params' schema; every
+    field but `may_stay_none` must then be set. Values set on the command line win."""
     profile = dict(params.profiles.get(device_type) or {})
     description = profile.pop("description", None)
-    known = {f.name for f in dataclasses.fields(params)} - {"profiles", "name"}
-    unknown = sorted(set(profile) - known)
-    if unknown:
-        raise UserError(f"unknown key suite.profiles.{device_type}.{unknown[0]}; valid: {', '.join(sorted(known))}")
-    filled = {k: profile[k] for k in profile if getattr(params, k) is None}
-    resolved = from_mapping(type(params), {**dataclasses.asdict(params), **filled}, where="suite")
-    missing = [f.name for f in dataclasses.fields(resolved) if getattr(resolved, f.name) is None
-               and f.name not in ("preset",)]
-    if missing:
-        raise UserError(f"suite.{missing[0]} is not set and suite {params.name!r} has no {device_type} profile value for it")
+    nested = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)
+              if dataclasses.is_dataclass(getattr(params, f.name))}
+    values = _fill(dataclasses.asdict(params), profile, nested, f"suite.profiles.{device_type}")
+    resolved = from_mapping(type(params), values, where="suite")
+    for f in dataclasses.fields(resolved):
+        value = getattr(resolved, f.name)
+        unset = [f.name] if value is None else \
+            [f"{f.name}.{k}" for k, v in dataclasses.asdict(value).items() if v is None] if f.name in nested else []
+        if unset and f.name not in may_stay_none:
+            raise UserError(f"suite.{unset[0]} is not set and suite {params.name!r} has no {device_type} "
+                            "profile value for it")
     return resolved, description
 
 

@@ -24,6 +24,7 @@ import torch
 
 from harness.store.points import Point
 from models import generation, matching, registry
+from suites import registry as suite_registry
 from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
 
 MATCHES = ("none", "params_total", "params_active")
@@ -33,17 +34,17 @@ TASK = "harness.decode:measure_decode"
 @dataclass(kw_only=True)
 class DecodeParams(TimingParams):
     name: str
-    models: Optional[list[str]] = None
+    models: Optional[list[str]] = None  # the first is the reference; baselines with n_layer are matched to it
     match: str = "params_active"
-    preset: Optional[str] = None
+    preset: Optional[str] = None  # tiny | small | base
     contexts: Optional[list[int]] = None  # prompt lengths
     batch_sizes: Optional[list[int]] = None
     gen_tokens: Optional[int] = None  # decode steps timed per generation
     decode_repeats: Optional[int] = None  # timed generations, after one untimed
-    cuda_graphs: Optional[list[bool]] = None
-    max_batch_context: Optional[int] = None
-    max_batch_sizes: Optional[list[int]] = None
-    max_batch_gen_tokens: Optional[int] = None
+    cuda_graphs: Optional[list[bool]] = None  # settings to measure, e.g. [false, true]; true only where the step is static
+    max_batch_context: Optional[int] = None  # largest-batch sweep: prompt length,
+    max_batch_sizes: Optional[list[int]] = None  # batch sizes tried in order per model until one fails ([] to skip),
+    max_batch_gen_tokens: Optional[int] = None  # and tokens generated
 
 
 def _validate(p: DecodeParams) -> None:
@@ -111,3 +112,7 @@ def build_points(params: DecodeParams, ctx: RunContext) -> tuple[list[Point], st
                     gen_tokens=params.max_batch_gen_tokens, decode_repeats=1, cuda_graphs=graphs,
                     sweep="max_batch"))
     return points, description
+
+
+suite_registry.register("decode", DecodeParams, build_points,
+                        summary="prefill and per-token decode latency, state bytes, largest batch")

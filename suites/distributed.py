@@ -1,5 +1,5 @@
 """The swarm with its encoders spread over the GPUs of one host (expert parallelism,
-models.swarm_distributed; harness.tasks.distributed measures each point with torchrun).
+models.swarm.distributed; harness.tasks.distributed measures each point with torchrun).
 
 Points: world_sizes x n_encoders at one top-k, batch and length. Each record holds the
 distributed forward latency, the all-to-all time inside it, per-GPU memory, the single-device
@@ -12,6 +12,7 @@ from typing import Optional
 
 from harness.store.points import Point
 from models import registry
+from suites import registry as suite_registry
 from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 
 
@@ -24,7 +25,7 @@ class DistributedParams(TimingParams):
     top_k: Optional[int] = None
     world_sizes: Optional[list[int]] = None  # processes (GPUs on CUDA)
     seq_len: Optional[int] = None
-    batch_size: Optional[int] = None
+    batch_size: Optional[int] = None  # the whole batch; each rank routes batch_size / world of it
 
 
 def build_points(params: DistributedParams, ctx: RunContext) -> tuple[list[Point], str | None]:
@@ -52,3 +53,7 @@ def build_points(params: DistributedParams, ctx: RunContext) -> tuple[list[Point
                                             label=f"swarm N={n} k={params.top_k} over {world} ranks",
                                             task="harness.distributed_swarm:measure", world_size=world))
     return points, description
+
+
+suite_registry.register("distributed", DistributedParams, build_points,
+                        summary="the swarm's encoders spread over GPUs (torchrun)")

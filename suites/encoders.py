@@ -18,6 +18,7 @@ from typing import Optional
 
 from harness.store.points import Point, point_id
 from models import matching, registry
+from suites import registry as suite_registry
 from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 
 MODES = ("forward", "train")
@@ -35,9 +36,9 @@ class EncodersParams(TimingParams):
     preset: Optional[str] = None
     n_encoders: Optional[list[int]] = None
     top_k: Optional[list[int]] = None
-    train_top_k: Optional[list[int]] = None
-    loop_n_encoders: Optional[list[int]] = None
-    total_match_n_encoders: Optional[list[int]] = None
+    train_top_k: Optional[list[int]] = None  # k values that also get a training-step point (null: all)
+    loop_n_encoders: Optional[list[int]] = None  # N values also measured with the per-encoder loop (forward)
+    total_match_n_encoders: Optional[list[int]] = None  # N values that get a total-parameter-matched baseline (null: all)
     seq_lens: Optional[list[int]] = None
     batch_size: Optional[int] = None
 
@@ -111,3 +112,7 @@ def build_points(params: EncodersParams, ctx: RunContext) -> tuple[list[Point], 
                 add(b["model"], _baseline_config(params, ctx, b, target), f"{b['model']} total(N={n})",
                     matched_to=f"params_total of swarm N={n} k={min(k_max, n)}")
     return points, description
+
+
+suite_registry.register("encoders", EncodersParams, build_points,
+                        summary="the swarm's encoder count N and top-k vs matched baselines")

@@ -10,6 +10,7 @@ specialist domains unless their overrides say otherwise, so the router learns th
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -18,10 +19,10 @@ from harness.analysis import quality_report
 from harness.quality import tokenizer
 from harness.quality.corpus_build import load_manifest
 from harness.quality.synthetic_tasks import TASKS
-from harness.run.typed_config import from_mapping
 from harness.store.points import Point
 from models import matching, registry
-from suites.common import RunContext, require
+from suites import registry as suite_registry
+from suites.common import RunContext, apply_profile, require
 
 SWARMS = ("swarm", "transformer_swarm")
 ENTRY_KEYS = {"model", "label", "overrides", "match", "by", "target"}
@@ -30,14 +31,15 @@ PARTS = ("corpus", "synthetic")
 
 @dataclass(kw_only=True)
 class SyntheticSettings:
-    tasks: list[str]
-    train_lengths: list[int]
-    eval_lengths: list[int]  # those beyond max(train_lengths) measure extrapolation
-    steps: int
-    batch_size: int
-    lr: float
-    eval_every: int  # steps between accuracy probes at the longest training length
-    eval_batches: int  # batches per evaluation length
+    """The synthetic part's settings (harness.quality.synthetic_tasks); None: from the profile."""
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    train_lengths: Optional[list[int]] = None  # training cycles through these
+    eval_lengths: Optional[list[int]] = None  # accuracy at each; beyond max(train_lengths) is extrapolation
+    steps: Optional[int] = None
+    batch_size: Optional[int] = None
+    lr: Optional[float] = None
+    eval_every: Optional[int] = None  # steps between accuracy probes at the longest training length
+    eval_batches: Optional[int] = None  # batches scored per evaluation length
 
 
 @dataclass(kw_only=True)
@@ -47,7 +49,7 @@ class QualityParams:
     tokenizer: str = "bpe16384"
     models: list[dict] = field(default_factory=list)
     parts: list[str] = field(default_factory=lambda: list(PARTS))
-    synthetic: dict = field(default_factory=dict)  # SyntheticSettings; null values from the profile
+    synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
     preset: Optional[str] = None
     seeds: Optional[list[int]] = None
     train_tokens: Optional[int] = None
@@ -55,30 +57,17 @@ class QualityParams:
     context: Optional[int] = None
     lr: Optional[float] = None
     eval_every: Optional[int] = None
-    eval_tokens: Optional[int] = None
+    eval_tokens: Optional[int] = None  # validation tokens per domain at each
     test_tokens: Optional[int] = None  # per domain; null: the whole test split
-    max_wall_s: Optional[float] = None
+    max_wall_s: Optional[float] = None  # optional wall-clock cap per model
     timeout_s: Optional[float] = None
     profiles: dict = field(default_factory=dict)
 
 
-def _resolve(params: QualityParams, ctx: RunContext) -> QualityParams:
-    profile = dict(params.profiles.get(ctx.device_type) or {})
-    profile.pop("description", None)
-    for key, value in profile.items():
-        require(hasattr(params, key) and key not in ("name", "profiles"),
-                f"unknown key suite.profiles.{ctx.device_type}.{key}")
-        if key == "synthetic":
-            params.synthetic = {**value, **{k: v for k, v in params.synthetic.items() if v is not None}}
-        elif getattr(params, key) in (None, []):
-            setattr(params, key, value)
-    return params
-
-
 def _synthetic_settings(params: QualityParams) -> SyntheticSettings:
-    missing = [k for k, v in params.synthetic.items() if v is None]
+    settings = params.synthetic
+    missing = [k for k, v in dataclasses.asdict(settings).items() if v is None]
     require(not missing, f"suite.synthetic.{missing[0] if missing else ''} is not set and has no profile value")
-    settings = from_mapping(SyntheticSettings, params.synthetic, where="suite.synthetic")
     for name in settings.tasks:
         require(name in TASKS, f"suite.synthetic.tasks: unknown task {name!r}; valid: {', '.join(TASKS)}")
         task = TASKS[name]
@@ -159,8 +148,9 @@ def _synthetic_points(params: QualityParams, ctx: RunContext) -> list[Point]:
 
 
 def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], str | None]:
-    description = (params.profiles.get(ctx.device_type) or {}).get("description")
-    params = _resolve(params, ctx)
+    # quality checks what each part needs itself (below), so any field may stay None here
+    params, description = apply_profile(params, ctx.device_type,
+                                        may_stay_none=tuple(f.name for f in dataclasses.fields(params)))
     require(not ctx.model_choice, "suite=quality trains the models in suite.models; drop model=")
     unknown = sorted(set(params.parts) - set(PARTS))
     require(params.parts and not unknown, f"suite.parts={params.parts}: valid parts are {', '.join(PARTS)}")
@@ -176,3 +166,7 @@ def write_report(params: QualityParams, store: str) -> None:
     """Print the bpb and synthetic-accuracy tables and write them to <store>/<suite>/report.md."""
     for line in quality_report.write(Path(store) / params.name):
         print(line)
+
+
+suite_registry.register("quality", QualityParams, build_points, write_report,
+                        summary="training from scratch: held-out bits per byte, synthetic tasks")

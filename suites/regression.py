@@ -13,6 +13,7 @@ from typing import Optional
 
 from harness.store.points import Point
 from models import registry
+from suites import registry as suite_registry
 from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
 
 MODES = ("forward", "train")
@@ -23,13 +24,13 @@ class RegressionParams(TimingParams):
     name: str
     modes: list[str]
     models: Optional[list[str]] = None
-    presets: Optional[list[str]] = None
+    presets: Optional[list[str]] = None  # tiny | small | base, each model at each preset
     shapes: Optional[list[list[int]]] = None  # [batch, seq_len] pairs
-    repeats: Optional[int] = None
-    loss_steps: Optional[int] = None
-    loss_shape: Optional[list[int]] = None
+    repeats: Optional[int] = None  # fresh processes per timing point: run-to-run spread
+    loss_steps: Optional[int] = None  # seeded AdamW steps on bigram data (0: no loss points)
+    loss_shape: Optional[list[int]] = None  # [batch, seq_len] of the loss run
     loss_repeats: Optional[int] = None
-    loss_lr: Optional[float] = None
+    loss_lr: Optional[float] = None  # AdamW learning rate of the loss run
     loss_branching: int = 4
     loss_data_vocab: int = 64
 
@@ -89,3 +90,7 @@ def build_points(params: RegressionParams, ctx: RunContext) -> tuple[list[Point]
             if params.loss_steps and repeat < params.loss_repeats:
                 points.append(_loss_point(params, ctx, model, preset, config, repeat))
     return points, description
+
+
+suite_registry.register("regression", RegressionParams, build_points,
+                        summary="the CI gate's points (compare them with `compare`)")

@@ -13,6 +13,7 @@ from typing import Optional
 
 from harness.store.points import Point
 from models import matching, registry
+from suites import registry as suite_registry
 from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
 
 MODES = ("forward", "train")
@@ -23,11 +24,11 @@ MATCHES = ("none", "params_total", "params_active")
 class ScalingParams(TimingParams):
     name: str
     modes: list[str]
-    models: Optional[list[str]] = None
+    models: Optional[list[str]] = None  # first model is the reference; the others are matched to it
     match: str = "params_total"
-    preset: Optional[str] = None
+    preset: Optional[str] = None  # tiny | small | base
     seq_lens: Optional[list[int]] = None
-    extend_seq_lens: Optional[list[int]] = None
+    extend_seq_lens: Optional[list[int]] = None  # linear-time models only, until the first failure
     batch_size: Optional[int] = None
 
 
@@ -73,3 +74,9 @@ def build_points(params: ScalingParams, ctx: RunContext) -> tuple[list[Point], s
                 points.append(measurement_point(params, ctx, name, configs[name], mode, seq_len,
                                                 stop_group=f"{name}/{mode}", label=f"{name} {mode} L={seq_len}"))
     return points, description
+
+
+suite_registry.register("smoke", ScalingParams, build_points,
+                        summary="tiny models, seconds, any device: checks the whole pipeline")
+suite_registry.register("scaling", ScalingParams, build_points,
+                        summary="sequence-length scaling: latency, memory, tokens/s, energy vs L")

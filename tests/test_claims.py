@@ -1,12 +1,19 @@
 """The claims ledger: each verdict function yields every verdict it can on synthetic result
-tables, missing data says `not measured`, and the report lists every claim."""
+tables, missing data says `not measured`, the catalog keeps the ledger's order, and the report
+lists every claim and writes both files."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from harness.analysis import claims
+from harness.analysis import claims, claims_report
 from harness.analysis import claims_catalog as catalog
+from harness.analysis import claims_memory as memory
+from harness.analysis import claims_quality as quality
+from harness.analysis import claims_speed as speed
 
 
 def row(model, latency, ci=0.02, suite="encoders", mode="forward", seq_len=2048, status="ok", **extra) -> dict:
@@ -28,49 +35,63 @@ def mamba(n, k, latency, **kw):
                                                    (18.5, 0.10, "inconclusive")])
 def test_swarm_1000_latency_verdicts(swarm_ms, ci, verdict):
     df = pd.DataFrame([swarm(1000, 10, swarm_ms, ci=ci), mamba(1000, 10, 10.0, ci=ci)])
-    finding = catalog.swarm_1000_latency(df)
+    finding = speed.swarm_1000_latency(df)
     assert finding.verdict == verdict and finding.measured["ratio"] == pytest.approx(swarm_ms / 10)
     assert finding.conditions["gpu"] == "GPU" and len(finding.points) == 2
 
 
 def test_missing_or_failed_data_is_not_measured_never_a_guess():
-    assert catalog.swarm_1000_latency(pd.DataFrame()).verdict == "not measured"
+    assert speed.swarm_1000_latency(pd.DataFrame()).verdict == "not measured"
     failed = pd.DataFrame([swarm(1000, 10, 15.0, status="oom"), mamba(1000, 10, 10.0)])
-    assert catalog.swarm_1000_latency(failed).verdict == "not measured"
+    assert speed.swarm_1000_latency(failed).verdict == "not measured"
     loop_only = pd.DataFrame([{**swarm(1000, 10, 15.0), "model.pool_backend": "loop"}, mamba(1000, 10, 10.0)])
-    assert catalog.swarm_1000_latency(loop_only).verdict == "not measured"
+    assert speed.swarm_1000_latency(loop_only).verdict == "not measured"
 
 
 @pytest.mark.parametrize("transformer_ms, verdict", [(100.0, "supported"), (12.0, "refuted"), (8.4, "refuted")])
 def test_transformer_10x_verdicts(transformer_ms, verdict):
     df = pd.DataFrame([row("transformer", transformer_ms, suite="scaling"), row("mamba", 10.0, suite="scaling")])
-    assert catalog.transformer_10x_slower(df).verdict == verdict
+    assert speed.transformer_10x_slower(df).verdict == verdict
 
 
-@pytest.mark.parametrize("memory, verdict", [(lambda n: 2.0 * n, "supported"), (lambda n: 1500 + 0.01 * n, "refuted")])
-def test_memory_linear_in_encoders_uses_the_fitted_exponent(memory, verdict):
-    df = pd.DataFrame([{**swarm(n, 10, 10.0), "peak_alloc_mb": memory(n)} for n in (10, 50, 100, 500, 1000)])
-    finding = catalog.memory_linear_in_encoders(df)
+@pytest.mark.parametrize("peak_mb, verdict", [(lambda n: 2.0 * n, "supported"), (lambda n: 1500 + 0.01 * n, "refuted")])
+def test_memory_linear_in_encoders_uses_the_fitted_exponent(peak_mb, verdict):
+    df = pd.DataFrame([{**swarm(n, 10, 10.0), "peak_alloc_mb": peak_mb(n)} for n in (10, 50, 100, 500, 1000)])
+    finding = memory.memory_linear_in_encoders(df)
     assert finding.verdict == verdict
-    assert catalog.memory_linear_in_encoders(df.iloc[:2]).verdict == "not measured"
+    assert memory.memory_linear_in_encoders(df.iloc[:2]).verdict == "not measured"
 
 
 def test_long_context_verdicts():
     ok = pd.DataFrame([swarm(5, 2, 100.0, seq_len=131072, suite="scaling")])
     oom = pd.DataFrame([swarm(5, 2, 100.0, seq_len=131072, suite="scaling", status="oom")])
     short = pd.DataFrame([swarm(5, 2, 100.0, seq_len=4096, suite="scaling"), row("mamba", 5.0, seq_len=262144)])
-    assert catalog.long_context(ok).verdict == "supported"
-    assert catalog.long_context(oom).verdict == "refuted"
-    finding = catalog.long_context(short)
+    assert memory.long_context(ok).verdict == "supported"
+    assert memory.long_context(oom).verdict == "refuted"
+    finding = memory.long_context(short)
     assert finding.verdict == "not measured" and "262,144" in finding.detail
 
 
 def test_every_claim_evaluates_on_an_empty_table_and_the_report_lists_all():
     rows = claims.evaluate_all(pd.DataFrame(), catalog.CLAIMS)
     assert {r["verdict"] for r in rows} == {"not measured"}
-    report = claims.report_markdown(rows, "results")
+    report = claims_report.report_markdown(rows, "results")
     assert all(r["text"] in report for r in rows) and f"{len(catalog.CLAIMS)} not measured" in report
     assert len({c.id for c in catalog.CLAIMS}) == len(catalog.CLAIMS)
+
+
+def test_the_catalog_keeps_the_ledger_order_of_the_reference_report():
+    reference = json.loads((Path(__file__).parent.parent / "results" / "reference" / "claims.json").read_text())
+    assert [c.id for c in catalog.CLAIMS] == [r["id"] for r in reference]
+    assert {c.id for c in speed.CLAIMS + memory.CLAIMS + quality.CLAIMS} == set(catalog.CLAIMS_BY_ID)
+
+
+def test_write_evaluates_the_store_and_names_the_command_in_the_report(tmp_path):
+    lines = claims_report.write(str(tmp_path / "store"), str(tmp_path / "out"))
+    assert len(lines) == len(catalog.CLAIMS) + 1 and lines[-1].startswith("wrote ")
+    report = (tmp_path / "out" / "claims.md").read_text()
+    assert f"`swarm-bench claims store={tmp_path / 'store'} out={tmp_path / 'out'}`" in report
+    assert [r["id"] for r in json.loads((tmp_path / "out" / "claims.json").read_text())] == list(catalog.CLAIMS_BY_ID)
 
 
 def test_an_invalid_verdict_is_an_error():
@@ -82,15 +103,15 @@ def test_an_invalid_verdict_is_an_error():
 @pytest.mark.parametrize("lo, hi, verdict", [(0.9, 1.1, "supported"), (1.3, 1.5, "refuted"), (0.1, 0.7, "refuted"),
                                              (1.1, 1.3, "inconclusive")])
 def test_exponent_verdict_is_an_equivalence_test(lo, hi, verdict):
-    assert catalog.exponent_verdict({"ci_lo": lo, "ci_hi": hi}, 1.0)[0] == verdict
+    assert claims.exponent_verdict({"ci_lo": lo, "ci_hi": hi}, 1.0)[0] == verdict
 
 
 @pytest.mark.parametrize("power, verdict", [(1, "supported"), (2, "refuted")])
 def test_moe_linear_memory_fits_memory_above_the_weights(power, verdict):
     df = pd.DataFrame([row("mamba_moe", 1.0, suite="scaling", seq_len=L, peak_alloc_mb=900 + 1e-3 * L ** power,
                            static_alloc_mb=900) for L in (512, 2048, 8192, 32768)])
-    assert catalog.moe_linear_memory(df).verdict == verdict  # the 900 MB of weights do not flatten the fit
-    assert catalog.transformer_swarm_quadratic(df).verdict == "not measured"
+    assert memory.moe_linear_memory(df).verdict == verdict  # the 900 MB of weights do not flatten the fit
+    assert memory.transformer_swarm_quadratic(df).verdict == "not measured"
 
 
 def attention_rows(eager_extra_mb, state_mb=0.1, eager_status="ok"):
@@ -116,7 +137,7 @@ def test_swarm_memory_24000x(transformer_mb, verdict):
     extra = {"model.n_encoders": 1000, "model.top_k": 10, "static_alloc_mb": 100}
     df = pd.DataFrame([swarm(1000, 10, 10.0, peak_alloc_mb=2000, static_alloc_mb=100),
                        row("transformer_swarm", 10.0, peak_alloc_mb=transformer_mb, **extra)])
-    assert catalog.swarm_memory_24000x(df).verdict == verdict
+    assert memory.swarm_memory_24000x(df).verdict == verdict
 
 
 @pytest.mark.parametrize("ratio, verdict", [(6.0, "supported"), (3.0, "inconclusive"), (1.5, "refuted")])
@@ -125,7 +146,7 @@ def test_generation_throughput_uses_the_best_batch_of_each_model(ratio, verdict)
             for m, b, tps in [("transformer", 64, 900.0), ("transformer", 256, 1000.0), ("mamba", 64, 800.0),
                               ("mamba", 1024, 1000.0 * ratio)]]
     rows.append(row("mamba", 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=2048, status="oom"))
-    finding = catalog.generation_throughput_5x(pd.DataFrame(rows))
+    finding = speed.generation_throughput_5x(pd.DataFrame(rows))
     assert finding.verdict == verdict and finding.measured["mamba_best_batch"] == 1024
     assert finding.measured["transformer_largest_batch"] == 256
 
@@ -135,7 +156,7 @@ def test_generation_throughput_uses_the_best_batch_of_each_model(ratio, verdict)
 def test_moe_vs_transformer_needs_both_less_memory_and_more_tokens(moe_tps, verdict):
     rows = [row(m, 1.0, suite="scaling", seq_len=L, peak_alloc_mb=mem, tokens_per_s=tps(L))
             for L in (512, 2048, 8192) for m, mem, tps in [("mamba_moe", 500, moe_tps), ("transformer", 600, lambda L: 1e6)]]
-    assert catalog.moe_vs_transformer(pd.DataFrame(rows)).verdict == verdict
+    assert memory.moe_vs_transformer(pd.DataFrame(rows)).verdict == verdict
 
 
 def quality_row(label, bpb, capacity="unlimited", corpus="c1", seed=0):
@@ -149,20 +170,20 @@ def test_quality_swarm_105_compares_held_out_bits_per_byte_seed_by_seed(swarm_bp
     df = pd.DataFrame([quality_row("swarm-5", bpb, seed=seed) for seed, bpb in enumerate(swarm_bpbs)]
                       + [quality_row("transformer", 1.6, seed=seed) for seed in range(2)]
                       + [quality_row("transformer", None, corpus=None) | {"mode": "synthetic"}])  # not a corpus run
-    finding = catalog.quality_swarm_105(df)
+    finding = quality.quality_swarm_105(df)
     assert finding.verdict == verdict and len(finding.measured["per_seed"]) == 2
 
 
 def test_quality_claims_refuse_capacity_limited_scores_and_mixed_corpora():
     limited = pd.DataFrame([quality_row("swarm-5", 1.5, capacity=None), quality_row("transformer", 1.6)])
-    assert catalog.quality_swarm_105(limited).verdict == "not measured"
+    assert quality.quality_swarm_105(limited).verdict == "not measured"
     mixed = pd.DataFrame([quality_row("swarm-5", 1.5), quality_row("transformer", 1.6, corpus="c2")])
-    finding = catalog.quality_swarm_105(mixed)
+    finding = quality.quality_swarm_105(mixed)
     assert finding.verdict == "not measured" and "not mixed" in finding.detail
 
 
 def test_quality_mamba_95_needs_quality_and_speed():
     df = pd.DataFrame([quality_row("mamba", 1.59), quality_row("transformer", 1.63),
                        row("transformer", 11.0, suite="scaling"), row("mamba", 10.9, suite="scaling")])
-    finding = catalog.quality_mamba_95(df)
+    finding = quality.quality_mamba_95(df)
     assert finding.verdict == "refuted" and finding.measured["bpb_ratio"] == pytest.approx(1.63 / 1.59)

@@ -52,9 +52,14 @@ def test_cuda_request_on_a_cpu_machine_is_refused():
     assert out.returncode == 2 and "no CUDA device is visible" in out.stderr
 
 
-def test_hydra_help_and_cfg_job():
+def test_help_lists_commands_suites_models_and_exit_codes_and_cfg_job_works():
     help_out = run_cli("--help")
-    assert help_out.returncode == 0 and "suite: claims, decode, distributed, encoders, quality, regression, scaling, smoke" in help_out.stdout
+    assert help_out.returncode == 0
+    for word in ("compare", "claims", "corpus", "suite=<name>", "exit codes:"):
+        assert word in help_out.stdout
+    for suite in ("claims", "decode", "distributed", "encoders", "quality", "regression", "scaling", "smoke"):
+        assert f"\n  {suite} " in help_out.stdout
+    assert "mamba, transformer, transformer_eager, swarm, transformer_swarm, mamba_moe" in help_out.stdout
     cfg = run_cli("suite=scaling", "suite.seq_lens=[1024,4096]", "--cfg", "job")
     assert cfg.returncode == 0
     assert "seq_lens:\n  - 1024\n  - 4096" in cfg.stdout

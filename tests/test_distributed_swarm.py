@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.store import results
-from models.swarm_distributed import encoder_bounds
+from models.swarm import encoder_bounds
 from tests.test_cli import run_cli
 
 

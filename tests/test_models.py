@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.errors import UserError
 from models import matching, registry
+from models.errors import ModelConfigError
 from models.mamba_block import MambaBlock
 
 VOCAB = 64
@@ -83,16 +83,16 @@ def test_match_depth_gets_closest_parameter_count():
     assert abs(count - target) <= per_layer / 2
 
 
-def test_unknown_model_preset_and_option_are_user_errors():
-    with pytest.raises(UserError, match="unknown model 'gpt5'; valid: mamba"):
+def test_unknown_model_preset_and_option_are_model_config_errors():
+    with pytest.raises(ModelConfigError, match="unknown model 'gpt5'; valid: mamba"):
         registry.entry("gpt5")
-    with pytest.raises(UserError, match="unknown preset 'huge'"):
+    with pytest.raises(ModelConfigError, match="unknown preset 'huge'"):
         registry.resolve_config("mamba", "huge")
-    with pytest.raises(UserError, match="unknown key model\\[mamba\\].d_modle"):
+    with pytest.raises(ModelConfigError, match="unknown key model\\[mamba\\].d_modle"):
         registry.resolve_config("mamba", "tiny", {"d_modle": 3})
-    with pytest.raises(UserError, match="impossible"):
+    with pytest.raises(ModelConfigError, match="impossible"):
         registry.resolve_config("mamba", "tiny", {"d_model": -4})
-    with pytest.raises(UserError, match="not divisible"):
+    with pytest.raises(ModelConfigError, match="not divisible"):
         registry.build("transformer", registry.resolve_config("transformer", "tiny", {"d_model": 66}))
 
 

@@ -9,6 +9,7 @@ import pytest
 from harness.errors import UserError
 from harness.tasks.fixed_seed_loss import bigram_batches, train_loss
 from models import registry
+from models.errors import ModelConfigError
 from suites import regression
 from suites.common import RunContext
 from tests.test_cli import run_cli
@@ -43,7 +44,7 @@ def test_points_are_repeated_interleaved_and_include_loss_runs():
     ({"loss_lr": 0.0}, "suite.loss_lr=0.0 is impossible"),
 ])
 def test_bad_settings_name_the_key(overrides, message):
-    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises((UserError, ModelConfigError), match=message.replace("[", r"\[").replace("]", r"\]")):
         regression.build_points(params(**overrides), CTX)
 
 

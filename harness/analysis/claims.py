@@ -1,5 +1,7 @@
-"""The claims ledger: each quantitative claim of the swarm's documents (shared/seeds/) as code,
-with a verdict computed from stored results, never from a guess.
+"""The claims ledger's core: each quantitative claim of the swarm's documents (the Mamba Encoder
+Swarm design document, mes-design.txt; the Mamba-MoE write-up, mamba-r1-moe.txt; the design
+brief's table of claims under test) as code, with a verdict computed from stored results, never
+from a guess.
 
 A `Claim` holds the quoted text and where it stands, the claim's own conditions, what must be
 measured, and the rule in words; its `evaluate` turns the results table into a `Finding`:
@@ -7,22 +9,18 @@ measured, and the rule in words; its `evaluate` turns the results table into a `
 dtype, sizes) and the points used. Ratios use the latency CIs of both points, so a verdict
 flips only when the whole interval is on one side of the threshold.
 
-    python run.py suite=claims                       # measure what is missing, then report
-    python -m harness.analysis.claims --store results/reference --out results/reference   # report only
+This module holds the types and verdict helpers only; the claims themselves are in
+harness.analysis.claims_catalog, the written report in harness.analysis.claims_report.
+
+    python run.py suite=claims                                           # measure what is missing, then report
+    swarm-bench claims store=results/reference out=results/reference     # report only
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Callable
 
 import pandas as pd
-
-from harness.store import results
 
 VERDICTS = ("supported", "refuted", "inconclusive", "not measured")
 
@@ -40,7 +38,7 @@ class Finding:
 class Claim:
     id: str
     text: str  # verbatim from the source
-    source: str  # file:line in shared/seeds/
+    source: str  # file:line of the source document
     claim_conditions: str  # what the claim itself assumes
     needs: str  # the measurements: suite and filters
     rule: str  # comparison and threshold, in words
@@ -86,52 +84,11 @@ def evaluate_all(df: pd.DataFrame, claims: list[Claim]) -> list[dict]:
     return rows
 
 
-def report_markdown(rows: list[dict], store: str) -> str:
-    counts = pd.Series([r["verdict"] for r in rows]).value_counts().to_dict()
-    lines = [
-        "# Claims ledger", "",
-        f"Every claim of the swarm's documents, with a verdict computed from the results in `{store}` "
-        f"(`python -m harness.analysis.claims --store {store}`). "
-        + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
-        "| claim | source | verdict | key figure | our conditions | claim's conditions |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        ours = ", ".join(f"{k} {v}" for k, v in r["conditions"].items() if v not in (None, ""))
-        cells = [f"“{r['text']}”", r["source"], f"**{r['verdict']}**", r["detail"], ours or "-", r["claim_conditions"]]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    lines += ["", "## Rules and data", ""]
-    for r in rows:
-        lines.append(f"- **{r['id']}**: {r['rule']} Needs: {r['needs']}. Points: {', '.join(r['points']) or 'none'}.")
-    return "\n".join(lines) + "\n"
-
-
-def write(store: str, out_dir: str) -> list[str]:
-    """Evaluate the ledger over `store`, write claims.md and claims.json to `out_dir`; returns
-    one printable line per claim and one naming the files."""
-    from harness.analysis.claims_catalog import CLAIMS
-
-    rows = evaluate_all(results.load(store), CLAIMS)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "claims.md").write_text(report_markdown(rows, str(store)))
-    (out / "claims.json").write_text(json.dumps(rows, indent=1, default=str))
-    return [f"{r['verdict']:>13}  {r['id']}: {r['detail']}" for r in rows] + \
-        [f"wrote {out / 'claims.md'} and {out / 'claims.json'}"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Evaluate the claims ledger over a results store.")
-    parser.add_argument("--store", default=str(results.DEFAULT_STORE))
-    parser.add_argument("--out", default=str(results.DEFAULT_STORE), help="directory for claims.md and claims.json")
-    args = parser.parse_args(argv)
-    try:
-        for line in write(args.store, args.out):
-            print(line)
-    except BrokenPipeError:  # piped into `head`: the files are written; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def exponent_verdict(fit: dict, claimed: float, margin: float = 0.2) -> tuple[str, float, float]:
+    """A claimed power-law exponent against a fit, as an equivalence test: supported when the
+    whole 95% CI lies within `margin` of the claim, refuted when it lies wholly outside that
+    band, inconclusive when it straddles an edge."""
+    lo, hi = fit["ci_lo"] - 1e-9, fit["ci_hi"] + 1e-9  # an exact fit has a zero-width CI
+    if claimed - margin <= lo and hi <= claimed + margin:
+        return "supported", lo, hi
+    return ("refuted" if hi < claimed - margin or lo > claimed + margin else "inconclusive"), lo, hi

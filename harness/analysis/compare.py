@@ -43,6 +43,7 @@ from scipy import stats
 
 from harness.errors import UserError
 from harness.store import results
+from harness.store.schema import OK
 
 EXACT_FIELDS = ("params_total", "params_active", "flops_per_token")
 FAILING = ("regressed", "failed", "changed", "missing")
@@ -167,7 +168,7 @@ def check_comparable(baseline: list[dict], candidate: list[dict], ignore: tuple[
 
 def _process_samples(records: list[dict]) -> list[np.ndarray]:
     return [np.asarray(r["samples_ms"], dtype=float) for r in records
-            if r.get("status") == "ok" and r.get("samples_ms")]
+            if r.get("status") == OK and r.get("samples_ms")]
 
 
 def process_level_interval(base: list[np.ndarray], cand: list[np.ndarray], confidence: float) -> tuple[float, float, float]:
@@ -212,7 +213,7 @@ def latency_comparison(base: list[np.ndarray], cand: list[np.ndarray], s: GateSe
 
 
 def _median_field(records: list[dict], path: tuple[str, ...]) -> float | None:
-    values = [results.get_path(r, path) for r in records if r.get("status") == "ok"]
+    values = [results.get_path(r, path) for r in records if r.get("status") == OK]
     values = [float(v) for v in values if v is not None]
     return float(np.median(values)) if values else None
 
@@ -269,8 +270,8 @@ def compare_point(base: list[dict], cand: list[dict], s: GateSettings) -> dict:
                 "note": "not in the candidate run: its config changed or it was not run"}
     if not base:
         return {"label": label, "verdict": "new", "note": "not in the baseline run"}
-    b_ok = [r for r in base if r.get("status") == "ok"]
-    c_bad = sorted({r.get("status") for r in cand if r.get("status") != "ok"})
+    b_ok = [r for r in base if r.get("status") == OK]
+    c_bad = sorted({r.get("status") for r in cand if r.get("status") != OK})
     if not b_ok:
         return {"label": label, "verdict": "baseline failed",
                 "note": f"baseline status {', '.join(sorted({r.get('status') for r in base}))}"}

@@ -13,6 +13,7 @@ import pandas as pd
 
 from harness.quality.synthetic_tasks import TASKS
 from harness.store import results
+from harness.store.schema import OK
 
 ROUTED = ("swarm", "transformer_swarm", "mamba_moe")
 
@@ -68,7 +69,7 @@ def _markdown(table: pd.DataFrame) -> str:
 def write(store: str | Path) -> list[str]:
     """Write `<store>/report.md` from the records in `store` (one suite's directory); its lines."""
     store = Path(store)
-    records = [r for _, r in results.iter_records(store) if r.get("status") == "ok"]
+    records = [r for _, r in results.iter_records(store) if r.get("status") == OK]
     lines = []
     bpb = bpb_table(records)
     if not bpb.empty:

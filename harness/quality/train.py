@@ -6,6 +6,7 @@ matrices only (no decay on norms, biases, embeddings, nor the SSM parameters Mam
 bf16 autocast on CUDA, gradient-norm clipping, fixed seeds. The swarm's and Mamba-MoE's
 auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or grows past
 `divergence_factor` x the first loss ends the run as `diverged`, recorded with its curve.
+Peak memory (`peak_mem_mb`) is a harness.measure.trackers.MemoryTracker around the whole run.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from harness.measure import env as env_mod
+from harness.measure.trackers import MemoryTracker
 from harness.quality.evaluate import no_capacity_drops, score_stream
 
 AUX_KEPT = 50  # steps of auxiliary losses kept in a record: the last ones
@@ -106,45 +108,42 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     model.train()
     curve, val_curve = [], []
     aux_tail = collections.deque(maxlen=AUX_KEPT)  # (tokens, grad norm, aux) tensors: no host sync per step
-    status, first_loss, t0 = "ok", None, time.perf_counter()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    seen = 0
-    for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, steps, cfg)
-        idx, targets, domains = sampler.batch(device)
-        labels = {"domain_labels": domains} if routes_domains and domains is not None else {}
-        with autocast:
-            _, loss = model(idx, targets, **labels)
-        value = loss.item()
-        first_loss = first_loss if first_loss is not None else value
-        seen += idx.numel()
-        curve.append([seen, value])
-        if not math.isfinite(value) or value > cfg.divergence_factor * first_loss:
-            status = "diverged"
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimizer.step()
-        if getattr(model, "last_aux", None):
-            aux = {k: torch.as_tensor(v).detach() for k, v in model.last_aux.items()}
-            aux_tail.append((seen, grad_norm.detach(), aux))
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
-            val_curve.append([seen, evaluate()])
-        if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
-            status = "time_cap"
-            break
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    status, first_loss, seen = "ok", None, 0
+    with MemoryTracker(device, sample_nvml=False) as memory:  # peak_mem_mb: the whole run, evaluations included
+        t0 = time.perf_counter()
+        for step in range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, steps, cfg)
+            idx, targets, domains = sampler.batch(device)
+            labels = {"domain_labels": domains} if routes_domains and domains is not None else {}
+            with autocast:
+                _, loss = model(idx, targets, **labels)
+            value = loss.item()
+            first_loss = first_loss if first_loss is not None else value
+            seen += idx.numel()
+            curve.append([seen, value])
+            if not math.isfinite(value) or value > cfg.divergence_factor * first_loss:
+                status = "diverged"
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+            if getattr(model, "last_aux", None):
+                aux = {k: torch.as_tensor(v).detach() for k, v in model.last_aux.items()}
+                aux_tail.append((seen, grad_norm.detach(), aux))
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
+                val_curve.append([seen, evaluate()])
+            if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
+                status = "time_cap"
+                break
     wall = time.perf_counter() - t0
     trained = curve[-1][0] if curve else 0
     return {"status": status, "steps": len(curve), "steps_planned": steps, "tokens": trained, "wall_s": wall,
             "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
             "aux_curve": [{"tokens": seen, "grad_norm": float(norm), **{k: float(v) for k, v in aux.items()}}
                           for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": curve[-1][1] if curve else None,
-            "peak_mem_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None}
+            "peak_mem_mb": memory.peak_alloc}
 
 
 def run_summary(model, history: dict, context: int, device: torch.device) -> dict:

@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from harness.errors import UserError
 from harness.run.runner import ChainRunner, chains
-from harness.run.typed_config import from_mapping
 from harness.store import results
 from harness.store.points import Point, point_id
+from harness.structured import from_mapping
 
 LAUNCHERS = ("local", "local_gpus", "slurm")
 SUBMITIT_CLUSTERS = ("slurm", "local", "debug")

@@ -1,6 +1,6 @@
 """Run a sweep: every point in its own process, failures as data, resume, progress, summary.
 
-Rules (shared/DESIGN.md "Measuring"):
+Rules:
 - a point whose record exists with status `ok` or `oom` (deterministic outcomes) is skipped
   unless `force`; `error`, `timeout` and `crashed` points are tried again on a rerun;
 - a failed point never stops the sweep; within a `stop_group` (e.g. one model's growing
@@ -23,8 +23,7 @@ from harness.measure.env import code_version
 from harness.run.isolation import run_isolated
 from harness.store import results
 from harness.store.points import Point, point_id
-
-DONE_STATUSES = ("ok", "oom")
+from harness.store.schema import DONE_STATUSES, NOT_RUN
 
 
 def new_run_id() -> str:
@@ -44,7 +43,7 @@ class ChainRunner:
         pid = point_id(point.config)
         existing = results.read_record(results.record_path(self.store, point.config["suite"], pid))
         if point.stop_group in self.failed_groups:
-            return {**point.config, "point_id": pid, "status": "not run", "note": "a shorter point of this group failed"}
+            return {**point.config, "point_id": pid, "status": NOT_RUN, "note": "a shorter point of this group failed"}
         if existing and existing.get("status") in DONE_STATUSES and not self.force:
             if existing["status"] != "ok" and point.stop_group:
                 self.failed_groups.add(point.stop_group)
@@ -74,14 +73,10 @@ def chains(points: list[Point]) -> list[list[Point]]:
 
 
 def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True,
-              launcher: dict | None = None) -> list[dict]:
-    """Run `points` (with `launcher`, see harness.run.launchers; default: one after another here);
-    returns one summary row per point, in the order of `points`."""
-    run_id = new_run_id()
-    if launcher and launcher.get("name", "local") != "local":
-        from harness.run import launchers
-        return launchers.run(launcher, points, store, run_id, force, progress)
-    runner = ChainRunner(store, run_id, force)
+              run_id: str | None = None) -> list[dict]:
+    """Run `points` one after another here (other launchers: harness.run.launchers); returns one
+    summary row per point, in the order of `points`."""
+    runner = ChainRunner(store, run_id or new_run_id(), force)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     rows = []
     try:

@@ -39,14 +39,18 @@ name; model config scalars become `model.<key>`.
 from __future__ import annotations
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "oom", "error", "timeout", "crashed")
+STATUSES = ("ok", "oom", "error", "timeout", "crashed")  # every status a stored record can have
+OK = "ok"
+DONE_STATUSES = ("ok", "oom")  # deterministic outcomes: a rerun skips them unless forced
+FAILED_STATUSES = tuple(s for s in STATUSES if s != OK)
+NOT_RUN = "not run"  # a sweep's summary row for a point skipped after a failure in its stop group; never stored
 
 # column -> (path in the record, description)
 COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "point_id": (("point_id",), "point identifier (hash of the resolved config)"),
     "run_id": (("run_id",), "sweep invocation that wrote the record"),
     "created_at": (("created_at",), "when the record was written (UTC)"),
-    "status": (("status",), "ok | oom | error | timeout | crashed"),
+    "status": (("status",), " | ".join(STATUSES)),
     "error": (("error",), "error text when status != ok"),
     "latency_ms_p50": (("latency_ms", "median"), "median latency per iteration"),
     "latency_ms_p10": (("latency_ms", "p10"), "10th percentile latency"),

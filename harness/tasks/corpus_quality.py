@@ -1,7 +1,8 @@
 """The measurement of a `suite=quality` point: train one model from scratch on the corpus's
 train split at a fixed token budget (harness.quality.train), then score every domain's test split
 (harness.quality.evaluate): bits per byte and token perplexity per domain and their unweighted mean;
-for the swarm, the router's domain accuracy and per-encoder load on test text.
+for the swarm, the router's domain accuracy and per-encoder load on test text. Scoring follows
+lm-evaluation-harness's rolling log-likelihood; bits per byte as the Pile's (Gao et al. 2020).
 
 The point carries the corpus_id and tokenizer hash it was built for; a corpus that changed
 since is refused rather than mixed into the same table.
@@ -17,7 +18,7 @@ from harness.quality import tokenizer
 from harness.quality.corpus_build import load_manifest, read_split
 from harness.quality.evaluate import no_capacity_drops, score_stream
 from harness.quality.train import TokenSampler, TrainConfig, run_summary, train, validation_bpb
-from harness.tasks.forward_train import DTYPES, build_model
+from harness.tasks.model_setup import DTYPES, build_model
 from models import routing
 
 

@@ -11,48 +11,25 @@ inference scenario, split into the two phases generation has:
 
 The headline latency (`latency_ms`) is the per-token decode step; `tokens_per_s` is batch /
 that median. Cache/state bytes are read from the state itself after the prefill and after
-the last token (a Transformer's KV cache grows, a recurrent state does not). Peak memory
-covers the timed generations, weights included.
+the last token (a Transformer's KV cache grows, a recurrent state does not). Timing and peak
+memory come from harness.measure.trackers: one LatencyTracker mark per step, a MemoryTracker
+around the timed generations (weights included, the static allocation at its start).
 """
 from __future__ import annotations
 
-import contextlib
-import resource
 import time
 
 import torch
 
 from harness.measure import env as env_mod
-from harness.measure import nvml
 from harness.measure.stats import summarize
-from harness.measure.timing import synchronize, time_iterations
-from harness.tasks.forward_train import MB, build_model, model_info, random_tokens
+from harness.measure.timing import time_iterations
+from harness.measure.trackers import MB, LatencyTracker, MemoryTracker
+from harness.tasks.model_setup import build_model, model_info, random_tokens
 from models import generation
 
 
-class _Clock:
-    """Elapsed milliseconds between two marks: CUDA events on a GPU, perf_counter elsewhere
-    (read after one synchronize at the end)."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
-        self.marks: list = []
-
-    def mark(self) -> int:
-        if self.cuda:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record()
-            self.marks.append(event)
-        else:
-            self.marks.append(time.perf_counter())
-        return len(self.marks) - 1
-
-    def elapsed_ms(self, start: int, end: int) -> float:
-        a, b = self.marks[start], self.marks[end]
-        return a.elapsed_time(b) if self.cuda else (b - a) * 1e3
-
-
-def _generate(decoder: generation.GreedyDecoder, prompt: torch.Tensor, gen_tokens: int, clock: _Clock):
+def _generate(decoder: generation.GreedyDecoder, prompt: torch.Tensor, gen_tokens: int, clock: LatencyTracker):
     """One timed generation: marks before the prefill, after it, and after every step."""
     marks = [clock.mark()]
     decoder.prefill(prompt)
@@ -90,18 +67,10 @@ def measure_decode(point: dict) -> dict:
         prefill_ms = time_iterations(lambda: model.prefill(prompt), device, point["warmup"], point["iters"],
                                      point["max_time_s"])
         decoder = generation.GreedyDecoder(model, cuda_graphs=point["cuda_graphs"])
-        clock = _Clock(device)
-        _generate(decoder, prompt, gen_tokens, clock)  # untimed: allocator, autotuning, graph capture
-        synchronize(device)
-        static_bytes = torch.cuda.memory_allocated(device) if on_gpu else None
-        if on_gpu:
-            torch.cuda.reset_peak_memory_stats(device)
-        index = device.index if device.index is not None else (torch.cuda.current_device() if on_gpu else 0)
-        sampler = nvml.ProcessMemorySampler(index) if on_gpu else None
-        clock = _Clock(device)
-        with sampler or contextlib.nullcontext():
+        _generate(decoder, prompt, gen_tokens, LatencyTracker(device))  # untimed: allocator, autotuning, graph capture
+        clock = LatencyTracker(device)
+        with MemoryTracker(device) as memory:  # peak reset after the untimed generation
             runs = [_generate(decoder, prompt, gen_tokens, clock) for _ in range(point["decode_repeats"])]
-            synchronize(device)
         final_state_bytes = generation.state_nbytes(decoder.state)
     measure_s = time.perf_counter() - t1
 
@@ -127,13 +96,7 @@ def measure_decode(point: dict) -> dict:
             "state_mb_end": final_state_bytes / MB,
             "state_kind": "kv_cache" if hasattr(model, "hf") else "recurrent",
         },
-        "memory_mb": {
-            "peak_alloc": torch.cuda.max_memory_allocated(device) / MB if on_gpu else None,
-            "peak_reserved": torch.cuda.max_memory_reserved(device) / MB if on_gpu else None,
-            "static_alloc": static_bytes / MB if on_gpu else None,
-            "nvml_process_peak": sampler.peak_bytes / MB if sampler and sampler.peak_bytes else None,
-            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        },
+        "memory_mb": memory.result(),
         "energy": {},
         "model_info": model_info(model, point["seq_len"]),
         "phases_s": {"build": build_s, "measure": measure_s},

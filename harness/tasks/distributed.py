@@ -1,8 +1,9 @@
 """The measurement of a `suite=distributed` point: the swarm with its encoders spread over the
-GPUs of one host (models.swarm_distributed), started with torchrun, checked against the
+GPUs of one host (models.swarm.distributed), started with torchrun, checked against the
 single-device swarm and timed.
 
-The point's own child process (harness.run.worker) runs `measure`, which launches
+The point's own child process (harness.run.worker) runs `measure`, which launches, as
+optimum-benchmark's torchrun launcher does (one process per GPU, rank 0's result returned),
 
     torchrun --standalone --nproc_per_node=W -m harness.tasks.distributed <request> <result>
 
@@ -10,8 +11,10 @@ with NVLink multicast off (NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=
 builds the same swarm from the same seed and the same batch. Rank 0 first runs the whole swarm
 on the whole batch on its own device: the reference logits and the single-device latency.
 Then each rank keeps its block of encoders and runs its shard of the batch; per iteration
-(after a barrier) the forward is timed with CUDA events, and the all-to-all time inside it is
-read from events around each exchange. The logits are gathered on rank 0 and compared.
+(after a barrier) the forward is timed by a LatencyTracker (harness.measure.trackers: CUDA
+events on a GPU), which the pool also marks around each exchange for the all-to-all time.
+The logits are gathered on rank 0 and compared. A MemoryTracker per rank spans the
+distributed phase, warm-up and gather included (static: the rank's block of the swarm).
 NCCL on CUDA, gloo on CPU (the CPU profile and the tests).
 """
 from __future__ import annotations
@@ -21,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -29,9 +31,9 @@ import torch.distributed as dist
 
 from harness.measure import env as env_mod
 from harness.measure.stats import summarize
-from harness.tasks.forward_train import DTYPES, MB
-from models import registry
-from models.swarm_distributed import expert_parallel
+from harness.measure.trackers import LatencyTracker, MemoryTracker
+from harness.tasks.model_setup import build_model, random_tokens
+from models.swarm import expert_parallel
 
 NO_MULTICAST = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1"}
 MATCH_REL_ERR = {"fp32": 1e-4, "bf16": 3e-2, "fp16": 1e-2}  # ||distributed - single|| / ||single||
@@ -51,31 +53,6 @@ def measure(point: dict) -> dict:
         return json.loads(result.read_text())
 
 
-class _Timer:
-    def __init__(self, device: torch.device):
-        self.device = device
-
-    def __call__(self, fn) -> float:
-        """Milliseconds of one call of fn (CUDA events on a GPU)."""
-        if self.device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize(self.device)
-            return start.elapsed_time(end)
-        t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e3
-
-
-def _memory(device: torch.device) -> dict:
-    if device.type != "cuda":
-        return {}
-    return {"peak_alloc": torch.cuda.max_memory_allocated(device) / MB,
-            "allocated": torch.cuda.memory_allocated(device) / MB}
-
-
 def rank_main(request: str, result: str) -> None:
     point = json.loads(Path(request).read_text())
     cuda = point["device"].startswith("cuda")
@@ -85,16 +62,12 @@ def rank_main(request: str, result: str) -> None:
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if cuda else "gloo", **({"device_id": device} if cuda else {}))
     rank, world = dist.get_rank(), dist.get_world_size()
-    timer = _Timer(device)
+    clock = LatencyTracker(device)
 
-    torch.manual_seed(point["seed"])
-    with torch.device(device):
-        model = registry.build("swarm", point["model_config"])
-    model = model.to(DTYPES[point["dtype"]]).eval()
+    model = build_model(point, train=False)  # on the current device: this rank's GPU
     params = {"params_total": model.num_params(), "params_active": model.num_params(active=True)}
-    vocab, batch, seq_len = point["model_config"]["vocab_size"], point["batch_size"], point["seq_len"]
-    tokens = torch.randint(0, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(point["seed"]))
-    tokens = tokens.to(device)
+    batch, seq_len = point["batch_size"], point["seq_len"]
+    tokens = random_tokens(point, seq_len)  # (B, L)
     shard = tokens.chunk(world)[rank]  # (B/W, L)
 
     single, reference = {}, None
@@ -103,28 +76,28 @@ def rank_main(request: str, result: str) -> None:
             reference = model(tokens)[0]
             for _ in range(point["warmup"]):
                 model(tokens)
-            single = summarize([timer(lambda: model(tokens)) for _ in range(point["iters"])])
+            single = summarize([clock.time_once(lambda: model(tokens)) for _ in range(point["iters"])])
         dist.barrier()
         model = expert_parallel(model)
         if cuda:
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(device)
-        static = _memory(device).get("allocated")
+            torch.cuda.empty_cache()  # the other ranks' encoders, freed
         pool = model.encoders
-        for _ in range(point["warmup"]):
-            model(shard)
-        pool.timed = True
-        samples, comm = [], []
-        for _ in range(point["iters"]):
-            dist.barrier()
-            samples.append(timer(lambda: model(shard)))
-            comm.append(pool.collect_comm_ms())
-        pool.timed = False
-        logits = model(shard)[0].contiguous()  # (B/W, L, V)
-        gathered = torch.empty((world, *logits.shape), dtype=logits.dtype, device=device)
-        dist.all_gather_into_tensor(gathered, logits) if cuda else dist.all_gather(list(gathered.unbind()), logits)
+        with MemoryTracker(device, sample_nvml=False) as memory:
+            for _ in range(point["warmup"]):
+                model(shard)
+            pool.clock = clock
+            samples, comm = [], []
+            for _ in range(point["iters"]):
+                dist.barrier()
+                samples.append(clock.time_once(lambda: model(shard)))
+                comm.append(pool.collect_comm_ms())
+            pool.clock = None
+            logits = model(shard)[0].contiguous()  # (B/W, L, V)
+            gathered = torch.empty((world, *logits.shape), dtype=logits.dtype, device=device)  # (W, B/W, L, V)
+            dist.all_gather_into_tensor(gathered, logits) if cuda else dist.all_gather(list(gathered.unbind()), logits)
+    gpu_memory = {"peak_alloc": memory.peak_alloc, "allocated": memory.final_alloc} if cuda else {}
     mine = {"rank": rank, "latency_ms": summarize(samples), "all_to_all_ms": summarize(comm),
-            "static_mb": static, **_memory(device), "chunks_received": pool.last_dispatch.get("chunks_in"),
+            "static_mb": memory.static_alloc, **gpu_memory, "chunks_received": pool.last_dispatch.get("chunks_in"),
             "encoders": [pool.lo, pool.lo + pool.n_local]}
     ranks = [None] * world
     dist.all_gather_object(ranks, mine)

@@ -7,7 +7,8 @@ within a few dozen steps the loss falls from ln(vocab) towards ln(branching), an
 gradient or initialisation shows up as a loss that does not.
 Same seed, device and library versions give the same curve; on the CPU it is bit-exact
 (deterministic algorithms), on a GPU atomics in backward kernels allow small differences,
-which `harness.analysis.compare` absorbs with a tolerance.
+which `harness.analysis.compare` absorbs with a tolerance. The same idea as Megatron-LM's
+functional tests, which compare a seeded run's loss curve with golden values.
 """
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ import time
 import torch
 
 from harness.measure import env as env_mod
-from harness.tasks.forward_train import DTYPES
-from models import registry
+from harness.tasks.model_setup import DTYPES, build_model
 
 
 def bigram_batches(vocab: int, batch: int, seq_len: int, steps: int, branching: int, seed: int) -> torch.Tensor:
@@ -40,10 +40,7 @@ def train_loss(point: dict) -> dict:
     dtype = DTYPES[point["dtype"]]
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
-    torch.manual_seed(point["seed"])
-    with torch.device(device):
-        model = registry.build(point["model"], point["model_config"]).float()
-    model.train()
+    model = build_model(point, train=True)  # float32 weights, autocast to `dtype`
     steps, vocab = point["loss_steps"], min(point["data_vocab"], point["model_config"]["vocab_size"])
     data = bigram_batches(vocab, point["batch_size"], point["seq_len"], steps, point["branching"],
                           point["seed"]).to(device)

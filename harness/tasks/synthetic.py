@@ -2,7 +2,8 @@
 one task of harness.quality.synthetic_tasks (a fixed number of steps, cycling through the training
 lengths, same optimiser and schedule as the corpus runs: harness.quality.train), then its accuracy at
 every evaluation length on fresh batches from a seed no training batch used. Lengths beyond
-the longest training length measure extrapolation.
+the longest training length measure extrapolation, as in Zoology (Arora et al. 2023) and the
+Mamba paper's synthetic tasks (Gu & Dao 2023, section 4.1).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 from harness.quality.evaluate import no_capacity_drops
 from harness.quality.synthetic_tasks import TASKS, TaskSampler, accuracy
 from harness.quality.train import TrainConfig, run_summary, train
-from harness.tasks.forward_train import DTYPES, build_model
+from harness.tasks.model_setup import DTYPES, build_model
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches come from seed + this; training from seed
 

@@ -1,7 +1,7 @@
 """The swarm's router: picks k of N encoders for every chunk of `chunk_len` tokens.
 
-Seeds (shared/seeds/mes-design.txt, "router.py"): text is chunked and each chunk is sent to
-the encoders suited to it. To stay causal, the scores of chunk j come from a summary of
+The Mamba Encoder Swarm design document ("router.py"): text is chunked and each chunk is sent
+to the encoders suited to it. To stay causal, the scores of chunk j come from a summary of
 chunk j-1 only (the mean of its token embeddings, RMS-normalised); chunk 0 has nothing
 before it and uses a learned prior. Gates, capacity, balance and z-losses: models.routing.
 

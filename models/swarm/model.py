@@ -1,9 +1,9 @@
-"""The Mamba Encoder Swarm language model (shared/seeds/mes-design.txt; shared/DESIGN.md "Models").
+"""The Mamba Encoder Swarm language model, as the Mamba Encoder Swarm design document lays it out.
 
     tokens -> shared embedding (no positional encoding)
-           -> router: k of N encoders per chunk of `chunk_len` tokens (models.swarm_router)
-           -> the chosen encoders, run sparsely (models.swarm_mamba_pool / swarm_transformer_pool)
-           -> aggregator: fuse the k outputs per token (models.swarm_aggregator)
+           -> router: k of N encoders per chunk of `chunk_len` tokens (models.swarm.router)
+           -> the chosen encoders, run sparsely (models.swarm.mamba_pool / transformer_pool)
+           -> aggregator: fuse the k outputs per token (models.swarm.aggregator)
            -> Mamba decoder over the whole fused sequence (carries context across chunks)
            -> RMSNorm -> LM head tied to the embedding
 
@@ -22,12 +22,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from models import routing
-from models.lm_base import LanguageModel, lm_loss
+from models.lm_base import LanguageModel, lm_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual, prefill_layers
-from models.swarm_aggregator import Aggregator
-from models.swarm_mamba_pool import MambaEncoderPool
-from models.swarm_router import ChunkRouter
-from models.swarm_transformer_pool import TransformerEncoderPool
+from models.swarm.aggregator import Aggregator
+from models.swarm.mamba_pool import MambaEncoderPool
+from models.swarm.router import ChunkRouter
+from models.swarm.transformer_pool import TransformerEncoderPool
 
 ENCODER_TYPES = ("mamba", "transformer")
 
@@ -117,9 +117,9 @@ class SwarmLM(LanguageModel):
                                              cfg.expand, cfg.share_rank, family, cfg.backend, cfg.pool_backend,
                                              cfg.norm_eps)
         else:
-            d_ff = cfg.d_ff or -(-8 * cfg.d_model // 3 // 64) * 64
-            self.encoders = TransformerEncoderPool(cfg.n_encoders, cfg.encoder_layers, cfg.d_model, cfg.n_head, d_ff,
-                                                   cfg.share_rank, family, cfg.pool_backend, cfg.norm_eps)
+            self.encoders = TransformerEncoderPool(cfg.n_encoders, cfg.encoder_layers, cfg.d_model, cfg.n_head,
+                                                   mlp_width(cfg.d_model, cfg.d_ff), cfg.share_rank, family,
+                                                   cfg.pool_backend, cfg.norm_eps)
         self.aggregator = Aggregator(cfg.d_model, cfg.fusion)
         dec = MambaConfig(vocab_size=cfg.vocab_size, d_model=cfg.d_model, n_layer=cfg.decoder_layers,
                           d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand, backend=cfg.backend,

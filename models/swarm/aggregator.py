@@ -1,6 +1,6 @@
 """The swarm's aggregator: fuses the k encoder outputs of each chunk into one sequence.
 
-Seeds (shared/seeds/mes-design.txt, "aggregator.py"): the encoder outputs are "sparsely
+The Mamba Encoder Swarm design document ("aggregator.py"): the encoder outputs are "sparsely
 aggregated" before the Mamba decoder. Two fusions, both per token and therefore causal:
 
     gate        sum_i g_i * y_i with the router's gates g (the sparse mixture of MoE layers)

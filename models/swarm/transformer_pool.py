@@ -1,6 +1,6 @@
-"""The seeds' hypothetical Transformer swarm: the same router and aggregator over N small
-Transformer encoders (pre-norm RMSNorm, causal multi-head attention, SwiGLU MLP, as the
-Llama baseline in models.transformer) instead of Mamba encoders.
+"""The hypothetical Transformer swarm of the Mamba Encoder Swarm design document: the same
+router and aggregator over N small Transformer encoders (pre-norm RMSNorm, causal multi-head
+attention, SwiGLU MLP, as the Llama baseline in models.transformer) instead of Mamba encoders.
 
 Each encoder attends only inside its chunk (Lc tokens, causal), so attention costs
 O(L * Lc) per encoder, not O(L^2). No positional encoding: causal attention orders tokens by

@@ -1,7 +1,7 @@
 """The swarm's pool of N small Mamba encoders, executed sparsely.
 
-The seeds' "TLM manager" (shared/seeds/mes-design.txt) holds N Mamba encoders and runs the
-ones the router picked. Here each encoder is a stack of pre-norm residual Mamba-1 mixers
+The "TLM manager" of the Mamba Encoder Swarm design document holds N Mamba encoders and runs
+the ones the router picked. Here each encoder is a stack of pre-norm residual Mamba-1 mixers
 (models.mamba_block, upstream `mamba_simple.Mamba`); the weights of all N live stacked in
 tensors with a leading encoder dimension, so only the chunks routed to an encoder touch its
 weights. Input: A dispatched chunks (A, Lc, d), sorted by encoder. Two executions:
@@ -30,7 +30,7 @@ from torch.func import functional_call, vmap
 
 from models import kernels
 from models.grouped import ExpertLinear, group_offsets, grouped_linear, resolve_grouped_backend
-from models.mamba_block import MambaBlock
+from models.mamba_block import MambaBlock, dt_bias_init
 from models.selective_scan import selective_scan_chunked
 
 MAX_SCAN_CHANNELS = 65535  # selective_scan_cuda launches one block row per channel (grid.y)
@@ -65,8 +65,7 @@ class MambaEncoderLayers(nn.Module):
         self.conv_bias = nn.Parameter(torch.empty(n, d_inner).uniform_(-bound, bound))
         self.x_proj = ExpertLinear(n, d_inner, dt_rank + 2 * d_state)
         self.dt_proj_weight = nn.Parameter(torch.empty(n, d_inner, dt_rank).uniform_(-dt_rank ** -0.5, dt_rank ** -0.5))
-        dt = torch.exp(torch.rand(n, d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=1e-4)
-        self.dt_proj_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # softplus^-1(dt), as MambaBlock
+        self.dt_proj_bias = nn.Parameter(dt_bias_init((n, d_inner), dt_min, dt_max))  # (N, d_inner)
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(n, d_inner, 1))
         self.D = nn.Parameter(torch.ones(n, d_inner))
         self.out_proj = ExpertLinear(n, d_inner, d_model, share_rank, family)

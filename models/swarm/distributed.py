@@ -13,18 +13,20 @@ swarm's encoder pool (same call: dispatched chunks sorted by encoder -> encoded 
 Inference only (plain `all_to_all_single`, no autograd through it). With an unlimited capacity
 (`capacity_factor=0`) the outputs equal the single-device swarm's on the whole batch; with a
 capacity limit each rank applies it to its own shard, as GShard's per-group capacity does.
+
+Timing is the caller's: set `pool.clock` to any object with `mark() -> handle` and
+`elapsed_ms(a, b) -> float` and every exchange of steps 2 and 4 is marked; `collect_comm_ms()`
+sums them for the last forward. The pool reads no clock of its own.
 """
 from __future__ import annotations
-
-import time
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
 
-from models.swarm import SwarmLM
-from models.swarm_mamba_pool import MambaEncoderPool
+from models.swarm.mamba_pool import MambaEncoderPool
+from models.swarm.model import SwarmLM
 
 
 def encoder_bounds(n_encoders: int, world: int) -> list[int]:
@@ -46,8 +48,8 @@ class ExpertParallelPool(nn.Module):
                                       full.eps).to(device=first.D.device, dtype=first.D.dtype)
         # every stacked tensor (leading dimension N) keeps this rank's block of encoders
         self.local.load_state_dict({k: v[lo:hi] for k, v in full.state_dict().items()})
-        self.comm_ms: list[float] = []  # all-to-all time of the last forward (ms), when `timed`
-        self.timed = False
+        self.clock = None  # set by the caller to time the exchanges; None: untimed
+        self._exchanges: list[tuple] = []  # (start, end) clock marks of the last forward's exchanges
         self.last_dispatch: dict = {}
 
     def per_encoder_params(self) -> int:
@@ -57,24 +59,19 @@ class ExpertParallelPool(nn.Module):
         return self.local.flops_per_token(chunk_len)
 
     def _exchange(self, tensor: Tensor, out_splits: list[int], in_splits: list[int]) -> Tensor:
+        """tensor (sum(in_splits), ...): in_splits[r] rows go to rank r -> the rows that arrive,
+        (sum(out_splits), ...), out_splits[r] of them from rank r."""
         out = tensor.new_empty((sum(out_splits), *tensor.shape[1:]))
-        if self.timed and tensor.is_cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            dist.all_to_all_single(out, tensor.contiguous(), out_splits, in_splits, group=self.group)
-            end.record()
-            self._events.append((start, end))
-        elif self.timed:
-            t0 = time.perf_counter()
-            dist.all_to_all_single(out, tensor.contiguous(), out_splits, in_splits, group=self.group)
-            self._host_ms.append((time.perf_counter() - t0) * 1e3)
-        else:
-            dist.all_to_all_single(out, tensor.contiguous(), out_splits, in_splits, group=self.group)
+        clock = self.clock
+        start = clock.mark() if clock is not None else None
+        dist.all_to_all_single(out, tensor.contiguous(), out_splits, in_splits, group=self.group)
+        if clock is not None:
+            self._exchanges.append((start, clock.mark()))
         return out
 
     def forward(self, h: Tensor, experts: Tensor) -> Tensor:
         """h (A, Lc, d) dispatched chunks sorted by encoder id `experts` (A,) -> (A, Lc, d)."""
-        self._events, self._host_ms = [], []
+        self._exchanges = []
         bounds = torch.tensor(self.bounds[1:-1], device=experts.device)
         owner = torch.bucketize(experts, bounds, right=True)  # (A,) rank holding each chunk's encoder
         send = torch.bincount(owner, minlength=self.world)  # sorted by encoder, so grouped by owner
@@ -92,11 +89,8 @@ class ExpertParallelPool(nn.Module):
         return out
 
     def collect_comm_ms(self) -> float:
-        """All-to-all milliseconds of the last forward (synchronises on CUDA)."""
-        if self._events:
-            torch.cuda.synchronize()
-            return sum(s.elapsed_time(e) for s, e in self._events)
-        return sum(self._host_ms)
+        """All-to-all milliseconds of the last forward, from `clock` (0.0 when untimed)."""
+        return sum((self.clock.elapsed_ms(a, b) for a, b in self._exchanges), 0.0)
 
 
 def expert_parallel(model: SwarmLM, group=None) -> SwarmLM:

@@ -1,0 +1,58 @@
+"""What the claims of the catalog share: where they are quoted from, how "~" is read, and the
+selection of stored rows (ok points of one suite and model; the swarm at N encoders and top-k;
+the Mamba matched to a swarm's active parameters) plus the power-law finding the scaling claims
+are judged by.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.analysis.claims import Finding, conditions, exponent_verdict
+from harness.measure.stats import fit_power_law
+
+SRC = "seeds/mes-design.txt"
+MOE_SRC = "seeds/mamba-r1-moe.txt"
+APPROX = 1.25  # "~x" is read as x within +-25%
+
+
+def ok_rows(df: pd.DataFrame, **where) -> pd.DataFrame:
+    """Rows with status ok and every `column=value` of `where` (none when a column is absent)."""
+    rows = df[df["status"] == "ok"] if "status" in df else df.iloc[0:0]
+    for column, value in where.items():
+        if column not in rows:
+            return rows.iloc[0:0]
+        rows = rows[rows[column] == value]
+    return rows
+
+
+def swarm_rows(df: pd.DataFrame, n: int, k: int, mode: str = "forward", seq_len: int = 2048) -> pd.DataFrame:
+    """The encoders suite's swarm at `n` encoders and top-`k`, on the batched pool (not the loop)."""
+    rows = ok_rows(df, suite="encoders", model="swarm", mode=mode, seq_len=seq_len)
+    if rows.empty or "model.n_encoders" not in rows:
+        return rows.iloc[0:0]
+    rows = rows[(rows["model.n_encoders"] == n) & (rows["model.top_k"] == k)]
+    return rows[rows.get("model.pool_backend", pd.Series("auto", index=rows.index)).fillna("auto") != "loop"]
+
+
+def matched_mamba_rows(df: pd.DataFrame, n: int, k: int, seq_len: int = 2048) -> pd.DataFrame:
+    """The Mamba the encoders suite matched to the active parameters of the swarm N=`n` k=`k`."""
+    rows = ok_rows(df, suite="encoders", model="mamba", mode="forward", seq_len=seq_len)
+    if rows.empty or "matched_to" not in rows:
+        return rows.iloc[0:0]
+    return rows[rows["matched_to"] == f"params_active of swarm N={n} k={k}"]
+
+
+def activation_mb(rows: pd.DataFrame) -> pd.Series:
+    """Peak memory above the resident weights and inputs: what grows with the sequence."""
+    return rows["peak_alloc_mb"] - rows["static_alloc_mb"]
+
+
+def exponent_finding(rows: pd.DataFrame, x: str, y: pd.Series, claimed: float, describe) -> Finding:
+    """Fit y ~ rows[x]^e and judge e against `claimed`; `describe(exponent text, first row, last
+    row)` words the key figure."""
+    fit = fit_power_law(rows[x], y)
+    verdict, lo, hi = exponent_verdict(fit, claimed)
+    first, last = rows.loc[rows[x].idxmin()], rows.loc[rows[x].idxmax()]
+    return Finding(verdict, describe(f"{fit['exponent']:.2f} [{lo:.2f}, {hi:.2f}]", first, last),
+                   {"exponent": fit["exponent"], "exponent_lo": lo, "exponent_hi": hi}, conditions(first, last),
+                   list(rows["point_id"]))

@@ -1,0 +1,165 @@
+"""`swarm-bench suite=<name> [model=<name>] [key=value ...]`: compose, build the suite's points,
+run them (here, or with a launcher), print the summary table and say where the records are.
+
+The top-level keys (device, dtype, seed, ...) are `TopConfig`, with their defaults and help in
+`conf/config.yaml`. Exit code 0 when every point ended `ok` or `oom` (or was done before),
+1 when any point ended `error` or `crashed`, 2 for a user mistake (raised as UserError).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness.errors import UserError
+from harness.run import launchers, runner
+from harness.run.config import compose_config, to_container
+from harness.store.points import Point
+from harness.structured import from_mapping
+from suites import registry as suites
+from suites.common import RunContext
+
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+SUMMARY_COLUMNS = ["model", "mode", "batch_size", "seq_len", "status", "latency_ms_p50", "spread_%", "peak_mb",
+                   "tokens_per_s", "backend", "note"]
+DECODE_COLUMNS = ["cuda_graphs", "prefill_ms_p50", "state_mb"]  # shown when the suite has them
+
+
+@dataclass
+class TopConfig:
+    """The top-level keys; defaults and their meaning in conf/config.yaml."""
+    device: str
+    dtype: str
+    seed: int
+    vocab_size: int
+    results_dir: str
+    force: bool
+    progress: bool
+    dry_run: bool
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    kind, _, index = requested.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise UserError(f"device={requested!r}; valid: auto, cpu, cuda, cuda:N")
+    if kind == "cuda" and not has_cuda:
+        raise UserError(f"device={requested!r} but no CUDA device is visible; valid here: auto, cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"device={requested!r} but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    if requested not in DTYPES:
+        raise UserError(f"dtype={requested!r}; valid: {', '.join(DTYPES)}")
+    if requested == "auto":
+        return "bf16" if device.startswith("cuda") else "fp32"
+    return requested
+
+
+def model_choice(model_cfg: dict | None) -> dict | None:
+    """The `model=` group as {name, preset, overrides} (null values mean "the preset's")."""
+    if not model_cfg:
+        return None
+    from models import registry as models
+
+    fixed = {"name", "preset"}
+    overrides = {k: v for k, v in model_cfg.items() if k not in fixed and v is not None}
+    schema = models.entry(model_cfg["name"]).config_cls
+    known = {f.name for f in dataclasses.fields(schema)}
+    typed = {k: v for k, v in overrides.items() if k in known}
+    if typed:  # types checked against the model's config dataclass, as the suites' keys are
+        checked = from_mapping(_optional_fields(schema), typed, where=f"model[{model_cfg['name']}]")
+        overrides.update({k: getattr(checked, k) for k in typed})
+    return {"name": model_cfg["name"], "preset": model_cfg.get("preset"), "overrides": overrides}
+
+
+def _optional_fields(schema: type) -> type:
+    """`schema` with every field optional (None default): overrides name only some keys."""
+    from typing import Optional, get_type_hints
+
+    hints = get_type_hints(schema)
+    return dataclasses.make_dataclass(f"{schema.__name__}Overrides",
+                                      [(f.name, Optional[hints[f.name]], None) for f in dataclasses.fields(schema)])
+
+
+def summary_table(rows: list[dict]) -> str:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return "(no points)"
+    peak = df.get("peak_alloc_mb")
+    df["peak_mb"] = peak.fillna(df.get("peak_rss_mb")) if peak is not None else df.get("peak_rss_mb")
+    df["spread_%"] = 100 * df.get("latency_iqr_over_median", pd.Series(dtype=float))
+    columns = SUMMARY_COLUMNS[:6] + [c for c in DECODE_COLUMNS if c in df and df[c].notna().any()] + SUMMARY_COLUMNS[6:]
+    for column in columns:
+        if column not in df:
+            df[column] = None
+    return df[columns].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:,.4g}")
+
+
+def suites_of(rows: list[dict], default: str) -> list[str]:
+    """The store folders a sweep wrote to (suite=claims writes to its sub-runs' suites)."""
+    return sorted({r["suite"] for r in rows if r.get("suite")}) or [default]
+
+
+def build(cfg: dict, ctx: RunContext | None = None, where: str = "suite"):
+    """A composed config -> (suite entry, params, context, points, profile description)."""
+    suite_cfg, model_cfg = cfg.pop("suite"), cfg.pop("model", None)
+    cfg.pop("launcher", None)
+    if ctx is None:
+        top = from_mapping(TopConfig, cfg, where="config")
+        if top.vocab_size < 2:
+            raise UserError(f"vocab_size={top.vocab_size} is impossible: must be >= 2")
+        device = resolve_device(top.device)
+        ctx = RunContext(device=device, dtype=resolve_dtype(top.dtype, device), seed=top.seed,
+                         vocab_size=top.vocab_size, model_choice=None)
+        ctx = dataclasses.replace(ctx, expand=_expander(ctx))
+    suite = suites.entry(suite_cfg.get("name"))
+    params = from_mapping(suite.params_cls, suite_cfg, where=where)
+    ctx = dataclasses.replace(ctx, model_choice=model_choice(model_cfg))
+    points, description = suite.build_points(params, ctx)
+    return suite, params, ctx, points, description
+
+
+def _expander(ctx: RunContext):
+    """RunContext.expand for suite=claims: a sub-run's overrides -> its points on `ctx`."""
+    def expand(overrides: list[str]) -> list[Point]:
+        cfg = to_container(compose_config(overrides))
+        if cfg["suite"].get("name") == "claims":
+            raise UserError("suite=claims cannot run itself")
+        return build(cfg, ctx, where="suite")[3]
+    return expand
+
+
+def run(cfg: dict) -> int:
+    top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
+                       where="config")
+    launcher = cfg.get("launcher")
+    suite, params, ctx, points, description = build(cfg)
+    folders = sorted({p.config["suite"] for p in points}) or [params.name]
+    print(f"suite {params.name!r} on {ctx.device} ({ctx.dtype}): {len(points)} points -> "
+          + ", ".join(f"{top.results_dir}/{name}/" for name in folders))
+    if description:
+        print(description)
+    if top.dry_run:
+        for point in points:
+            print(f"  {point.label}")
+        return 0
+    if launcher and launcher.get("name", "local") != "local":
+        rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress)
+    else:
+        rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress)
+    print(summary_table(rows))
+    if suite.after_run:
+        suite.after_run(params, top.results_dir)
+    statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
+    print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
+          + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
+          " (load with harness.store.results.load())")
+    return 1 if statuses.get("error") or statuses.get("crashed") else 0
