@@ -34,3 +34,20 @@ def hang(point: dict) -> dict:
 def crash(point: dict) -> dict:
     os.kill(os.getpid(), signal.SIGSEGV)
     return {}
+
+
+def report_pid(point: dict) -> dict:
+    """Which process ran the point (warm workers run several)."""
+    return {"tokens_per_s": float(os.getpid())}
+
+
+def hold_memory(point: dict) -> dict:
+    """Touch `mb` MiB of host memory inside a MemoryTracker: the record's peak_rss."""
+    import torch
+
+    from harness.measure.trackers import MemoryTracker
+
+    with MemoryTracker(torch.device("cpu")) as memory:
+        block = bytearray(point["mb"] << 20)
+        block[::4096] = b"\1" * len(block[::4096])  # every page resident
+    return {"memory_mb": memory.result(), "tokens_per_s": float(os.getpid())}

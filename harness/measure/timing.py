@@ -14,20 +14,29 @@ from typing import Callable
 
 import torch
 
-from harness.measure.trackers import LatencyTracker, MemoryTracker, synchronize
+from harness.measure.trackers import EnergyTracker, LatencyTracker, MemoryTracker, synchronize
 
 
 def time_iterations(fn: Callable[[], object], device: torch.device, warmup: int, iters: int,
-                    max_time_s: float, memory: MemoryTracker | None = None) -> list[float]:
+                    max_time_s: float, memory: MemoryTracker | None = None, energy: EnergyTracker | None = None,
+                    phases: dict | None = None) -> list[float]:
     """Run `fn` `warmup` times, then time it up to `iters` times (at least 3, at most
-    `max_time_s` of wall time). `memory`, when given, is entered after the warm-up and exited
-    after the last timed iteration: its peaks cover the timed iterations only. Returns
+    `max_time_s` of wall time). `memory` and `energy`, when given, are entered after the
+    warm-up and exited after the last timed iteration: they cover the timed iterations only.
+    `phases`, when given, receives `first_call` (the first warm-up call, synchronised: kernel
+    loading, compilation, autotuning) and `warmup` (all warm-up calls), in seconds. Returns
     per-iteration milliseconds."""
-    for _ in range(warmup):
+    t0 = time.perf_counter()
+    for i in range(warmup):
         fn()
+        if i == 0 and phases is not None:
+            synchronize(device)
+            phases["first_call"] = time.perf_counter() - t0
     synchronize(device)
+    if phases is not None:
+        phases["warmup"] = time.perf_counter() - t0
     clock = LatencyTracker(device)
-    with memory or contextlib.nullcontext():
+    with memory or contextlib.nullcontext(), energy or contextlib.nullcontext():
         deadline = time.perf_counter() + max_time_s  # a wall-time budget, not a measurement
         for i in range(iters):
             with clock.interval():

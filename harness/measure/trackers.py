@@ -17,7 +17,6 @@ Every reading a device cannot give is None (memory) or absent (energy), so CPU p
 """
 from __future__ import annotations
 
-import resource
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -25,6 +24,7 @@ from typing import Callable, Iterator
 import torch
 
 from harness.measure import nvml
+from harness.measure.host_memory import host_peak_mb
 
 MB = 2**20
 
@@ -97,7 +97,8 @@ class MemoryTracker:
     statistics are reset and, with `sample_nvml`, NVML sampling of this process starts. On
     exit (after a synchronize): `peak_alloc`, `peak_reserved` (torch's peaks within the block),
     `final_alloc` (allocated at exit), `nvml_process_peak`, and `peak_rss`: the process's
-    peak resident host memory so far (ru_maxrss cannot be reset, so it is a lifetime peak).
+    peak resident host memory since the point began (`reset_host_peak` is called by the worker
+    before each point, so a warm worker's points each read their own peak, as fresh ones do).
     """
 
     def __init__(self, device: torch.device, sample_nvml: bool = True):
@@ -124,7 +125,7 @@ class MemoryTracker:
             self.peak_alloc = torch.cuda.max_memory_allocated(self.device) / MB
             self.peak_reserved = torch.cuda.max_memory_reserved(self.device) / MB
             self.final_alloc = torch.cuda.memory_allocated(self.device) / MB
-        self.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        self.peak_rss = host_peak_mb()
 
     def result(self) -> dict:
         """A record's `memory_mb`: peak_alloc, peak_reserved, static_alloc, nvml_process_peak, peak_rss."""
@@ -159,6 +160,11 @@ class EnergyTracker:
         end_mj = nvml.total_energy_mj(self.index) if self._start_mj is not None else None
         if end_mj is not None:
             self.joules, self.seconds = (end_mj - self._start_mj) / 1e3, seconds
+
+    def add(self, other: "EnergyTracker") -> None:
+        """Count `other`'s window as part of this one (an extra window run after this one)."""
+        if self.joules is not None and other.joules is not None:
+            self.joules, self.seconds = self.joules + other.joules, self.seconds + other.seconds
 
     def result(self, tokens: int) -> dict:
         """A record's `energy` for `tokens` processed in the block: energy_j_per_token,

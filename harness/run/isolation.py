@@ -1,9 +1,20 @@
-"""Run one point in a fresh Python process, in its own process group, under a timeout.
+"""Run points in child processes, each in its own process group, under a timeout.
 
-A fresh interpreter per point (as optimum-benchmark's `process` launcher) keeps CUDA state,
-allocator caches and compiled kernels of one point out of the next. `start_new_session=True`
-makes the child a process-group leader, so a timeout kills everything it started (compile
-workers, data loaders) with one killpg.
+Two isolation modes (`isolation=` in the config; every record says which ran it):
+
+    point   a fresh interpreter per point (optimum-benchmark's `process` launcher): imports,
+            the CUDA context, kernel loading and compilation are paid by every point
+    chain   a warm worker (`python -m harness.run.worker --serve`) runs point after point,
+            paying those once; between points it frees the previous point's objects, empties
+            the CUDA cache and resets the peak-memory statistics, so every peak stays the
+            point's own. Any failure (error, oom, timeout, crash) ends the worker and the next
+            point gets a fresh one. On a GPU a spare worker is started ahead (imports only, no
+            CUDA context), so a replacement is ready when one ends.
+
+Either way `start_new_session=True` makes the child a process-group leader, so a timeout
+kills everything it started (compile workers, data loaders) with one killpg, and the parent
+records every status: a child that dies without a result is `crashed`, one that outlives
+its timeout is `timeout`.
 """
 from __future__ import annotations
 
@@ -16,29 +27,45 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.measure.env import REPO_ROOT
+from harness.measure.env import PACKAGE_ROOT
 
 STDERR_TAIL_CHARS = 4000
+MODES = ("chain", "point")
+POLL_S = 0.005  # how often the parent looks for a warm worker's result
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
 
 
+def _spawn(args: list[str], log_file, env: dict | None, stdin=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "harness.run.worker", *args], cwd=PACKAGE_ROOT,
+                            stdin=stdin, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+
+
+def _failure(status: str, why: str, output_tail: str, wall_s: float) -> dict:
+    return {"status": status, "error": f"{why}\n{output_tail}", "payload": {}, "overhead_s": {}, "wall_s": wall_s}
+
+
+def _died(proc: subprocess.Popen) -> str:
+    code = proc.returncode
+    how = f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+    return f"child process died ({how}) without a result"
+
+
 def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict:
-    """Run `point` in a child; returns {status, error, payload, overhead_s, wall_s}."""
+    """Run `point` in a fresh child; returns {status, error, payload, overhead_s, wall_s, isolation}."""
     with tempfile.TemporaryDirectory(prefix="swarm-bench-point-") as tmp:
         request, result, log = Path(tmp, "request.json"), Path(tmp, "result.json"), Path(tmp, "child.log")
         request.write_text(json.dumps({"point": point, "spawned_at": time.time()}))
         t0 = time.perf_counter()
         with open(log, "wb") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", "harness.run.worker", str(request), str(result)],
-                                    cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env={**os.environ, **(env or {})})
+            proc = _spawn([str(request), str(result)], log_file, env)
             try:
                 proc.wait(timeout=timeout_s)
                 timed_out = False
@@ -48,21 +75,114 @@ def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict
             except BaseException:  # Ctrl-C or an error in the parent: the child must not linger
                 _kill_group(proc)
                 raise
-            # the child may have left processes in its group; none may outlive the point
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(proc)  # the child may have left processes in its group; none may outlive the point
         wall_s = time.perf_counter() - t0
         output_tail = log.read_text(errors="replace")[-STDERR_TAIL_CHARS:]
         if timed_out:
-            return {"status": "timeout", "error": f"no result after {timeout_s:g} s; process group killed\n"
-                    + output_tail, "payload": {}, "overhead_s": {}, "wall_s": wall_s}
+            return _failure("timeout", f"no result after {timeout_s:g} s; process group killed", output_tail, wall_s)
         if not result.exists():
-            code = proc.returncode
-            how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-            return {"status": "crashed", "error": f"child process died ({how}) without a result\n" + output_tail,
-                    "payload": {}, "overhead_s": {}, "wall_s": wall_s}
+            return _failure("crashed", _died(proc), output_tail, wall_s)
         outcome = json.loads(result.read_text())
-        outcome["wall_s"] = wall_s
+        outcome.update(wall_s=wall_s, isolation={"mode": "point", "worker_point": 0})
         return outcome
+
+
+class WarmWorker:
+    """One `--serve` child: requests go in on its stdin (one JSON line each), results come back
+    as files written atomically, which the parent polls for."""
+
+    def __init__(self, env: dict | None, preload: list[str]):
+        self.tmp = tempfile.TemporaryDirectory(prefix="swarm-bench-worker-")
+        self.log_path = Path(self.tmp.name, "worker.log")
+        self.log_file = open(self.log_path, "wb")
+        self.proc = _spawn(["--serve", ",".join(preload)], self.log_file, env, stdin=subprocess.PIPE)
+        self.points = 0
+        self.closed = False
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, point: dict, timeout_s: float) -> dict:
+        n = self.points
+        self.points += 1
+        request, result = Path(self.tmp.name, f"request-{n}.json"), Path(self.tmp.name, f"result-{n}.json")
+        log_offset = self.log_path.stat().st_size
+        request.write_text(json.dumps({"point": point, "spawned_at": time.time()}))
+        t0 = time.perf_counter()
+        try:
+            self.proc.stdin.write((json.dumps([str(request), str(result)]) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died between points: found below
+        deadline = t0 + timeout_s
+        try:
+            while not result.exists():
+                if self.proc.poll() is not None:
+                    return _failure("crashed", _died(self.proc), self._tail(log_offset), time.perf_counter() - t0)
+                if time.perf_counter() > deadline:
+                    _kill_group(self.proc)
+                    return _failure("timeout", f"no result after {timeout_s:g} s; process group killed",
+                                    self._tail(log_offset), time.perf_counter() - t0)
+                time.sleep(POLL_S)
+        except BaseException:  # Ctrl-C or an error in the parent: the worker must not linger
+            self.close()
+            raise
+        outcome = json.loads(result.read_text())
+        outcome.update(wall_s=time.perf_counter() - t0, isolation={"mode": "chain", "worker_point": n})
+        return outcome
+
+    def _tail(self, offset: int) -> str:
+        return self.log_path.read_bytes()[offset:].decode(errors="replace")[-STDERR_TAIL_CHARS:]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        _kill_group(self.proc)
+        self.log_file.close()
+        self.tmp.cleanup()
+
+
+class Isolation:
+    """Runs points one after another in `mode` (see the module docstring); `close()` ends any
+    worker. One per chain runner: parallel launchers hold one each."""
+
+    def __init__(self, mode: str = "chain", env: dict | None = None):
+        if mode not in MODES:
+            raise ValueError(f"isolation={mode!r}; valid: {', '.join(MODES)}")
+        self.mode, self.env = mode, env
+        self.worker: WarmWorker | None = None
+        self.spare: WarmWorker | None = None
+
+    def run(self, point: dict, timeout_s: float) -> dict:
+        if self.mode == "point":
+            return run_isolated(point, timeout_s, env=self.env)
+        if self.worker is None or not self.worker.alive():
+            self.worker, self.spare = (self.spare if self.spare and self.spare.alive() else None), None
+            self.worker = self.worker or WarmWorker(self.env, _preload(point))
+        if self.spare is None and str(point.get("device", "")).startswith("cuda"):
+            self.spare = WarmWorker(self.env, _preload(point))  # imports while this point measures
+        outcome = self.worker.run(point, timeout_s)
+        if outcome["status"] != "ok" or not self.worker.alive():  # any failure ends the worker
+            self.worker.close()
+            self.worker = None
+        return outcome
+
+    def close(self) -> None:
+        for worker in (self.worker, self.spare):
+            if worker is not None:
+                worker.close()
+        self.worker = self.spare = None
+
+
+def _preload(point: dict) -> list[str]:
+    """The modules a worker imports before its first request: the point's task module."""
+    from harness import tasks
+
+    target = tasks.TASKS.get(point.get("task", ""), point.get("task", ""))
+    return [target.partition(":")[0]] if ":" in target else []

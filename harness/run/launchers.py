@@ -110,7 +110,7 @@ def _in_point_order(points: list[Point], work: list[list[Point]], done: dict[int
 
 
 def run_local_gpus(cfg: LocalGpusConfig, points: list[Point], store: str, run_id: str, force: bool,
-                   progress: bool) -> list[dict]:
+                   progress: bool, isolation: str = "chain") -> list[dict]:
     devices = {p.config.get("device") for p in points}
     if devices - {"cuda"}:
         raise UserError(f"launcher=local_gpus pins each point to one GPU and needs device=cuda (or auto on a GPU "
@@ -125,8 +125,11 @@ def run_local_gpus(cfg: LocalGpusConfig, points: list[Point], store: str, run_id
 
     def run_chain(gpu: int, chain: list[Point]) -> list[dict]:
         runner = ChainRunner(store, run_id, force, env={"CUDA_DEVICE_ORDER": "PCI_BUS_ID",
-                                                        "CUDA_VISIBLE_DEVICES": str(gpu)})
-        return [{**runner.run(p), "gpu_slot": gpu} for p in chain]
+                                                        "CUDA_VISIBLE_DEVICES": str(gpu)}, isolation=isolation)
+        try:
+            return [{**runner.run(p), "gpu_slot": gpu} for p in chain]
+        finally:
+            runner.close()
 
     def advance(n: int) -> None:
         with lock:
@@ -139,14 +142,17 @@ def run_local_gpus(cfg: LocalGpusConfig, points: list[Point], store: str, run_id
     return _in_point_order(points, work, done)
 
 
-def run_chain_job(chain: list[Point], store: str, run_id: str, force: bool) -> list[dict]:
-    """A cluster job: one chain, each point in its own process, records into the shared store."""
-    runner = ChainRunner(store, run_id, force)
-    return [runner.run(p) for p in chain]
+def run_chain_job(chain: list[Point], store: str, run_id: str, force: bool, isolation: str = "chain") -> list[dict]:
+    """A cluster job: one chain, in child processes (`isolation`), records into the shared store."""
+    runner = ChainRunner(store, run_id, force, isolation=isolation)
+    try:
+        return [runner.run(p) for p in chain]
+    finally:
+        runner.close()
 
 
 def run_slurm(cfg: SlurmConfig, points: list[Point], store: str, run_id: str, force: bool,
-              progress: bool) -> list[dict]:
+              progress: bool, isolation: str = "chain") -> list[dict]:
     import submitit
 
     if cfg.cluster not in SUBMITIT_CLUSTERS:
@@ -165,7 +171,7 @@ def run_slurm(cfg: SlurmConfig, points: list[Point], store: str, run_id: str, fo
     executor.update_parameters(**params)
     absolute_store = str(Path(store).resolve())
     with executor.batch():
-        jobs = [executor.submit(run_chain_job, chain, absolute_store, run_id, force) for chain in work]
+        jobs = [executor.submit(run_chain_job, chain, absolute_store, run_id, force, isolation) for chain in work]
     print(f"launcher slurm ({cfg.cluster}): {len(jobs)} jobs, logs in {folder}", file=sys.stderr)
     done = {}
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
@@ -190,12 +196,13 @@ def _crashed_row(point: Point, store: str, run_id: str, error: str) -> dict:
     return {**results.flatten(results.read_record(path)), "note": "job failed"}
 
 
-def run(launcher: dict, points: list[Point], store: str, run_id: str, force: bool, progress: bool) -> list[dict]:
+def run(launcher: dict, points: list[Point], store: str, run_id: str, force: bool, progress: bool,
+        isolation: str = "chain") -> list[dict]:
     name = launcher.get("name")
     if name == "local_gpus":
         return run_local_gpus(from_mapping(LocalGpusConfig, launcher, where="launcher"), points, store, run_id,
-                              force, progress)
+                              force, progress, isolation)
     if name == "slurm":
         return run_slurm(from_mapping(SlurmConfig, launcher, where="launcher"), points, store, run_id, force,
-                         progress)
+                         progress, isolation)
     raise UserError(f"unknown launcher {name!r}; valid: {', '.join(LAUNCHERS)}")

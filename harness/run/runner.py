@@ -20,7 +20,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from harness.measure.env import code_version
-from harness.run.isolation import run_isolated
+from harness.run.isolation import Isolation
 from harness.store import results
 from harness.store.points import Point, point_id
 from harness.store.schema import DONE_STATUSES, NOT_RUN
@@ -34,26 +34,47 @@ def new_run_id() -> str:
 class ChainRunner:
     """Runs points in order, skipping finished ones and the rest of a stop group after a failure."""
 
-    def __init__(self, store: str, run_id: str, force: bool = False, env: dict | None = None):
+    def __init__(self, store: str, run_id: str, force: bool = False, env: dict | None = None,
+                 isolation: str = "chain"):
         self.store, self.run_id, self.force, self.env = store, run_id, force, env
         self.failed_groups: set[str] = set()
+        self.isolation = Isolation(isolation, env)
 
-    def run(self, point: Point, before: Callable[[Point], None] = lambda p: None) -> dict:
-        """One point: its summary row (record fields + a `note`)."""
+    def close(self) -> None:
+        """End the warm worker, if any."""
+        self.isolation.close()
+
+    def skip(self, point: Point) -> dict | None:
+        """The summary row of a point that will not run (done before, or a shorter point of its
+        stop group failed); None when it must run."""
         pid = point_id(point.config)
-        existing = results.read_record(results.record_path(self.store, point.config["suite"], pid))
         if point.stop_group in self.failed_groups:
             return {**point.config, "point_id": pid, "status": NOT_RUN, "note": "a shorter point of this group failed"}
+        existing = results.read_record(results.record_path(self.store, point.config["suite"], pid))
         if existing and existing.get("status") in DONE_STATUSES and not self.force:
             if existing["status"] != "ok" and point.stop_group:
                 self.failed_groups.add(point.stop_group)
             return {**results.flatten(existing), "note": "done before (force=true to redo)"}
+        return None
+
+    def run(self, point: Point, before: Callable[[Point], None] = lambda p: None) -> dict:
+        """One point: its summary row (record fields + a `note`)."""
+        skipped = self.skip(point)
+        if skipped is not None:
+            return skipped
         before(point)
-        outcome = run_isolated(point.config, point.timeout_s, env=self.env)
-        record_file = results.write_record(self.store, pid, self.run_id, point.config, outcome)
+        outcome = self.isolation.run(point.config, point.timeout_s)
+        record_file = results.write_record(self.store, point_id(point.config), self.run_id, point.config, outcome)
         if outcome["status"] != "ok" and point.stop_group:
             self.failed_groups.add(point.stop_group)
         return {**results.flatten(results.read_record(record_file)), "note": ""}
+
+
+def plan(points: list[Point], store: str, force: bool = False) -> list[str]:
+    """What a sweep would do with each point, without running any: "to run", or the note of
+    a skipped one ("done before ...", "a shorter point of this group failed")."""
+    runner = ChainRunner(store, run_id="plan", force=force)
+    return ["to run" if (row := runner.skip(point)) is None else row["note"] for point in points]
 
 
 def chains(points: list[Point]) -> list[list[Point]]:
@@ -73,10 +94,10 @@ def chains(points: list[Point]) -> list[list[Point]]:
 
 
 def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True,
-              run_id: str | None = None) -> list[dict]:
-    """Run `points` one after another here (other launchers: harness.run.launchers); returns one
-    summary row per point, in the order of `points`."""
-    runner = ChainRunner(store, run_id or new_run_id(), force)
+              run_id: str | None = None, isolation: str = "chain") -> list[dict]:
+    """Run `points` one after another here (other launchers: harness.run.launchers) under
+    `isolation` (harness.run.isolation); returns one summary row per point, in order."""
+    runner = ChainRunner(store, run_id or new_run_id(), force, isolation=isolation)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     rows = []
     try:
@@ -85,4 +106,5 @@ def run_sweep(points: list[Point], store: str, force: bool = False, progress: bo
             bar.update(1)
     finally:
         bar.close()
+        runner.close()
     return rows

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.errors import UserError
-from harness.run import launchers, runner
+from harness.run import isolation, launchers, runner
 from harness.run.config import compose_config, to_container
 from harness.store.points import Point
 from harness.structured import from_mapping
@@ -37,6 +37,7 @@ class TopConfig:
     force: bool
     progress: bool
     dry_run: bool
+    isolation: str
 
 
 def resolve_device(requested: str) -> str:
@@ -148,13 +149,17 @@ def run(cfg: dict) -> int:
     if description:
         print(description)
     if top.dry_run:
-        for point in points:
-            print(f"  {point.label}")
+        for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
+            print(f"  {point.label}: {state}")
         return 0
+    if top.isolation not in isolation.MODES:
+        raise UserError(f"isolation={top.isolation!r}; valid: {', '.join(isolation.MODES)}")
     if launcher and launcher.get("name", "local") != "local":
-        rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress)
+        rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress,
+                             top.isolation)
     else:
-        rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress)
+        rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress,
+                                isolation=top.isolation)
     print(summary_table(rows))
     if suite.after_run:
         suite.after_run(params, top.results_dir)

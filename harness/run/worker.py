@@ -1,20 +1,29 @@
-"""Child-process entry point: run one point's task and write what happened to a JSON file.
+"""Child-process entry point: run a point's task and write what happened to a JSON file.
 
-    python -m harness.run.worker REQUEST.json RESULT.json
+    python -m harness.run.worker REQUEST.json RESULT.json     one point, then exit (isolation=point)
+    python -m harness.run.worker --serve MODULE[,MODULE...]   a warm worker (isolation=chain):
+        import the modules, then read `[REQUEST, RESULT]` JSON lines from stdin, one point each
 
-The task is `point["task"]`, a name in harness.tasks.TASKS (or any "module:function") taking the point dict and returning a JSON-
-serialisable payload. Exceptions become data: out-of-memory errors -> status "oom", anything
-else -> "error" with the traceback. A process that dies without writing RESULT.json is
-classified by the parent (harness.run.isolation) as "crashed".
+The task is `point["task"]`, a name in harness.tasks.TASKS (or any "module:function"), taking
+the point dict and returning a JSON-serialisable payload. Exceptions become data: out-of-memory
+errors -> status "oom", anything else -> "error" with the traceback. A process that dies
+without writing RESULT.json is classified by the parent (harness.run.isolation) as "crashed".
+A warm worker exits after any point that did not end `ok`, so a failure never leaks into the
+next point; between points it frees the last point's objects and resets the CUDA allocator's
+cache and peak statistics.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
+import importlib
 import json
 import sys
 import time
 import traceback
 
 from harness import tasks
+from harness.measure.host_memory import reset_host_peak
 from harness.store.atomic import write_json_atomic
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
@@ -38,11 +47,12 @@ def _environment(point: dict) -> dict | None:
         return None
 
 
-def main(request_path: str, result_path: str) -> int:
-    started = time.time()
+def run_request(request_path: str, result_path: str, started: float) -> str:
+    """Run one request; write its result; return its status."""
     with open(request_path) as f:
         request = json.load(f)
     point = request["point"]
+    reset_host_peak()  # peak_rss: this point's own, in a warm worker as in a fresh one
     t0 = time.perf_counter()
     import_s = None
     try:
@@ -56,8 +66,44 @@ def main(request_path: str, result_path: str) -> int:
         "status": status, "error": error, "payload": payload,
         "overhead_s": {"process_start": started - request["spawned_at"], "import": import_s},
     })
+    return status
+
+
+def _release() -> None:
+    """Free what the last point left: its objects (and the heap pages malloc keeps), the CUDA
+    allocator's cached blocks, the peak statistics (each point's trackers read its own peaks
+    from a fresh baseline)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def serve(preload: list[str]) -> int:
+    for module in preload:
+        importlib.import_module(module)
+    for line in sys.stdin:
+        request_path, result_path = json.loads(line)
+        status = run_request(request_path, result_path, started=time.time())
+        if status != "ok":
+            return 0
+        _release()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--serve"]:
+        return serve([m for m in (argv[1] if len(argv) > 1 else "").split(",") if m])
+    started = time.time()
+    run_request(argv[0], argv[1], started)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1:]))

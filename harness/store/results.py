@@ -40,7 +40,7 @@ def write_record(store: str | Path, point_id: str, run_id: str, point: dict, out
         "schema_version": SCHEMA_VERSION, "point_id": point_id, "run_id": run_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": point, "status": outcome["status"], "error": outcome.get("error"),
-        **payload, "overhead_s": overhead,
+        **payload, "overhead_s": overhead, "isolation": outcome.get("isolation"),
     }
     path = record_path(store, point["suite"], point_id)
     write_json_atomic(path, record)
@@ -66,6 +66,8 @@ def flatten(record: dict) -> dict:
         value = get_path(record, path)
         row[column] = ", ".join(value) if isinstance(value, list) else value
     row["schema_version"] = record.get("schema_version")
+    if row.get("isolation") is None and "overhead_s" in record:  # written before warm workers: a fresh process
+        row["isolation"] = "point"
     return row
 
 

@@ -31,6 +31,9 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     loss            dict    fixed-seed training runs only (harness.tasks.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
     env             dict    harness.measure.env.collect + clocks/throttle reasons after the point
+    isolation       dict?   mode (chain: a warm worker | point: a fresh process) and worker_point
+                            (how many points the worker ran before this one); absent in records
+                            written before warm workers existed, which all came from fresh processes
 
 `harness.store.results.load()` flattens records into one row per point with the COLUMNS below
 (MB means MiB, 2^20 bytes, as nvidia-smi prints). Config scalars become columns of their own
@@ -105,7 +108,9 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "overhead_process_start_s": (("overhead_s", "process_start"), "spawn to child main"),
     "overhead_import_s": (("overhead_s", "import"), "importing the task (torch, models)"),
     "overhead_build_s": (("overhead_s", "build"), "building the model and inputs"),
-    "overhead_wall_s": (("overhead_s", "wall"), "whole point, spawn to exit"),
+    "overhead_wall_s": (("overhead_s", "wall"), "whole point, request to result"),
+    "overhead_first_call_s": (("overhead_s", "first_call"), "the first warm-up call (kernel loading, compilation, autotuning)"),
+    "isolation": (("isolation", "mode"), "chain (warm worker) | point (fresh process); older records: point"),
     "gpu_name": (("env", "gpu_name"), "GPU model"),
     "gpu_uuid": (("env", "gpu_uuid"), "GPU UUID"),
     "driver_version": (("env", "driver_version"), "NVIDIA driver"),
