@@ -51,6 +51,17 @@ def package_versions() -> dict:
     return versions
 
 
+COMPILE_CACHES = ("TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR")  # where compiled kernels persist
+
+
+def compile_cache_env() -> dict:
+    """Persistent Triton and inductor caches under the user's cache directory (or what the
+    environment already sets), so a kernel compiled by one point's process is loaded, not
+    compiled again, by the next."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "swarm-bench"
+    return {key: os.environ.get(key) or str(root / key.split("_")[0].lower()) for key in COMPILE_CACHES}
+
+
 def collect(device) -> dict:
     """Everything about where a point ran. `device` is the torch.device it ran on."""
     import torch
@@ -65,6 +76,7 @@ def collect(device) -> dict:
         "torch_cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
         "device": str(device), "torch_threads": torch.get_num_threads(),
         "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "compile_caches": {k: os.environ.get(k) for k in COMPILE_CACHES},
     }
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()

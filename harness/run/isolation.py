@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.measure.env import PACKAGE_ROOT
+from harness.measure.env import PACKAGE_ROOT, compile_cache_env
 
 STDERR_TAIL_CHARS = 4000
 MODES = ("chain", "point")
@@ -45,11 +45,12 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def _spawn(args: list[str], log_file, env: dict | None, stdin=None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "harness.run.worker", *args], cwd=PACKAGE_ROOT,
                             stdin=stdin, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **compile_cache_env(), **(env or {})})
 
 
-def _failure(status: str, why: str, output_tail: str, wall_s: float) -> dict:
-    return {"status": status, "error": f"{why}\n{output_tail}", "payload": {}, "overhead_s": {}, "wall_s": wall_s}
+def _failure(status: str, why: str, output_tail: str, wall_s: float, isolation: dict) -> dict:
+    return {"status": status, "error": f"{why}\n{output_tail}", "payload": {}, "overhead_s": {}, "wall_s": wall_s,
+            "isolation": isolation}
 
 
 def _died(proc: subprocess.Popen) -> str:
@@ -78,12 +79,14 @@ def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict
             _kill_group(proc)  # the child may have left processes in its group; none may outlive the point
         wall_s = time.perf_counter() - t0
         output_tail = log.read_text(errors="replace")[-STDERR_TAIL_CHARS:]
+        isolation = {"mode": "point", "worker_point": 0}
         if timed_out:
-            return _failure("timeout", f"no result after {timeout_s:g} s; process group killed", output_tail, wall_s)
+            return _failure("timeout", f"no result after {timeout_s:g} s; process group killed", output_tail, wall_s,
+                            isolation)
         if not result.exists():
-            return _failure("crashed", _died(proc), output_tail, wall_s)
+            return _failure("crashed", _died(proc), output_tail, wall_s, isolation)
         outcome = json.loads(result.read_text())
-        outcome.update(wall_s=wall_s, isolation={"mode": "point", "worker_point": 0})
+        outcome.update(wall_s=wall_s, isolation=isolation)
         return outcome
 
 
@@ -115,20 +118,22 @@ class WarmWorker:
         except BrokenPipeError:
             pass  # it died between points: found below
         deadline = t0 + timeout_s
+        isolation = {"mode": "chain", "worker_point": n}
         try:
             while not result.exists():
                 if self.proc.poll() is not None:
-                    return _failure("crashed", _died(self.proc), self._tail(log_offset), time.perf_counter() - t0)
+                    return _failure("crashed", _died(self.proc), self._tail(log_offset), time.perf_counter() - t0,
+                                    isolation)
                 if time.perf_counter() > deadline:
                     _kill_group(self.proc)
                     return _failure("timeout", f"no result after {timeout_s:g} s; process group killed",
-                                    self._tail(log_offset), time.perf_counter() - t0)
+                                    self._tail(log_offset), time.perf_counter() - t0, isolation)
                 time.sleep(POLL_S)
         except BaseException:  # Ctrl-C or an error in the parent: the worker must not linger
             self.close()
             raise
         outcome = json.loads(result.read_text())
-        outcome.update(wall_s=time.perf_counter() - t0, isolation={"mode": "chain", "worker_point": n})
+        outcome.update(wall_s=time.perf_counter() - t0, isolation=isolation)
         return outcome
 
     def _tail(self, offset: int) -> str:
