@@ -33,9 +33,10 @@ AGREE_RTOL = 0.03  # a ratio within +-3% agrees even when its CI excludes 1
 MEM_RTOL, MEM_ATOL_MB = 0.01, 1.0
 
 
-def benchmark_points(device: str) -> list[Point]:
+def benchmark_points(device: str, lengths: str | None = None) -> list[Point]:
     kind = device.split(":")[0]
-    overrides = ["suite=scaling", f"suite.models={MODELS}", f"suite.seq_lens={LENGTHS[kind]}", "suite.extend_seq_lens=[]",
+    overrides = ["suite=scaling", f"suite.models={MODELS}", f"suite.seq_lens={lengths or LENGTHS[kind]}",
+                 "suite.extend_seq_lens=[]",
                  "suite.energy_min_s=0.0", "suite.match=none", "suite.iters=10", "suite.max_time_s=1.0"]
     ctx = RunContext(device=device, dtype=resolve_dtype("auto", device), seed=0, vocab_size=16384, model_choice=None)
     return build(to_container(compose_config(overrides)), ctx)[3]
@@ -78,8 +79,8 @@ def agreement(point_records: list[dict], chain_records: list[dict]) -> dict:
             "latency_agrees": latency_ok, "memory_agrees": mem_ok, "agrees": latency_ok and mem_ok}
 
 
-def run(out: Path, repeats: int, device: str) -> dict:
-    points = benchmark_points(device)
+def run(out: Path, repeats: int, device: str, lengths: str | None = None) -> dict:
+    points = benchmark_points(device, lengths)
     stores = {mode: out.parent / f"{out.stem}-{mode}" for mode in ("point", "chain")}
     wall = {"point": 0.0, "chain": 0.0}
     for repeat in range(repeats):
@@ -114,10 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/bench/overhead.json")
     parser.add_argument("--repeats", type=int, default=2, help="processes per point and isolation (interleaved)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--lengths", default=None, help="e.g. [8192]; default: two per device")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = run(out, args.repeats, resolve_device(args.device))
+    report = run(out, args.repeats, resolve_device(args.device), args.lengths)
     out.write_text(json.dumps(report, indent=1))
     print(f"{report['device']}: median overhead per point {report['median_overhead_s']}; "
           f"sweep wall {report['sweep_wall_s']}; all agree: {report['all_agree']}")

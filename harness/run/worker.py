@@ -81,6 +81,7 @@ def _release() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
         torch.cuda.synchronize()
+        torch._C._cuda_clearCublasWorkspaces()  # live allocations a fresh process would not have yet
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
 
