@@ -60,9 +60,10 @@ def test_local_gpus_pins_points_and_keeps_stop_groups(monkeypatch, tmp_path):
         return {"status": status, "error": None, "payload": {"latency_ms": {"median": 1.0}}, "overhead_s": {},
                 "wall_s": 0.1}
 
-    monkeypatch.setattr("harness.run.runner.run_isolated", fake_isolated)
+    monkeypatch.setattr("harness.run.isolation.run_isolated", fake_isolated)
     points = [point(0, "a"), point(1, "a"), point(2, "a"), point(3), point(4)]
-    rows = launchers.run_local_gpus(launchers.LocalGpusConfig(gpus=[3, 5]), points, str(tmp_path), "run", False, False)
+    rows = launchers.run_local_gpus(launchers.LocalGpusConfig(gpus=[3, 5]), points, str(tmp_path), "run", False, False,
+                                    isolation="point")
     assert [r["status"] for r in rows] == ["ok", "oom", "not run", "ok", "ok"]
     assert {gpu for _, gpu, _ in seen} <= {"3", "5"} and {o for _, _, o in seen} == {"PCI_BUS_ID"}
     assert 2 not in [i for i, _, _ in seen]
