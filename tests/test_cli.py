@@ -31,6 +31,11 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (["model=mamba", "model.d_model=-8"], "model[mamba].d_model=-8 is impossible"),
     (["suite.modes=[forward,backward]"], "suite.modes has ['backward']; valid: forward, train"),
     (["suite.seq_lens=[1,"], "cannot parse overrides"),
+    (["results_dir="], "results_dir is empty"),
+    (["suite=smoke", "~suite"], "~suite: a config group cannot be deleted"),
+    (["suite=[smoke,scaling]"], "unknown suite ['smoke', 'scaling']; valid:"),
+    (["isolation=thread"], "isolation='thread'; valid: chain, point"),
+    (["frobnicate"], "unknown command 'frobnicate'; valid: compare, claims, corpus"),
 ])
 def test_config_errors_are_one_line_exit_2(args, message):
     out = run_cli(*args)

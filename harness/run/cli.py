@@ -21,7 +21,7 @@ from models.errors import ModelConfigError
 
 EXIT_CODES = """exit codes:
   0  every point ended ok or oom (or was done before); compare: nothing regressed
-  1  a point ended error or crashed; compare: a point regressed, failed or changed
+  1  a point ended error, crashed or timeout; compare: a point regressed, failed or changed
   2  a user mistake (unknown suite, model or key, wrong type, impossible size, missing data)
   130 interrupted (Ctrl-C); finished points are kept in the store"""
 

@@ -167,9 +167,15 @@ class Isolation:
     def run(self, point: dict, timeout_s: float) -> dict:
         if self.mode == "point":
             return run_isolated(point, timeout_s, env=self.env)
-        if self.worker is None or not self.worker.alive():
-            self.worker, self.spare = (self.spare if self.spare and self.spare.alive() else None), None
-            self.worker = self.worker or WarmWorker(self.env, _preload(point))
+        if self.worker is not None and not self.worker.alive():  # it ended between points
+            self.worker.close()
+            self.worker = None
+        if self.worker is None:
+            spare, self.spare = self.spare, None
+            if spare is not None and not spare.alive():
+                spare.close()
+                spare = None
+            self.worker = spare or WarmWorker(self.env, _preload(point))
         if self.spare is None and str(point.get("device", "")).startswith("cuda"):
             self.spare = WarmWorker(self.env, _preload(point))  # imports while this point measures
         outcome = self.worker.run(point, timeout_s)

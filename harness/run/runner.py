@@ -13,6 +13,7 @@ whole chains in parallel, one GPU or one cluster job each, with these same rules
 """
 from __future__ import annotations
 
+import secrets
 import sys
 from datetime import datetime, timezone
 from typing import Callable
@@ -27,8 +28,9 @@ from harness.store.schema import DONE_STATUSES, NOT_RUN
 
 
 def new_run_id() -> str:
+    """UTC time, short git sha and a random part: two sweeps started in the same second differ."""
     sha = (code_version().get("git_sha") or "nogit")[:8]
-    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{sha}"
+    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{sha}-{secrets.token_hex(3)}"
 
 
 class ChainRunner:

@@ -3,7 +3,7 @@ run them (here, or with a launcher), print the summary table and say where the r
 
 The top-level keys (device, dtype, seed, ...) are `TopConfig`, with their defaults and help in
 `conf/config.yaml`. Exit code 0 when every point ended `ok` or `oom` (or was done before),
-1 when any point ended `error` or `crashed`, 2 for a user mistake (raised as UserError).
+1 when any point ended `error`, `crashed` or `timeout`, 2 for a user mistake (a UserError).
 """
 from __future__ import annotations
 
@@ -141,6 +141,10 @@ def _expander(ctx: RunContext):
 def run(cfg: dict) -> int:
     top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
                        where="config")
+    if not top.results_dir.strip():
+        raise UserError("results_dir is empty; give the store's directory, e.g. results_dir=results")
+    if top.isolation not in isolation.MODES:
+        raise UserError(f"isolation={top.isolation!r}; valid: {', '.join(isolation.MODES)}")
     launcher = cfg.get("launcher")
     suite, params, ctx, points, description = build(cfg)
     folders = sorted({p.config["suite"] for p in points}) or [params.name]
@@ -152,8 +156,6 @@ def run(cfg: dict) -> int:
         for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
             print(f"  {point.label}: {state}")
         return 0
-    if top.isolation not in isolation.MODES:
-        raise UserError(f"isolation={top.isolation!r}; valid: {', '.join(isolation.MODES)}")
     if launcher and launcher.get("name", "local") != "local":
         rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress,
                              top.isolation)
@@ -167,4 +169,10 @@ def run(cfg: dict) -> int:
     print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
           + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
           " (load with harness.store.results.load())")
-    return 1 if statuses.get("error") or statuses.get("crashed") else 0
+    return exit_code(statuses)
+
+
+def exit_code(statuses: dict[str, int]) -> int:
+    """0 when every point ended ok or oom (or was done before, or not run after such a
+    failure of its stop group); 1 when any ended error, crashed or timeout."""
+    return 1 if any(statuses.get(s) for s in ("error", "crashed", "timeout")) else 0

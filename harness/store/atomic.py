@@ -1,6 +1,9 @@
-"""Atomic JSON writes: a temp file in the same directory, fsync, then rename over the target.
+"""Atomic JSON writes: a temp file in the same directory, fsync, rename over the target, then
+fsync the directory so the rename itself survives a power loss.
 
 A reader sees the old file or the new one, never half of one, even if the writer is killed.
+Records are readable by group and others (0644, as `open` would make them under a usual
+umask; mkstemp's 0600 would hide them from a dashboard or teammate running as another user).
 """
 from __future__ import annotations
 
@@ -22,6 +25,20 @@ def _finite(obj):
     return obj
 
 
+RECORD_MODE = 0o644
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # a platform without directory fds: the rename is as durable as it gets
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,8 +47,10 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(_finite(obj), f, indent=1, sort_keys=True, default=str)
             f.flush()
+            os.fchmod(f.fileno(), RECORD_MODE)
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_directory(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
