@@ -12,7 +12,9 @@ one line on stderr, never a traceback; see `--help` for the other exit codes.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from typing import Callable
 
 from harness.errors import UserError
 from harness.run import commands, sweep
@@ -23,7 +25,8 @@ EXIT_CODES = """exit codes:
   0  every point ended ok or oom (or was done before); compare: nothing regressed
   1  a point ended error, crashed or timeout; compare: a point regressed, failed or changed
   2  a user mistake (unknown suite, model or key, wrong type, impossible size, missing data)
-  130 interrupted (Ctrl-C); finished points are kept in the store"""
+  130 interrupted (Ctrl-C); 143 / 129 terminated (SIGTERM / SIGHUP): the running point is
+      stopped and not recorded, finished points are kept in the store"""
 
 
 def help_text() -> str:
@@ -74,19 +77,49 @@ def dispatch(argv: list[str]) -> int:
     return sweep.run(to_container(compose_config(argv)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP reached the command (what `timeout`, SLURM and `docker stop` send).
+    A BaseException, so it unwinds like Ctrl-C: the running point's process group is killed
+    on the way out and nothing half-done is recorded."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+def guarded(work: Callable[[], int]) -> int:
+    """Run `work` with the exit-code mapping of the command line: user mistakes -> 2 and one
+    line; Ctrl-C -> 130; SIGTERM/SIGHUP -> 128 + signal, after the running point is killed."""
+    previous = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return dispatch(argv)
+        return work()
     except (UserError, ModelConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished points are kept in the store", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"terminated by {exc}; the running point was stopped and not recorded; finished points are kept "
+              "in the store (run the same command again to resume)", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(128 + exc.signum)  # launcher threads may still be running points: their workers die with us
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    return guarded(lambda: dispatch(argv))
 
 
 def _hydra_main() -> int:

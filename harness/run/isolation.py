@@ -14,12 +14,15 @@ Two isolation modes (`isolation=` in the config; every record says which ran it)
 Either way `start_new_session=True` makes the child a process-group leader, so a timeout
 kills everything it started (compile workers, data loaders) with one killpg, and the parent
 records every status: a child that dies without a result is `crashed`, one that outlives
-its timeout is `timeout`.
+its timeout is `timeout`. A child dies with its parent (harness.run.worker.die_with_parent),
+even when the parent is SIGKILLed; the temp folders such a parent leaves are removed by the
+next run.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +35,30 @@ from harness.measure.env import PACKAGE_ROOT, compile_cache_env
 STDERR_TAIL_CHARS = 4000
 MODES = ("chain", "point")
 POLL_S = 0.005  # how often the parent looks for a warm worker's result
+TEMP_PREFIX = "swarm-bench-"  # + point|worker-<parent pid>-: a dead parent's leftovers are found by pid
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_temp_dirs(root: str | None = None) -> list[str]:
+    """Remove the request/result folders that a parent killed by SIGKILL left behind (their
+    children died with it: see harness.run.worker.die_with_parent); returns what was removed."""
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*-*"):
+        kind, _, rest = path.name[len(TEMP_PREFIX):].partition("-")
+        pid = rest.partition("-")[0]
+        if kind in ("point", "worker") and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    return removed
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -61,7 +88,7 @@ def _died(proc: subprocess.Popen) -> str:
 
 def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict:
     """Run `point` in a fresh child; returns {status, error, payload, overhead_s, wall_s, isolation}."""
-    with tempfile.TemporaryDirectory(prefix="swarm-bench-point-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}point-{os.getpid()}-") as tmp:
         request, result, log = Path(tmp, "request.json"), Path(tmp, "result.json"), Path(tmp, "child.log")
         request.write_text(json.dumps({"point": point, "spawned_at": time.time()}))
         t0 = time.perf_counter()
@@ -95,7 +122,7 @@ class WarmWorker:
     as files written atomically, which the parent polls for."""
 
     def __init__(self, env: dict | None, preload: list[str]):
-        self.tmp = tempfile.TemporaryDirectory(prefix="swarm-bench-worker-")
+        self.tmp = tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}worker-{os.getpid()}-")
         self.log_path = Path(self.tmp.name, "worker.log")
         self.log_file = open(self.log_path, "wb")
         self.proc = _spawn(["--serve", ",".join(preload)], self.log_file, env, stdin=subprocess.PIPE)
@@ -161,6 +188,7 @@ class Isolation:
         if mode not in MODES:
             raise ValueError(f"isolation={mode!r}; valid: {', '.join(MODES)}")
         self.mode, self.env = mode, env
+        clean_stale_temp_dirs()
         self.worker: WarmWorker | None = None
         self.spare: WarmWorker | None = None
 

@@ -18,6 +18,8 @@ import ctypes
 import gc
 import importlib
 import json
+import os
+import signal
 import sys
 import time
 import traceback
@@ -26,6 +28,8 @@ from harness import tasks
 from harness.measure.host_memory import reset_host_peak
 from harness.store.atomic import write_json_atomic
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_AT_START = os.getppid()
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
@@ -98,7 +102,21 @@ def serve(preload: list[str]) -> int:
     return 0
 
 
+def die_with_parent() -> None:
+    """Linux: when the parent dies (even by SIGKILL), this child gets SIGTERM and takes its
+    whole process group down with it, so no point outlives the sweep that started it."""
+    signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != PARENT_AT_START:  # the parent died before prctl took effect
+        os.killpg(0, signal.SIGKILL)
+
+
 def main(argv: list[str]) -> int:
+    die_with_parent()
     if argv[:1] == ["--serve"]:
         return serve([m for m in (argv[1] if len(argv) > 1 else "").split(",") if m])
     started = time.time()
