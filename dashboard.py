@@ -23,6 +23,8 @@ if not store.is_dir():
     st.error(f"No results store at `{store}`. Run `python run.py suite=smoke` to create one, or enter another path.")
     st.stop()
 table = load(str(store), data.store_signature(store))
+if data.problems_text(table):
+    st.warning(data.problems_text(table))
 if table.empty:
     st.info(f"`{store}` has no records yet. Run `python run.py suite=smoke` (seconds) or `python run.py suite=scaling`.")
     st.stop()

@@ -2,6 +2,7 @@
 file signature so new records show up on the next rerun, and the sidebar filters."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,19 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(store: str | Path) -> pd.DataFrame:
-    return prepare(results.load(store))
+    """The prepared table; `attrs["problems"]` lists the store's unreadable record files."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", results.UnreadableRecords)  # shown on the page instead
+        raw = results.load(store)
+    df = prepare(raw)
+    df.attrs["problems"] = raw.attrs.get("problems", [])
+    return df
+
+
+def problems_text(df: pd.DataFrame) -> str | None:
+    """A warning line for the store's unreadable record files, or None."""
+    problems = df.attrs.get("problems") or []
+    return results.describe_problems(problems) + " (not shown; the runner redoes their points)" if problems else None
 
 
 def apply_filters(df: pd.DataFrame, chosen: dict[str, list]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from harness.run.isolation import clean_stale_temp_dirs
 from harness.store import results
 
 pytestmark = pytest.mark.slow
+ENV = {"packages": {"torch": "2.13.0"}, "cpu_count": 2, "torch_threads": 2}  # a record's environment, minimal
 WAIT_S = 120.0  # generous: a loaded 2-core machine imports torch slowly; the tests poll, never sleep it out
 
 
@@ -77,3 +78,63 @@ def test_folders_of_a_live_parent_are_kept(tmp_path):
     mine = tmp_path / f"swarm-bench-worker-{os.getpid()}-abc"
     mine.mkdir()
     assert clean_stale_temp_dirs(str(tmp_path)) == [] and mine.exists()
+
+
+def _store_with_bad_records(tmp_path: Path) -> tuple[Path, dict]:
+    store = tmp_path / "store"
+    point = {"suite": "unit", "task": "tests.fault_tasks:succeed", "value": 1.0, "model": "mamba", "mode": "forward",
+             "seq_len": 64, "batch_size": 1, "dtype": "fp32", "device": "cpu"}
+    good = results.write_record(store, "a" * 16, "run", point, {"status": "ok", "payload": {"tokens_per_s": 1.0, "env": ENV}})
+    unit = good.parent
+    (unit / ("b" * 16 + ".json")).write_text(good.read_text()[:40])  # truncated mid-write
+    (unit / ("c" * 16 + ".json")).write_bytes(b'{"point_id": "\xff\xfe"}')  # not UTF-8
+    (unit / ("d" * 16 + ".json")).write_text("[1, 2]")  # JSON, but not a record object
+    (unit / ("e" * 16 + ".json")).symlink_to(tmp_path / "gone.json")  # dangling link
+    (unit / "summary.json").write_text('{"benchmark": "not a record"}')  # other JSON: left alone
+    return store, results.read_record(good)
+
+
+def test_unreadable_records_are_reported_with_path_and_cause_never_dropped_silently(tmp_path):
+    store, _ = _store_with_bad_records(tmp_path)
+    with pytest.warns(results.UnreadableRecords, match="4 unreadable record file"):
+        df = results.load(store)
+    assert len(df) == 1
+    problems = {Path(p["path"]).name[0]: p["problem"] for p in df.attrs["problems"]}
+    assert problems["b"].startswith("is not valid JSON") and "truncated" in problems["b"]
+    assert problems["c"].startswith("is not UTF-8")
+    assert problems["d"] == "holds a JSON list, not a record"
+    assert problems["e"] == "is a dangling link"
+
+
+def test_compare_refuses_a_run_with_unreadable_records_unless_allowed(tmp_path, capsys):
+    from harness.run.cli import main
+
+    store, good = _store_with_bad_records(tmp_path)
+    candidate = tmp_path / "candidate"
+    results.write_record(candidate, good["point_id"], "run2", good["config"], {"status": "ok", "payload": {"env": ENV}})
+    assert main(["compare", f"baseline={store}", f"candidate={candidate}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "4 unreadable record file(s)" in err and "allow_unreadable=true" in err
+    assert main(["compare", f"baseline={store}", f"candidate={candidate}", "allow_unreadable=true"]) == 0
+
+
+def test_the_runner_redoes_a_point_whose_record_is_unreadable_and_keeps_the_bad_file(tmp_path, capsys):
+    from harness.run.runner import run_sweep
+    from harness.store.points import Point, point_id
+
+    point = Point({"suite": "unit", "task": "tests.fault_tasks:succeed", "value": 5.0}, 60.0)
+    run_sweep([point], store=str(tmp_path), progress=False, isolation="point")
+    path = results.record_path(tmp_path, "unit", point_id(point.config))
+    path.write_text(path.read_text()[:30])
+    rows = run_sweep([point], store=str(tmp_path), progress=False, isolation="point")
+    assert rows[0]["status"] == "ok" and rows[0]["note"] == ""  # measured again, not "done before"
+    assert path.with_name(path.name + ".unreadable").exists(), "the unreadable file is kept aside, not deleted"
+    assert "is not valid JSON" in capsys.readouterr().err
+
+
+def test_the_dashboard_names_the_unreadable_records(tmp_path):
+    from dashboard_app import data
+
+    store, _ = _store_with_bad_records(tmp_path)
+    table = data.load(store)
+    assert len(table) == 1 and "4 unreadable record file(s)" in data.problems_text(table)

@@ -3,6 +3,7 @@ partial and old records; point ids; latency statistics."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,12 +40,14 @@ def test_written_record_loads_as_one_tidy_row(tmp_path):
     assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
 
 
-def test_partial_old_and_broken_records_do_not_break_load(tmp_path):
+def test_partial_old_and_broken_records_do_not_break_load_and_the_broken_one_is_named(tmp_path):
     write_json_atomic(tmp_path / "old" / "a.json", {"point_id": "a", "status": "oom", "config": {"model": "x"}})
     (tmp_path / "old" / "broken.json").write_text("{not json")
     (tmp_path / "old" / "other.json").write_text(json.dumps({"unrelated": 1}))
-    df = results.load(tmp_path)
+    with pytest.warns(results.UnreadableRecords, match="broken.json is not valid JSON"):
+        df = results.load(tmp_path)
     assert list(df["status"]) == ["oom"] and np.isnan(df["latency_ms_p50"].astype(float)).all()
+    assert [Path(p["path"]).name for p in df.attrs["problems"]] == ["broken.json"]  # other.json: not a record
 
 
 def test_empty_store_gives_empty_table_with_schema_columns(tmp_path):

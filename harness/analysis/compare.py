@@ -70,26 +70,36 @@ class GateSettings:
 
 # ---- loading ------------------------------------------------------------------------------
 
-def load_run(spec: str, store: str | Path = results.DEFAULT_STORE) -> list[dict]:
+def _readable(store: str | Path, spec: str, allow_unreadable: bool) -> list[tuple[Path, dict]]:
+    """The records under `store`; unreadable record files refuse the run (a lost baseline
+    point would otherwise read as `new` and pass) unless `allow_unreadable`."""
+    found, problems = results.scan(store)
+    if problems and not allow_unreadable:
+        raise UserError(f"{spec!r}: {results.describe_problems(problems)}; repair or remove them, or pass "
+                        "allow_unreadable=true to compare without them")
+    return found
+
+
+def load_run(spec: str, store: str | Path = results.DEFAULT_STORE, allow_unreadable: bool = False) -> list[dict]:
     """Records of run `spec`: a directory, a JSON file (a record or a list of records), or a
     run id / unique run-id prefix found under `store`."""
     path = Path(spec)
     if path.is_dir():
-        records = [r for _, r in results.iter_records(path)]
+        records = [r for _, r in _readable(path, spec, allow_unreadable)]
         if not records:
             raise UserError(f"{spec!r} is a directory without result records")
         return records
     if path.is_file():
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"{spec!r} is not a JSON file of records: {exc}") from exc
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"{spec!r} is not a JSON file of records: {exc}") from None
         records = data if isinstance(data, list) else [data]
         if not all(isinstance(r, dict) and "config" in r for r in records):
             raise UserError(f"{spec!r} holds no result records (expected a record or a list of records)")
         return records
     by_run: dict[str, list[dict]] = {}
-    for _, record in results.iter_records(store):
+    for _, record in _readable(store, spec, allow_unreadable):
         by_run.setdefault(str(record.get("run_id")), []).append(record)
     matches = sorted(run for run in by_run if run.startswith(spec))
     if len(matches) == 1:

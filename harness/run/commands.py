@@ -28,6 +28,7 @@ class CompareConfig:
     ignore_env: list[str] = field(default_factory=list)  # environment keys allowed to differ
     markdown: Optional[str] = None  # also write the markdown report here
     json: Optional[str] = None  # also write the JSON report here
+    allow_unreadable: bool = False  # compare even when a run has unreadable record files
 
 
 @dataclass
@@ -47,15 +48,16 @@ def compare(argv: list[str]) -> int:
     if unknown:
         raise UserError(f"unknown key compare.{unknown[0]}; valid keys: {', '.join(sorted(run_keys + gate_keys))}")
     # run ids such as 20261130 read as numbers; they are names
-    values = {k: str(v) if k in run_keys and k != "ignore_env" and v is not None else v for k, v in values.items()}
+    values = {k: str(v) if k in run_keys and k not in ("ignore_env", "allow_unreadable") and v is not None else v
+              for k, v in values.items()}
     cfg = from_mapping(CompareConfig, {k: v for k, v in values.items() if k in run_keys}, where="compare")
     settings = from_mapping(gate.GateSettings, {k: v for k, v in values.items() if k in gate_keys}, where="compare")
     if not 0 < settings.threshold < 1:
         raise UserError(f"compare.threshold={settings.threshold} is impossible: must be in (0, 1)")
     if not 0.5 < settings.confidence < 1:
         raise UserError(f"compare.confidence={settings.confidence} is impossible: must be in (0.5, 1)")
-    baseline = gate.load_run(cfg.baseline, cfg.store)
-    candidate = gate.load_run(cfg.candidate, cfg.store)
+    baseline = gate.load_run(cfg.baseline, cfg.store, cfg.allow_unreadable)
+    candidate = gate.load_run(cfg.candidate, cfg.store, cfg.allow_unreadable)
     result = gate.compare_runs(baseline, candidate, settings, tuple(cfg.ignore_env))
     print(compare_report.table(result))
     for path, render in ((cfg.markdown, compare_report.markdown), (cfg.json, compare_report.as_json)):

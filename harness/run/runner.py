@@ -46,13 +46,21 @@ class ChainRunner:
         """End the warm worker, if any."""
         self.isolation.close()
 
-    def skip(self, point: Point) -> dict | None:
+    def skip(self, point: Point, dry: bool = False) -> dict | None:
         """The summary row of a point that will not run (done before, or a shorter point of its
-        stop group failed); None when it must run."""
+        stop group failed); None when it must run. An unreadable record of the point is kept
+        aside as `<id>.json.unreadable` (not under `dry`) and the point counts as not done."""
         pid = point_id(point.config)
         if point.stop_group in self.failed_groups:
             return {**point.config, "point_id": pid, "status": NOT_RUN, "note": "a shorter point of this group failed"}
-        existing = results.read_record(results.record_path(self.store, point.config["suite"], pid))
+        path = results.record_path(self.store, point.config["suite"], pid)
+        existing, problem = results.inspect_record(path) if path.exists() or path.is_symlink() else (None, None)
+        if problem and dry:
+            return None
+        if problem:
+            kept = path.with_name(path.name + ".unreadable")
+            path.rename(kept)
+            print(f"warning: {path} {problem}; kept as {kept.name}, the point runs again", file=sys.stderr)
         if existing and existing.get("status") in DONE_STATUSES and not self.force:
             if existing["status"] != "ok" and point.stop_group:
                 self.failed_groups.add(point.stop_group)
@@ -76,7 +84,7 @@ def plan(points: list[Point], store: str, force: bool = False) -> list[str]:
     """What a sweep would do with each point, without running any: "to run", or the note of
     a skipped one ("done before ...", "a shorter point of this group failed")."""
     runner = ChainRunner(store, run_id="plan", force=force)
-    return ["to run" if (row := runner.skip(point)) is None else row["note"] for point in points]
+    return ["to run" if (row := runner.skip(point, dry=True)) is None else row["note"] for point in points]
 
 
 def chains(points: list[Point]) -> list[list[Point]]:

@@ -5,11 +5,17 @@
     df = results.load("results/scaling")
 
 `load` never imports torch; it tolerates records from older schemas and partial records
-(missing fields become NaN), so nothing already recorded becomes unreadable.
+(missing fields become NaN), so nothing already recorded becomes unreadable. A file that should
+be a record and is not (truncated, not UTF-8, not a JSON object, a dangling link) is never
+dropped silently: `load` warns with the count and paths and lists them in
+`df.attrs["problems"]`; `scan` returns them beside the records. Other JSON files in a store
+(benchmark summaries, lists) are not records and are left alone.
 """
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,11 +31,41 @@ def record_path(store: str | Path, suite: str, point_id: str) -> Path:
     return Path(store) / suite / f"{point_id}.json"
 
 
-def read_record(path: str | Path) -> dict | None:
+RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.json$")  # <point_id>.json, as write_record names them
+
+
+class UnreadableRecords(UserWarning):
+    """Some files of a store that should be records could not be read."""
+
+
+def inspect_record(path: str | Path) -> tuple[dict | None, str | None]:
+    """(the record, None), (None, None) for a JSON file that is no record (a summary, a list
+    under another name), or (None, what is wrong with it)."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, "is a dangling link" if path.is_symlink() else "does not exist"
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, f"is not UTF-8 (bad byte at offset {exc.start})"
+    except json.JSONDecodeError as exc:
+        return None, f"is not valid JSON ({exc.msg} at line {exc.lineno}; truncated?)"
+    named = bool(RECORD_NAME.match(path.name))
+    if isinstance(data, dict) and "point_id" in data:
+        return data, None
+    if named:
+        kind = type(data).__name__ if not isinstance(data, dict) else "object without point_id"
+        return None, f"holds a JSON {kind}, not a record"
+    return None, None
+
+
+def read_record(path: str | Path) -> dict | None:
+    """The record at `path`, or None when it is missing or unreadable (see inspect_record)."""
+    return inspect_record(path)[0]
 
 
 def write_record(store: str | Path, point_id: str, run_id: str, point: dict, outcome: dict) -> Path:
@@ -71,12 +107,27 @@ def flatten(record: dict) -> dict:
     return row
 
 
-def iter_records(store: str | Path = DEFAULT_STORE):
-    """(path, record) for every readable record under `store`, recursively."""
+def scan(store: str | Path = DEFAULT_STORE) -> tuple[list[tuple[Path, dict]], list[dict]]:
+    """([(path, record)], [{path, problem}]) for every JSON file under `store`, recursively."""
+    found, problems = [], []
     for path in sorted(Path(store).rglob("*.json")):
-        record = read_record(path)
-        if isinstance(record, dict) and "point_id" in record:
-            yield path, record
+        record, problem = inspect_record(path)
+        if record is not None:
+            found.append((path, record))
+        elif problem is not None:
+            problems.append({"path": str(path), "problem": problem})
+    return found, problems
+
+
+def describe_problems(problems: list[dict], limit: int = 3) -> str:
+    shown = "; ".join(f"{p['path']} {p['problem']}" for p in problems[:limit])
+    return f"{len(problems)} unreadable record file(s): {shown}" + (" ..." if len(problems) > limit else "")
+
+
+def iter_records(store: str | Path = DEFAULT_STORE):
+    """(path, record) for every readable record under `store`, recursively (`scan` also
+    returns the unreadable ones)."""
+    yield from scan(store)[0]
 
 
 def load(store: str | Path = DEFAULT_STORE) -> pd.DataFrame:
@@ -84,13 +135,19 @@ def load(store: str | Path = DEFAULT_STORE) -> pd.DataFrame:
     record's directory relative to the store, e.g. `scaling` or `reference/scaling`)."""
     store = Path(store)
     rows = []
-    for path, record in iter_records(store):
+    found, problems = scan(store)
+    if problems:
+        warnings.warn(describe_problems(problems), UnreadableRecords, stacklevel=2)
+    for path, record in found:
         row = flatten(record)
         row["source"] = str(path.parent.relative_to(store))
         rows.append(row)
     columns = ["suite", "model", "mode", "seq_len", "batch_size", "dtype", "device", *COLUMNS]
     df = pd.DataFrame(rows)
     if df.empty:
-        return pd.DataFrame(columns=columns + ["source"])
-    ordered = [c for c in columns if c in df.columns]
-    return df[ordered + [c for c in df.columns if c not in ordered]]
+        df = pd.DataFrame(columns=columns + ["source"])
+    else:
+        ordered = [c for c in columns if c in df.columns]
+        df = df[ordered + [c for c in df.columns if c not in ordered]]
+    df.attrs["problems"] = problems
+    return df
