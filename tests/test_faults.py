@@ -138,3 +138,87 @@ def test_the_dashboard_names_the_unreadable_records(tmp_path):
     store, _ = _store_with_bad_records(tmp_path)
     table = data.load(store)
     assert len(table) == 1 and "4 unreadable record file(s)" in data.problems_text(table)
+
+
+def _cli(*args: str, timeout: float = WAIT_S) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+ONE_POINT = ["suite=smoke", "model=mamba", "suite.seq_lens=[16]", "suite.modes=[forward]", "progress=false"]
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("file", "is a file, not a directory"),
+    ("under_file", "a parent is a file, not a directory"),
+])
+def test_an_unusable_store_is_refused_before_any_point_is_measured(tmp_path, layout, message):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    store = blocker if layout == "file" else blocker / "results"
+    out = _cli(*ONE_POINT, f"results_dir={store}")
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "status:" not in out.stdout, "no point may be measured into a store that cannot keep it"
+
+
+def test_a_second_run_on_a_held_store_stops_naming_the_holder(tmp_path):
+    from harness.store.lock import StoreLock
+
+    with StoreLock(tmp_path):
+        out = _cli(*ONE_POINT, f"results_dir={tmp_path}")
+    assert out.returncode == 2 and f"is in use by pid {os.getpid()}" in out.stderr and "wait=true" in out.stderr
+    assert not list(tmp_path.glob("smoke/*.json"))
+
+
+def test_wait_true_queues_behind_the_holder(tmp_path):
+    import threading
+
+    from harness.store.lock import StoreLock
+
+    entered = threading.Event()
+    holder = StoreLock(tmp_path).__enter__()
+
+    def second():
+        with StoreLock(tmp_path, wait=True):
+            entered.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not entered.wait(0.5), "the waiting run must not enter while the first holds the store"
+    holder.__exit__(None, None, None)
+    assert entered.wait(10.0)
+    thread.join()
+
+
+def test_a_lock_left_by_a_dead_run_does_not_block(tmp_path):
+    from harness.store.lock import StoreLock
+
+    (tmp_path / ".lock").write_text('{"pid": 999999, "host": "gone", "since": 0}')  # the file stays; flock died
+    with StoreLock(tmp_path):
+        pass
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{garbage", "is not a readable manifest"),
+    ('{"corpus_id": "x"}', "lacks domains, tokenizers"),
+    ("[1]", "lacks corpus_id, domains, tokenizers"),
+])
+def test_a_bad_corpus_manifest_is_one_line(tmp_path, content, message):
+    from harness.errors import UserError
+    from harness.quality.corpus_build import load_manifest
+
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(UserError, match=message):
+        load_manifest(tmp_path)
+
+
+def test_compare_reports_an_unwritable_markdown_path_in_one_line(tmp_path, capsys):
+    from harness.run.cli import main
+
+    store, _ = _store_with_bad_records(tmp_path)
+    for bad in store.glob("unit/[bcde]*.json"):
+        bad.unlink()
+    (tmp_path / "file").write_text("x")
+    code = main(["compare", f"baseline={store}", f"candidate={store}", f"markdown={tmp_path / 'file' / 'gate.md'}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "compare.markdown=" in err and "cannot be written" in err and "Traceback" not in err

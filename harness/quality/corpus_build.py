@@ -275,8 +275,20 @@ def read_split(corpus: Path, domain: str, split: str) -> str:
     return data.decode()
 
 
+MANIFEST_KEYS = ("corpus_id", "domains", "tokenizers")  # what readers of a manifest rely on
+
+
 def load_manifest(corpus: Path) -> dict:
     path = Path(corpus) / "manifest.json"
     if not path.exists():
         raise UserError(f"no corpus at {corpus} (no manifest.json); build it with `swarm-bench corpus build`")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is not a readable manifest ({type(exc).__name__}: {exc}); rebuild it with "
+                        "`swarm-bench corpus build`") from None
+    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}: an incomplete or foreign manifest; rebuild it with "
+                        "`swarm-bench corpus build`")
+    return manifest

@@ -60,10 +60,14 @@ def compare(argv: list[str]) -> int:
     candidate = gate.load_run(cfg.candidate, cfg.store, cfg.allow_unreadable)
     result = gate.compare_runs(baseline, candidate, settings, tuple(cfg.ignore_env))
     print(compare_report.table(result))
-    for path, render in ((cfg.markdown, compare_report.markdown), (cfg.json, compare_report.as_json)):
+    for key, path, render in (("markdown", cfg.markdown, compare_report.markdown), ("json", cfg.json, compare_report.as_json)):
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(render(result))
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(render(result))
+            except OSError as exc:
+                raise UserError(f"compare.{key}={path!r} cannot be written ({exc.strerror}); the table above is "
+                                "the result") from None
             print(f"wrote {path}")
     return 0 if result["passed"] else 1
 

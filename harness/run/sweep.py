@@ -15,6 +15,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.run import isolation, launchers, runner
 from harness.run.config import compose_config, to_container
+from harness.store.lock import StoreLock, check_usable
 from harness.store.points import Point
 from harness.structured import from_mapping
 from suites import registry as suites
@@ -38,6 +39,7 @@ class TopConfig:
     progress: bool
     dry_run: bool
     isolation: str
+    wait: bool
 
 
 def resolve_device(requested: str) -> str:
@@ -156,15 +158,17 @@ def run(cfg: dict) -> int:
         for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
             print(f"  {point.label}: {state}")
         return 0
-    if launcher and launcher.get("name", "local") != "local":
-        rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress,
-                             top.isolation)
-    else:
-        rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress,
-                                isolation=top.isolation)
-    print(summary_table(rows))
-    if suite.after_run:
-        suite.after_run(params, top.results_dir)
+    store = check_usable(top.results_dir)  # before the first point, not after it is measured
+    with StoreLock(store, wait=top.wait):
+        if launcher and launcher.get("name", "local") != "local":
+            rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress,
+                                 top.isolation)
+        else:
+            rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress,
+                                    isolation=top.isolation)
+        print(summary_table(rows))
+        if suite.after_run:
+            suite.after_run(params, top.results_dir)
     statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
     print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
           + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
