@@ -19,7 +19,7 @@ FILTERS = {  # sidebar label -> column
 def store_signature(store: str | Path) -> tuple:
     """(count, newest mtime, total size) of the store's JSON files: changes when a record does."""
     files = list(Path(store).rglob("*.json"))
-    stats = [f.stat() for f in files]
+    stats = [f.lstat() for f in files]  # lstat: a dangling link is a problem to show, not a crash
     return len(files), max((s.st_mtime for s in stats), default=0.0), sum(s.st_size for s in stats)
 
 
@@ -35,6 +35,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         df[name] = _column(df, name, None)
     df["gpu"] = df["gpu_name"].fillna("cpu")
     df["status"] = df["status"].fillna("unknown")
+    df["model"] = df["model"].astype(object).fillna("(no model)")  # records of other tasks: shown, labelled
     for name in ("seq_len", "batch_size", "latency_ms_p50", "latency_ms_ci_lo", "latency_ms_ci_hi",
                  "peak_alloc_mb", "peak_rss_mb", "tokens_per_s", "flops_per_token", "params_total",
                  "params_active", "energy_j_per_token", "loss_final", "model.n_encoders", "model.top_k",

@@ -51,3 +51,10 @@ def hold_memory(point: dict) -> dict:
         block = bytearray(point["mb"] << 20)
         block[::4096] = b"\1" * len(block[::4096])  # every page resident
     return {"memory_mb": memory.result(), "tokens_per_s": float(os.getpid())}
+
+
+def fail_if_flagged(point: dict) -> dict:
+    """Succeeds until the file `flag` exists: a point that starts failing between two runs."""
+    if os.path.exists(point["flag"]):
+        raise ValueError("planted failure: flag file present")
+    return {"tokens_per_s": float(point["value"])}

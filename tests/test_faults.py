@@ -222,3 +222,31 @@ def test_compare_reports_an_unwritable_markdown_path_in_one_line(tmp_path, capsy
     code = main(["compare", f"baseline={store}", f"candidate={store}", f"markdown={tmp_path / 'file' / 'gate.md'}"])
     err = capsys.readouterr().err
     assert code == 2 and "compare.markdown=" in err and "cannot be written" in err and "Traceback" not in err
+
+
+def test_with_force_a_failure_retires_the_old_records_past_it_in_its_group(tmp_path, capsys):
+    from harness.run.runner import run_sweep
+    from harness.store.points import Point, point_id
+
+    flag = tmp_path / "flag"
+    group = [Point({"suite": "unit", "task": "tests.fault_tasks:fail_if_flagged", "flag": str(flag), "value": v},
+                   60.0, stop_group="g") for v in (64.0, 128.0)]
+    store = tmp_path / "store"
+    assert [r["status"] for r in run_sweep(group, store=str(store), progress=False, isolation="point")] == ["ok", "ok"]
+    flag.write_text("now L=64 fails")
+    rows = run_sweep(group, store=str(store), progress=False, force=True, isolation="point")
+    assert [r["status"] for r in rows] == ["error", "not run"]
+    longer = results.record_path(store, "unit", point_id(group[1].config))
+    assert not longer.exists() and longer.with_name(longer.name + ".stale").exists()
+    assert list(results.load(store)["status"]) == ["error"], "no feasible length may show past the failure"
+    assert "no longer stands" in capsys.readouterr().err
+
+
+def test_the_dashboard_loads_records_without_a_model_and_a_dangling_link(tmp_path):
+    from dashboard_app import data
+
+    results.write_record(tmp_path, "f" * 16, "run", {"suite": "unit", "task": "x:y"}, {"status": "ok", "payload": {}})
+    (tmp_path / "unit" / ("0" * 16 + ".json")).symlink_to(tmp_path / "gone.json")
+    assert data.store_signature(tmp_path)[0] == 2
+    table = data.load(tmp_path)
+    assert list(table["model"]) == ["(no model)"] and "dangling link" in data.problems_text(table)

@@ -49,11 +49,18 @@ class ChainRunner:
     def skip(self, point: Point, dry: bool = False) -> dict | None:
         """The summary row of a point that will not run (done before, or a shorter point of its
         stop group failed); None when it must run. An unreadable record of the point is kept
-        aside as `<id>.json.unreadable` (not under `dry`) and the point counts as not done."""
+        aside as `<id>.json.unreadable` and the point counts as not done; with `force`, the
+        record of a point skipped after a failure in its group is kept aside as
+        `<id>.json.stale` (neither happens under `dry`)."""
         pid = point_id(point.config)
-        if point.stop_group in self.failed_groups:
-            return {**point.config, "point_id": pid, "status": NOT_RUN, "note": "a shorter point of this group failed"}
         path = results.record_path(self.store, point.config["suite"], pid)
+        if point.stop_group in self.failed_groups:
+            if self.force and not dry and path.exists():  # an old ok past a new failure would show a false feasible length
+                stale = path.with_name(path.name + ".stale")
+                path.rename(stale)
+                print(f"warning: {path} kept as {stale.name}: with force=true a shorter point of its group failed, "
+                      "so its old result no longer stands", file=sys.stderr)
+            return {**point.config, "point_id": pid, "status": NOT_RUN, "note": "a shorter point of this group failed"}
         existing, problem = results.inspect_record(path) if path.exists() or path.is_symlink() else (None, None)
         if problem and dry:
             return None
