@@ -42,7 +42,7 @@ def one_line(exc: OmegaConfBaseException, where: str = "", valid: list[str] | No
         return f"missing key {_qualified(where, key)}"
     if isinstance(exc, ValidationError):
         converted = re.search(r"could not be converted to (\w+)", text)
-        value = getattr(exc, "value", None) if hasattr(exc, "value") else None
+        value = getattr(exc, "value", None)
         if converted:
             return f"{_qualified(where, key)}: expected {_TYPE_WORDS.get(converted.group(1), converted.group(1))}, " \
                    f"got {value!r}"
@@ -72,7 +72,3 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], where: str) -> T:
     except OmegaConfBaseException as exc:
         raise UserError(one_line(exc, where, names)) from None
 
-
-def as_dict(instance) -> dict:
-    """A dataclass instance as a plain dict (nested containers copied)."""
-    return dataclasses.asdict(instance)

@@ -12,6 +12,7 @@ hint about HYDRA_FULL_ERROR).
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -39,8 +40,9 @@ def groups() -> list[str]:
     return sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
+@functools.cache
 def register_schemas() -> None:
-    """Put every suite's and launcher's dataclass into Hydra's ConfigStore (idempotent)."""
+    """Put every suite's and launcher's dataclass into Hydra's ConfigStore, once per process."""
     store = ConfigStore.instance()
     for name, entry in suites.SUITES.items():
         store.store(group="suite", name=f"{name}_schema", node=entry.params_cls)

@@ -30,6 +30,18 @@ from harness.store.atomic import write_json_atomic
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_AT_START = os.getppid()
+
+
+def _libc():
+    """glibc (prctl, malloc_trim), or None off Linux/glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "prctl") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+LIBC = _libc()
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
@@ -78,10 +90,8 @@ def _release() -> None:
     allocator's cached blocks, the peak statistics (each point's trackers read its own peaks
     from a fresh baseline)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    if LIBC is not None:
+        LIBC.malloc_trim(0)
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
         torch.cuda.synchronize()
@@ -106,11 +116,9 @@ def die_with_parent() -> None:
     """Linux: when the parent dies (even by SIGKILL), this child gets SIGTERM and takes its
     whole process group down with it, so no point outlives the sweep that started it."""
     signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
+    if LIBC is None:
         return
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != PARENT_AT_START:  # the parent died before prctl took effect
         os.killpg(0, signal.SIGKILL)
 
