@@ -1,7 +1,8 @@
 """Size a baseline to a target parameter count (total or active) by solving for depth or width.
 
 Counts come from building the model on PyTorch's `meta` device (no memory, no init cost), so
-the helper works for any registered model, sizes included that would not fit in memory.
+the helper works for any registered model, sizes included that would not fit in memory; they
+are remembered across processes (models.param_counts).
 Depth: the count is affine in depth (embeddings + depth x per-layer), so two builds give the
 answer. Width: the count grows monotonically with d_model, so a bisection over multiples of
 64 finds it (heads follow the width at 64 dimensions each). Either way the result is the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from models import registry
+from models import param_counts, registry
 from models.errors import ModelConfigError
 
 MATCH_BY = ("depth", "width")
@@ -19,9 +20,11 @@ WIDTH_STEP = 64
 
 
 def count_params(name: str, config: dict, active: bool = False) -> int:
-    with torch.device("meta"):
-        model = registry.build(name, config)
-    return model.num_params(active=active)
+    def build_and_count() -> int:
+        with torch.device("meta"):
+            model = registry.build(name, config)
+        return model.num_params(active=active)
+    return param_counts.remembered(name, config, active, build_and_count)
 
 
 def match_depth(name: str, config: dict, target: int, active: bool = False) -> dict:

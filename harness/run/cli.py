@@ -7,7 +7,9 @@
     swarm-bench --help | --cfg job
 
 Every argument is Hydra's `key=value` override syntax. A user mistake exits with code 2 and
-one line on stderr, never a traceback; see `--help` for the other exit codes.
+one line on stderr, never a traceback; see `--help` for the other exit codes. This module
+imports nothing heavy at the top: a sweep's first warm worker is started before torch and the
+suites are imported here, so the two processes import side by side (`_early_worker`).
 """
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ import sys
 from typing import Callable
 
 from harness.errors import UserError
-from harness.run import commands, sweep
-from harness.run.config import compose_config, group_options, to_container
 from models.errors import ModelConfigError
 
 EXIT_CODES = """exit codes:
@@ -30,6 +30,8 @@ EXIT_CODES = """exit codes:
 
 
 def help_text() -> str:
+    from harness.run import commands, sweep
+    from harness.run.config import group_options
     from models import registry as models
     from suites import registry as suites
 
@@ -59,7 +61,25 @@ def _legacy_corpus(argv: list[str]) -> list[str] | None:
     return ["build", *(a[len("corpus."):] for a in rest)]
 
 
-def dispatch(argv: list[str]) -> int:
+def _early_worker(argv: list[str]):
+    """The first warm worker of what looks, from the raw arguments, like a local sweep under
+    isolation=chain; None otherwise. Only a guess: sweep.run keeps it when the composed config
+    agrees and ends it when not, so a wrong guess costs an idle process, never a result."""
+    if not argv or any("=" not in a or a.startswith("-") for a in argv) or "corpus=build" in argv:
+        return None  # a command (compare, claims, corpus ...), a flag, or --help
+    keys = {a.lstrip("+~").partition("=")[0]: a.partition("=")[2].strip().lower() for a in argv}
+    if keys.get("dry_run") == "true" or keys.get("isolation") == "point" or keys.get("launcher", "local") != "local":
+        return None
+    from harness.run.isolation import start_early
+
+    return start_early()
+
+
+def dispatch(argv: list[str], early=None) -> int:
+    """Run the command line; `early`: a warm worker from _early_worker, handed to the sweep."""
+    from harness.run import commands, sweep
+    from harness.run.config import compose_config, to_container
+
     if argv[:1] and argv[0] in ("-h", "--help", "help"):
         print(help_text())
         return 0
@@ -74,7 +94,7 @@ def dispatch(argv: list[str]) -> int:
     if any(arg.startswith("-") for arg in argv):  # --cfg job, --info ...: Hydra's own flags
         compose_config([arg for arg in argv if "=" in arg and not arg.startswith("-")])
         return _hydra_main()
-    return sweep.run(to_container(compose_config(argv)))
+    return sweep.run(to_container(compose_config(argv)), early=early)
 
 
 class Terminated(BaseException):
@@ -119,13 +139,19 @@ def guarded(work: Callable[[], int]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    return guarded(lambda: dispatch(argv))
+    early = _early_worker(argv)
+    try:
+        return guarded(lambda: dispatch(argv, early))
+    finally:
+        if early is not None:
+            early.close()  # already ended by the sweep, unless it never got that far
 
 
 def _hydra_main() -> int:
     import hydra
     from omegaconf import OmegaConf
 
+    from harness.run import sweep
     from harness.run.config import CONF_DIR, register_schemas
 
     register_schemas()

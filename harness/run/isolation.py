@@ -8,8 +8,10 @@ Two isolation modes (`isolation=` in the config; every record says which ran it)
             paying those once; between points it frees the previous point's objects, empties
             the CUDA cache and resets the peak-memory statistics, so every peak stays the
             point's own. Any failure (error, oom, timeout, crash) ends the worker and the next
-            point gets a fresh one. On a GPU a spare worker is started ahead (imports only, no
-            CUDA context), so a replacement is ready when one ends.
+            point gets a fresh one. The first worker can be started before the points are
+            built (`start_early`, while the parent composes and sizes models), and on a GPU a
+            spare worker is started ahead (imports only, no CUDA context), so a replacement is
+            ready when one ends.
 
 Either way `start_new_session=True` makes the child a process-group leader, so a timeout
 kills everything it started (compile workers, data loaders) with one killpg, and the parent
@@ -20,6 +22,7 @@ next run.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -36,6 +39,8 @@ STDERR_TAIL_CHARS = 4000
 MODES = ("chain", "point")
 POLL_S = 0.005  # how often the parent looks for a warm worker's result
 TEMP_PREFIX = "swarm-bench-"  # + point|worker-<parent pid>-: a dead parent's leftovers are found by pid
+COMMON_TASK = "harness.tasks.forward_train"  # what a worker started before its points are known imports
+KERNEL_MODULES = ("mamba_ssm.ops.selective_scan_interface", "causal_conv1d")  # imported ahead where installed
 
 
 def _pid_alive(pid: int) -> bool:
@@ -184,12 +189,15 @@ class Isolation:
     """Runs points one after another in `mode` (see the module docstring); `close()` ends any
     worker. One per chain runner: parallel launchers hold one each."""
 
-    def __init__(self, mode: str = "chain", env: dict | None = None):
+    def __init__(self, mode: str = "chain", env: dict | None = None, worker: WarmWorker | None = None):
+        """`worker`: one from `start_early` (same `env`), taken as the chain's first worker."""
         if mode not in MODES:
             raise ValueError(f"isolation={mode!r}; valid: {', '.join(MODES)}")
         self.mode, self.env = mode, env
         clean_stale_temp_dirs()
-        self.worker: WarmWorker | None = None
+        self.worker: WarmWorker | None = worker if mode == "chain" else None
+        if worker is not None and self.worker is None:
+            worker.close()
         self.spare: WarmWorker | None = None
 
     def run(self, point: dict, timeout_s: float) -> dict:
@@ -219,9 +227,21 @@ class Isolation:
         self.worker = self.spare = None
 
 
+def start_early(env: dict | None = None) -> WarmWorker:
+    """A warm worker started before the sweep's points exist: it imports the common task and
+    the kernels while the parent composes the config and sizes the models."""
+    return WarmWorker(env, [COMMON_TASK, *_installed(KERNEL_MODULES)])
+
+
+def _installed(modules: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if importlib.util.find_spec(m.partition(".")[0]) is not None]
+
+
 def _preload(point: dict) -> list[str]:
-    """The modules a worker imports before its first request: the point's task module."""
+    """The modules a worker imports before its first request: the point's task module and,
+    for a CUDA point, the installed fused kernels."""
     from harness import tasks
 
     target = tasks.TASKS.get(point.get("task", ""), point.get("task", ""))
-    return [target.partition(":")[0]] if ":" in target else []
+    kernels = _installed(KERNEL_MODULES) if str(point.get("device", "")).startswith("cuda") else []
+    return ([target.partition(":")[0]] if ":" in target else []) + kernels

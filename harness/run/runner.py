@@ -21,7 +21,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from harness.measure.env import code_version
-from harness.run.isolation import Isolation
+from harness.run.isolation import Isolation, WarmWorker
 from harness.store import results
 from harness.store.points import Point, point_id
 from harness.store.schema import DONE_STATUSES, NOT_RUN
@@ -37,10 +37,10 @@ class ChainRunner:
     """Runs points in order, skipping finished ones and the rest of a stop group after a failure."""
 
     def __init__(self, store: str, run_id: str, force: bool = False, env: dict | None = None,
-                 isolation: str = "chain"):
+                 isolation: str = "chain", worker: WarmWorker | None = None):
         self.store, self.run_id, self.force, self.env = store, run_id, force, env
         self.failed_groups: set[str] = set()
-        self.isolation = Isolation(isolation, env)
+        self.isolation = Isolation(isolation, env, worker)
 
     def close(self) -> None:
         """End the warm worker, if any."""
@@ -111,10 +111,11 @@ def chains(points: list[Point]) -> list[list[Point]]:
 
 
 def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True,
-              run_id: str | None = None, isolation: str = "chain") -> list[dict]:
+              run_id: str | None = None, isolation: str = "chain", worker: WarmWorker | None = None) -> list[dict]:
     """Run `points` one after another here (other launchers: harness.run.launchers) under
-    `isolation` (harness.run.isolation); returns one summary row per point, in order."""
-    runner = ChainRunner(store, run_id or new_run_id(), force, isolation=isolation)
+    `isolation` (harness.run.isolation), the first of them in `worker` if given (one from
+    isolation.start_early); returns one summary row per point, in order."""
+    runner = ChainRunner(store, run_id or new_run_id(), force, isolation=isolation, worker=worker)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     rows = []
     try:

@@ -140,7 +140,17 @@ def _expander(ctx: RunContext):
     return expand
 
 
-def run(cfg: dict) -> int:
+def run(cfg: dict, early: isolation.WarmWorker | None = None) -> int:
+    """Run a composed config's sweep; `early`: a warm worker the command line started ahead
+    (kept for a local isolation=chain run, ended otherwise)."""
+    try:
+        return _run(cfg, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _run(cfg: dict, early: isolation.WarmWorker | None) -> int:
     top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
                        where="config")
     if not top.results_dir.strip():
@@ -148,6 +158,28 @@ def run(cfg: dict) -> int:
     if top.isolation not in isolation.MODES:
         raise UserError(f"isolation={top.isolation!r}; valid: {', '.join(isolation.MODES)}")
     launcher = cfg.get("launcher")
+    local = not launcher or launcher.get("name", "local") == "local"
+    wanted = local and top.isolation == "chain" and not top.dry_run
+    if early is not None and not wanted:
+        early.close()
+    if wanted and early is None:  # it imports while this process sizes the models and plans
+        early = isolation.start_early()
+    try:
+        params, rows = _run_points(cfg, top, launcher if not local else None, early if wanted else None)
+    finally:
+        if early is not None:
+            early.close()
+    if rows is None:  # dry run
+        return 0
+    statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
+    print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
+          + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
+          " (load with harness.store.results.load())")
+    return exit_code(statuses)
+
+
+def _run_points(cfg: dict, top: TopConfig, launcher: dict | None, early: isolation.WarmWorker | None):
+    """Build, then plan (dry run: rows None) or run the points; print the summary table."""
     suite, params, ctx, points, description = build(cfg)
     folders = sorted({p.config["suite"] for p in points}) or [params.name]
     print(f"suite {params.name!r} on {ctx.device} ({ctx.dtype}): {len(points)} points -> "
@@ -157,23 +189,19 @@ def run(cfg: dict) -> int:
     if top.dry_run:
         for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
             print(f"  {point.label}: {state}")
-        return 0
+        return params, None
     store = check_usable(top.results_dir)  # before the first point, not after it is measured
     with StoreLock(store, wait=top.wait):
-        if launcher and launcher.get("name", "local") != "local":
+        if launcher:
             rows = launchers.run(launcher, points, top.results_dir, runner.new_run_id(), top.force, top.progress,
                                  top.isolation)
         else:
             rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress,
-                                    isolation=top.isolation)
+                                    isolation=top.isolation, worker=early)
         print(summary_table(rows))
         if suite.after_run:
             suite.after_run(params, top.results_dir)
-    statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
-    print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
-          + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
-          " (load with harness.store.results.load())")
-    return exit_code(statuses)
+    return params, rows
 
 
 def exit_code(statuses: dict[str, int]) -> int:
