@@ -28,14 +28,17 @@ from harness.store.points import Point
 from suites.common import RunContext
 
 MODELS = "[mamba,transformer,swarm,mamba_moe]"
+MODES = "[forward,train]"
 LENGTHS = {"cuda": "[2048,8192]", "cpu": "[64,128]"}
 AGREE_RTOL = 0.03  # a ratio within +-3% agrees even when its CI excludes 1
 MEM_RTOL, MEM_ATOL_MB = 0.01, 1.0
 
 
-def benchmark_points(device: str, lengths: str | None = None) -> list[Point]:
+def benchmark_points(device: str, lengths: str | None = None, models: str | None = None,
+                     modes: str | None = None) -> list[Point]:
     kind = device.split(":")[0]
-    overrides = ["suite=scaling", f"suite.models={MODELS}", f"suite.seq_lens={lengths or LENGTHS[kind]}",
+    overrides = ["suite=scaling", f"suite.models={models or MODELS}", f"suite.modes={modes or MODES}",
+                 f"suite.seq_lens={lengths or LENGTHS[kind]}",
                  "suite.extend_seq_lens=[]",
                  "suite.energy_min_s=0.0", "suite.match=none", "suite.iters=10", "suite.max_time_s=1.0"]
     ctx = RunContext(device=device, dtype=resolve_dtype("auto", device), seed=0, vocab_size=16384, model_choice=None)
@@ -79,8 +82,9 @@ def agreement(point_records: list[dict], chain_records: list[dict]) -> dict:
             "latency_agrees": latency_ok, "memory_agrees": mem_ok, "agrees": latency_ok and mem_ok}
 
 
-def run(out: Path, repeats: int, device: str, lengths: str | None = None) -> dict:
-    points = benchmark_points(device, lengths)
+def run(out: Path, repeats: int, device: str, lengths: str | None = None, models: str | None = None,
+        modes: str | None = None) -> dict:
+    points = benchmark_points(device, lengths, models, modes)
     stores = {mode: out.parent / f"{out.stem}-{mode}" for mode in ("point", "chain")}
     wall = {"point": 0.0, "chain": 0.0}
     for repeat in range(repeats):
@@ -116,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="processes per point and isolation (interleaved)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--lengths", default=None, help="e.g. [8192]; default: two per device")
+    parser.add_argument("--models", default=None, help=f"a subset, e.g. [mamba,swarm]; default {MODELS}")
+    parser.add_argument("--modes", default=None, help=f"default {MODES}")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = run(out, args.repeats, resolve_device(args.device), args.lengths)
+    report = run(out, args.repeats, resolve_device(args.device), args.lengths, args.models, args.modes)
     out.write_text(json.dumps(report, indent=1))
     print(f"{report['device']}: median overhead per point {report['median_overhead_s']}; "
           f"sweep wall {report['sweep_wall_s']}; all agree: {report['all_agree']}")

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Path(args.keep or tempfile.mkdtemp(prefix="swarm-bench-cost-"))
     rows = []
-    for suite in args.suites:
-        row = cost(suite, root / suite, args.extra)
+    for i, suite in enumerate(args.suites):  # a suite named twice runs twice, into its own store
+        row = cost(suite, root / f"{i}-{suite}", args.extra)
         rows.append(row)
         print(f"{suite}: {row['points']} points in {row['wall_s']:.1f} s ({row['statuses']}), median overhead "
               f"{row['median_overhead_s']} s, exit {row['exit_code']}", flush=True)
