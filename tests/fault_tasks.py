@@ -58,3 +58,33 @@ def fail_if_flagged(point: dict) -> dict:
     if os.path.exists(point["flag"]):
         raise ValueError("planted failure: flag file present")
     return {"tokens_per_s": float(point["value"])}
+
+
+def sigkill_self(point: dict) -> dict:
+    """Dies as the OOM killer's victims die: SIGKILL, no word."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}
+
+
+def outgrow_cgroup(point: dict) -> dict:
+    """Join the memory cgroup `cgroup_procs` (its cgroup.procs file) and touch memory until
+    the kernel's OOM killer ends this process."""
+    with open(point["cgroup_procs"], "w") as f:
+        f.write(str(os.getpid()))
+    blocks = []
+    while True:
+        block = bytearray(16 << 20)
+        block[::4096] = b"\1" * len(block[::4096])
+        blocks.append(block)
+
+
+def hang_with_escaped_grandchildren(point: dict) -> dict:
+    """Start two processes that leave this point's process group, then hang: one in a new
+    session (setsid), one orphaned in a new session by a shell that exits at once."""
+    direct = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    orphan_file = point["pid_file"] + ".orphan"
+    subprocess.run(["sh", "-c", f"setsid sleep 1000 & echo $! > {orphan_file}"], check=True)
+    with open(point["pid_file"], "w") as f:
+        f.write(str(direct.pid))
+    time.sleep(1000)
+    return {}

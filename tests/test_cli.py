@@ -9,11 +9,13 @@ import sys
 import pytest
 
 from harness.measure.env import REPO_ROOT
+from tests.limits import limit
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`run.py args` in a child; `timeout` is a base, scaled by tests.limits."""
     return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=limit(timeout))
 
 
 @pytest.mark.parametrize("args,message", [

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard_app import charts
 from harness.measure.stats import fit_power_law
 from harness.store.atomic import write_json_atomic
+from tests.limits import limit
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 H100 = {"gpu_name": "NVIDIA H100 80GB HBM3", "torch_cuda": "13.0", "packages": {"torch": "2.11.0"}}
@@ -81,7 +82,7 @@ def _fresh_cache():
 
 def app(monkeypatch, store: Path) -> AppTest:
     monkeypatch.setenv("SWARM_BENCH_RESULTS", str(store))
-    return AppTest.from_file(APP, default_timeout=60).run()
+    return AppTest.from_file(APP, default_timeout=limit(60)).run()
 
 
 def figures(at: AppTest) -> list[dict]:

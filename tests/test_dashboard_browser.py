@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.measure.env import REPO_ROOT
+from tests.limits import limit
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TABS = ("Scaling", "Encoders", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Claims", "Table")
@@ -57,12 +58,12 @@ def dashboard_url():
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=limit(20))
 
 
 def _wait_idle(page) -> None:
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=limit(60_000))
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=limit(60_000))
 
 
 def test_dashboard_in_chromium(dashboard_url, tmp_path):
@@ -79,7 +80,7 @@ def test_dashboard_in_chromium(dashboard_url, tmp_path):
             _wait_idle(page)
             panel = page.locator("[role='tabpanel']:visible")
             if tab not in ("Runs", "Claims", "Table"):
-                panel.locator(".main-svg").first.wait_for(timeout=30_000)  # a plotly chart drew
+                panel.locator(".main-svg").first.wait_for(timeout=limit(30_000))  # a plotly chart drew
             assert page.locator("[data-testid='stException']").count() == 0, f"exception on tab {tab}"
             name = tab.lower().replace(" ", "_")
             page.screenshot(path=str(shots / f"dashboard_{name}.png"), full_page=True)

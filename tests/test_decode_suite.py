@@ -7,6 +7,7 @@ import torch
 
 from harness.store import results
 from models import generation, registry
+from tests.limits import limit
 from tests.test_cli import run_cli
 
 
@@ -35,7 +36,7 @@ def test_max_batch_points_run_in_order_and_stop_at_the_first_failure():
     params = DecodeParams(name="decode", models=["mamba", "transformer"], preset="tiny", contexts=[8],
                           batch_sizes=[1], gen_tokens=2, decode_repeats=1, cuda_graphs=[False], max_batch_context=8,
                           max_batch_sizes=[64, 4, 16], max_batch_gen_tokens=2, warmup=0, iters=1, max_time_s=1.0, energy_min_s=0.0,
-                          timeout_s=60.0)
+                          timeout_s=limit(60.0))
     points, _ = build_points(params, ctx)
     sweep = [p for p in points if p.config["sweep"] == "max_batch" and p.config["model"] == "mamba"]
     assert [p.config["batch_size"] for p in sweep] == [4, 16, 64]

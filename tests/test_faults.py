@@ -15,10 +15,11 @@ import pytest
 from harness.measure.env import REPO_ROOT
 from harness.run.isolation import clean_stale_temp_dirs
 from harness.store import results
+from tests.limits import limit
 
 pytestmark = pytest.mark.slow
 ENV = {"packages": {"torch": "2.13.0"}, "cpu_count": 2, "torch_threads": 2}  # a record's environment, minimal
-WAIT_S = 120.0  # generous: a loaded 2-core machine imports torch slowly; the tests poll, never sleep it out
+WAIT_S = limit(120.0)  # generous: a loaded 2-core machine imports torch slowly; the tests poll, never sleep it out
 
 
 def _alive(pid: int) -> bool:

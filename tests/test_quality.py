@@ -18,12 +18,13 @@ from harness.tasks import corpus_quality as quality
 from models import registry
 from suites.common import RunContext
 from suites.quality import QualityParams, build_points
+from tests.limits import limit
 from tests.test_corpus import sources  # noqa: F401  (the fixture corpus)
 
 
 def params(corpus: str, **over) -> QualityParams:
     values = dict(name="quality", corpus=corpus, tokenizer="bytes", preset="tiny", seeds=[0], train_tokens=2048,
-                  batch_size=4, context=64, lr=3e-3, eval_every=4, eval_tokens=256, test_tokens=1024, timeout_s=300.0,
+                  batch_size=4, context=64, lr=3e-3, eval_every=4, eval_tokens=256, test_tokens=1024, timeout_s=limit(300.0),
                   parts=["corpus"],
                   models=[{"model": "swarm", "overrides": {"n_encoders": 4, "top_k": 1}},
                           {"model": "mamba", "match": "params_active"}])

@@ -12,6 +12,7 @@ from models import registry
 from models.errors import ModelConfigError
 from suites import regression
 from suites.common import RunContext
+from tests.limits import limit
 from tests.test_cli import run_cli
 
 CTX = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=512, model_choice=None)
@@ -20,7 +21,7 @@ CTX = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=512, model_choic
 def params(**overrides) -> regression.RegressionParams:
     values = dict(name="regression", modes=["forward", "train"], models=["mamba", "transformer"],
                   presets=["tiny"], shapes=[[1, 32], [2, 64]], repeats=3, loss_steps=5, loss_shape=[2, 32],
-                  loss_repeats=2, loss_lr=1e-2, warmup=1, iters=3, max_time_s=1.0, energy_min_s=0.0, timeout_s=60.0)
+                  loss_repeats=2, loss_lr=1e-2, warmup=1, iters=3, max_time_s=1.0, energy_min_s=0.0, timeout_s=limit(60.0))
     return regression.RegressionParams(**{**values, **overrides})
 
 

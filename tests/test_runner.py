@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from harness.run.runner import run_sweep
 from harness.store import results
 from harness.store.points import Point, point_id
+from tests.limits import limit
 
 pytestmark = pytest.mark.slow
 MODES = pytest.mark.parametrize("isolation", ["chain", "point"])
 
 
-def _point(task: str, timeout_s: float = 60.0, group: str | None = None, **extra) -> Point:
+def _point(task: str, timeout_s: float = limit(60.0), group: str | None = None, **extra) -> Point:
     return Point({"suite": "unit", "task": f"tests.fault_tasks:{task}", **extra}, timeout_s, stop_group=group)
 
 
@@ -92,3 +94,16 @@ def test_each_point_of_a_warm_worker_reads_its_own_peak_memory(tmp_path):
     assert rows[0]["tokens_per_s"] == rows[1]["tokens_per_s"], "one worker ran both"
     big, small = rows[0]["peak_rss_mb"], rows[1]["peak_rss_mb"]
     assert big - small > 200, f"the second point's peak ({small:.0f} MiB) carries the first's ({big:.0f} MiB)"
+
+
+@MODES
+def test_a_timeout_kills_what_left_the_process_group(tmp_path, isolation):
+    pid_file = tmp_path / "escaped.pid"
+    rows = run_sweep([_point("hang_with_escaped_grandchildren", timeout_s=8.0, pid_file=str(pid_file)),
+                      _point("succeed", value=1.0)], store=str(tmp_path), progress=False, isolation=isolation)
+    assert [r["status"] for r in rows] == ["timeout", "ok"]
+    escaped = [int(pid_file.read_text()), int(Path(str(pid_file) + ".orphan").read_text())]
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in escaped) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in escaped), "a process in its own session survived the timeout"

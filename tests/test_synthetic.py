@@ -26,6 +26,7 @@ from harness.store import results
 from harness.structured import from_mapping
 from suites.common import RunContext
 from suites.quality import QualityParams, build_points
+from tests.limits import limit
 
 CPU = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=16384, model_choice=None)
 
@@ -92,7 +93,7 @@ def test_accuracy_counts_exactly_the_answers(name):
 
 
 def params(**over) -> QualityParams:
-    values = dict(name="quality", corpus="/nonexistent", preset="tiny", seeds=[0], timeout_s=300.0, parts=["synthetic"],
+    values = dict(name="quality", corpus="/nonexistent", preset="tiny", seeds=[0], timeout_s=limit(300.0), parts=["synthetic"],
                   models=[{"model": "transformer"}, {"model": "mamba", "match": "params_active"}],
                   synthetic={"tasks": ["induction_heads", "mqar"], "train_lengths": [64], "eval_lengths": [64, 128],
                              "steps": 3, "batch_size": 4, "lr": 3e-3, "eval_every": 2, "eval_batches": 1})

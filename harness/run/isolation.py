@@ -16,7 +16,8 @@ Two isolation modes (`isolation=` in the config; every record says which ran it)
 Either way `start_new_session=True` makes the child a process-group leader, so a timeout
 kills everything it started (compile workers, data loaders) with one killpg, and the parent
 records every status: a child that dies without a result is `crashed`, one that outlives
-its timeout is `timeout`. A child dies with its parent (harness.run.worker.die_with_parent),
+its timeout is `timeout`, one the kernel's OOM killer ended is `oom` (harness.run.oom).
+A child dies with its parent (harness.run.worker.die_with_parent),
 even when the parent is SIGKILLed; the temp folders such a parent leaves are removed by the
 next run.
 """
@@ -34,6 +35,7 @@ import time
 from pathlib import Path
 
 from harness.measure.env import PACKAGE_ROOT, compile_cache_env
+from harness.run import oom, process_tree
 
 STDERR_TAIL_CHARS = 4000
 MODES = ("chain", "point")
@@ -67,6 +69,8 @@ def clean_stale_temp_dirs(root: str | None = None) -> list[str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the child, its process group and every descendant that left the group."""
+    process_tree.kill_descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -91,11 +95,21 @@ def _died(proc: subprocess.Popen) -> str:
     return f"child process died ({how}) without a result"
 
 
+def _no_result(proc: subprocess.Popen, oom_before: dict, output_tail: str, wall_s: float, isolation: dict) -> dict:
+    """A child that died without a result: `oom` when the kernel's OOM killer ended it
+    (harness.run.oom), else `crashed`."""
+    reason = oom.oom_kill_reason(oom_before, proc.returncode)
+    if reason:
+        return _failure("oom", f"{reason}; {_died(proc)}", output_tail, wall_s, isolation)
+    return _failure("crashed", _died(proc), output_tail, wall_s, isolation)
+
+
 def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict:
     """Run `point` in a fresh child; returns {status, error, payload, overhead_s, wall_s, isolation}."""
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}point-{os.getpid()}-") as tmp:
         request, result, log = Path(tmp, "request.json"), Path(tmp, "result.json"), Path(tmp, "child.log")
         request.write_text(json.dumps({"point": point, "spawned_at": time.time()}))
+        oom_before = oom.counters()
         t0 = time.perf_counter()
         with open(log, "wb") as log_file:
             proc = _spawn([str(request), str(result)], log_file, env)
@@ -116,7 +130,7 @@ def run_isolated(point: dict, timeout_s: float, env: dict | None = None) -> dict
             return _failure("timeout", f"no result after {timeout_s:g} s; process group killed", output_tail, wall_s,
                             isolation)
         if not result.exists():
-            return _failure("crashed", _died(proc), output_tail, wall_s, isolation)
+            return _no_result(proc, oom_before, output_tail, wall_s, isolation)
         outcome = json.loads(result.read_text())
         outcome.update(wall_s=wall_s, isolation=isolation)
         return outcome
@@ -143,6 +157,7 @@ class WarmWorker:
         request, result = Path(self.tmp.name, f"request-{n}.json"), Path(self.tmp.name, f"result-{n}.json")
         log_offset = self.log_path.stat().st_size
         request.write_text(json.dumps({"point": point, "spawned_at": time.time()}))
+        oom_before = oom.counters()
         t0 = time.perf_counter()
         try:
             self.proc.stdin.write((json.dumps([str(request), str(result)]) + "\n").encode())
@@ -154,8 +169,8 @@ class WarmWorker:
         try:
             while not result.exists():
                 if self.proc.poll() is not None:
-                    return _failure("crashed", _died(self.proc), self._tail(log_offset), time.perf_counter() - t0,
-                                    isolation)
+                    return _no_result(self.proc, oom_before, self._tail(log_offset), time.perf_counter() - t0,
+                                      isolation)
                 if time.perf_counter() > deadline:
                     _kill_group(self.proc)
                     return _failure("timeout", f"no result after {timeout_s:g} s; process group killed",

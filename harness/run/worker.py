@@ -26,6 +26,7 @@ import traceback
 
 from harness import tasks
 from harness.measure.host_memory import reset_host_peak
+from harness.run import process_tree
 from harness.store.atomic import write_json_atomic
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -112,12 +113,19 @@ def serve(preload: list[str]) -> int:
     return 0
 
 
+def _die(*_) -> None:
+    process_tree.kill_descendants(os.getpid())
+    os.killpg(0, signal.SIGKILL)
+
+
 def die_with_parent() -> None:
     """Linux: when the parent dies (even by SIGKILL), this child gets SIGTERM and takes its
-    whole process group down with it, so no point outlives the sweep that started it."""
-    signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+    whole tree down with it (its process group, and what left the group: this process is a
+    child subreaper, see harness.run.process_tree), so no point outlives the sweep."""
+    signal.signal(signal.SIGTERM, _die)
     if LIBC is None:
         return
+    LIBC.prctl(process_tree.PR_SET_CHILD_SUBREAPER, 1)
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != PARENT_AT_START:  # the parent died before prctl took effect
         os.killpg(0, signal.SIGKILL)
