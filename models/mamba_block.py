@@ -36,6 +36,8 @@ class MambaBlock(nn.Module):
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = expand * d_model
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
+        if backend not in kernels.BACKENDS:
+            raise ValueError(f"backend={backend!r}; valid: {', '.join(kernels.BACKENDS)}")
         self.backend, self.scan_chunk_len = backend, scan_chunk_len
         self.last_backend: str | None = None
         self.last_step_backend: str | None = None

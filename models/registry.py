@@ -39,6 +39,11 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in [
 ]}
 
 
+# Integer config fields where 0 means something (off, or "the default size"); every other
+# integer field (sizes, counts, lengths) must be >= 1.
+ZERO_ALLOWED = frozenset({"d_ff", "generalists", "share_rank", "min_capacity", "capacity_window"})
+
+
 def entry(name: str) -> ModelEntry:
     if name not in MODELS:
         raise ModelConfigError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
@@ -64,8 +69,9 @@ def resolve_config(name: str, preset: str, overrides: dict | None = None) -> dic
         raise ModelConfigError(f"unknown preset {preset!r} for model {name!r}; valid: {', '.join(e.presets)}")
     cfg = _config(e.config_cls, {**e.presets[preset], **(overrides or {}), **e.fixed}, where=f"model[{name}]")
     for key, value in dataclasses.asdict(cfg).items():
-        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise ModelConfigError(f"model[{name}].{key}={value} is impossible: must be >= 0")
+        if isinstance(value, int) and not isinstance(value, bool) and value < (0 if key in ZERO_ALLOWED else 1):
+            raise ModelConfigError(f"model[{name}].{key}={value} is impossible: must be >= "
+                                   f"{0 if key in ZERO_ALLOWED else 1}")
     return dataclasses.asdict(cfg)
 
 

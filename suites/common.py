@@ -75,7 +75,17 @@ def apply_profile(params, device_type: str, may_stay_none: tuple[str, ...] = ("p
         if unset and f.name not in may_stay_none:
             raise UserError(f"suite.{unset[0]} is not set and suite {params.name!r} has no {device_type} "
                             "profile value for it")
+    if isinstance(resolved, TimingParams):
+        check_timing(resolved)
     return resolved, description
+
+
+def check_timing(p: TimingParams) -> None:
+    for key, low, strict in (("warmup", 0, False), ("iters", 1, False), ("max_time_s", 0, False),
+                             ("energy_min_s", 0, False), ("timeout_s", 0, True)):
+        value = getattr(p, key)
+        if value is not None and (value <= low if strict else value < low):
+            raise UserError(f"suite.{key}={value} is impossible: must be {'>' if strict else '>='} {low}")
 
 
 def apply_profile_and_model(params, ctx: RunContext):

@@ -33,6 +33,8 @@ def build_points(params: DistributedParams, ctx: RunContext) -> tuple[list[Point
     require(not ctx.model_choice, "suite=distributed always runs the swarm; drop model=")
     require(bool(params.world_sizes) and min(params.world_sizes) >= 2,
             f"suite.world_sizes={params.world_sizes}: each must be >= 2")
+    for key in ("seq_len", "batch_size", "top_k"):
+        require(getattr(params, key) >= 1, f"suite.{key}={getattr(params, key)} is impossible: must be >= 1")
     require(all(params.batch_size % w == 0 for w in params.world_sizes),
             f"suite.batch_size={params.batch_size} must split evenly over world sizes {params.world_sizes}")
     require(ctx.device in ("cpu", "cuda"), f"device={ctx.device}: suite=distributed uses every GPU itself; "

@@ -52,6 +52,9 @@ def _validate(p: EncodersParams) -> None:
         require(bool(values), f"suite.{key} is empty")
         require(min(values) >= 1, f"suite.{key} has impossible values {[v for v in values if v < 1]}: must be >= 1")
     require(p.batch_size >= 1, f"suite.batch_size={p.batch_size} is impossible: must be >= 1")
+    for key in ("train_top_k", "loop_n_encoders", "total_match_n_encoders"):  # filters: may name unswept values
+        bad = [v for v in getattr(p, key) or [] if v < 1]
+        require(not bad, f"suite.{key} has impossible values {bad}: must be >= 1")
     for b in p.baselines:
         require(set(b) <= {"model", "match", "by"} and "model" in b,
                 f"suite.baselines entry {b}: expected keys model, match (params_active|params_total), by (depth|width)")

@@ -110,6 +110,10 @@ def _configs(params: QualityParams, vocab: int, domains: list[str]) -> list[tupl
 def _corpus_points(params: QualityParams, ctx: RunContext) -> list[Point]:
     for key in ("train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
+    for key in ("train_tokens", "batch_size", "context", "eval_every", "eval_tokens", "test_tokens"):
+        value = getattr(params, key)
+        require(value is None or value >= 1, f"suite.{key}={value} is impossible: must be >= 1")
+    require(params.lr > 0, f"suite.lr={params.lr} is impossible: must be > 0")
     require(params.train_tokens >= params.batch_size * params.context,
             f"suite.train_tokens={params.train_tokens} is less than one batch ({params.batch_size} x {params.context})")
     corpus = Path(params.corpus)

@@ -11,6 +11,7 @@ changed, 2 for bad input or incomparable runs.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -78,7 +79,14 @@ def claims(argv: list[str]) -> int:
     cfg = from_mapping(ClaimsConfig, parse_key_values(argv, "claims", field_names(ClaimsConfig)), where="claims")
     if not Path(cfg.store).is_dir():
         raise UserError(f"claims: store={cfg.store!r} is not a directory of results")
-    for line in claims_report.write(cfg.store, cfg.out or cfg.store):
+    out = Path(cfg.out or cfg.store)
+    try:  # before the ledger is evaluated, not after
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"claims: out={str(out)!r} cannot be created: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"claims: out={str(out)!r} is not writable")
+    for line in claims_report.write(cfg.store, str(out)):
         print(line)
     return 0
 

@@ -8,6 +8,7 @@ The top-level keys (device, dtype, seed, ...) are `TopConfig`, with their defaul
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -127,7 +128,23 @@ def build(cfg: dict, ctx: RunContext | None = None, where: str = "suite"):
     params = from_mapping(suite.params_cls, suite_cfg, where=where)
     ctx = dataclasses.replace(ctx, model_choice=model_choice(model_cfg))
     points, description = suite.build_points(params, ctx)
+    check_models(points)
     return suite, params, ctx, points, description
+
+
+def check_models(points: list[Point]) -> None:
+    """Every model of the points builds (on the meta device; counts are remembered, so this is
+    a file read after the first run): a config no model accepts is one line here, not an
+    `error` record per point after its worker started."""
+    from models import matching
+
+    seen = set()
+    for point in points:
+        name, config = point.config.get("model"), point.config.get("model_config")
+        key = json.dumps([name, config], sort_keys=True, default=str)
+        if name and config is not None and key not in seen:
+            seen.add(key)
+            matching.count_params(name, config)
 
 
 def _expander(ctx: RunContext):
