@@ -2,6 +2,8 @@
 Streamlit). Every axis names its unit; every model keeps its colour across views."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -31,7 +33,8 @@ CEILINGS_TFLOPS = {"NVIDIA H100 80GB HBM3": {"spec": 989.4, "measured": 750.0}}
 def model_color(model: str) -> str:
     if model in KNOWN_MODELS:
         return PALETTE[KNOWN_MODELS.index(model)]
-    return PALETTE[len(KNOWN_MODELS) + hash(model) % (len(PALETTE) - len(KNOWN_MODELS))]
+    # crc32, not hash(): str hashes change from process to process, colours must not
+    return PALETTE[len(KNOWN_MODELS) + zlib.crc32(model.encode()) % (len(PALETTE) - len(KNOWN_MODELS))]
 
 
 def exponents_table(df: pd.DataFrame, metric: str, min_len: int) -> pd.DataFrame:
@@ -179,10 +182,12 @@ def synthetic_figure(table: pd.DataFrame, task: str, chance: float, trained_up_t
     columns = sorted((c for c in rows if c.startswith("acc@") and rows[c].notna().any()), key=lambda c: int(c[4:]))
     fig = go.Figure()
     for model, g in rows.groupby("model"):
+        color = model_color(model)
         fig.add_trace(go.Scatter(x=[int(c[4:]) for c in columns], y=[g[c].mean() for c in columns],
-                                 mode="lines+markers", name=model))
+                                 mode="lines+markers", name=model, line={"color": color}, marker={"color": color}))
     fig.add_hline(y=chance, line_dash="dot", annotation_text="chance")
-    fig.add_vline(x=trained_up_to, line_dash="dash", annotation_text="longest training length")
+    # a shape on a log axis is placed in log10 units: x=256 would land at 10^256
+    fig.add_vline(x=np.log10(trained_up_to), line_dash="dash", annotation_text="longest training length")
     fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
                       yaxis={"title": "accuracy on the answers", "range": [0, 1.02]}, title=task, legend_title="model")
     return fig

@@ -4,6 +4,9 @@ stores are handled; and the pure figure helpers."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +178,51 @@ def test_quality_tab_over_the_reference_run_shows_bpb_and_synthetic_accuracy(mon
     assert {"code", "legal", "math", "prose", "tech"} <= set(bpb.columns) and len(bpb) >= 7
     synthetic = next(t for t in tables if "acc@64" in t.columns)
     assert set(synthetic["task"]) == {"mqar", "selective_copying", "induction_heads"}
+
+
+def _values(array) -> list:
+    """A trace's x values as plotly serialises them: a list, or a typed array {dtype, bdata}."""
+    if isinstance(array, dict) and "bdata" in array:
+        import base64
+
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array or [])
+
+
+def check_figure(fig: dict) -> None:
+    """Every trace named after a model has that model's colour; on a log x axis, every
+    vertical line lies within a decade of the data (not at 10^256)."""
+    for trace in fig["data"]:
+        model = (trace.get("name") or "").split(" ")[0]
+        if model in charts.KNOWN_MODELS:
+            color = (trace.get("line") or {}).get("color") or (trace.get("marker") or {}).get("color")
+            assert color == charts.model_color(model), (fig["layout"].get("title"), trace.get("name"), color)
+    if (fig["layout"].get("xaxis") or {}).get("type") == "log":
+        xs = [x for t in fig["data"] for x in _values(t.get("x")) if isinstance(x, (int, float)) and x > 0]
+        lo, hi = np.log10(min(xs)), np.log10(max(xs))
+        for shape in fig["layout"].get("shapes", []):
+            if shape.get("xref", "x") == "x" and shape.get("x0") == shape.get("x1"):
+                assert lo - 1 <= shape["x0"] <= hi + 1, (fig["layout"].get("title"), shape["x0"], lo, hi)
+
+
+def test_every_figure_keeps_model_colours_and_its_markers_inside_the_data(monkeypatch, tmp_path):
+    at = app(monkeypatch, fixture_store(tmp_path))
+    assert figures(at)
+    for fig in figures(at):
+        check_figure(fig)
+
+
+def test_the_synthetic_task_chart_marks_the_training_length_on_its_log_axis():
+    table = pd.DataFrame([{"task": "mqar", "model": model, "seed": 0, "acc@64": 0.9, "acc@256": 0.5, "acc@1024": 0.1,
+                           "trained at": "64/256"} for model in ("mamba", "transformer", "swarm")])
+    fig = json.loads(charts.synthetic_figure(table, "mqar", 0.01, 256).to_json())
+    check_figure(fig)
+    (line,) = [s for s in fig["layout"]["shapes"] if s["x0"] == s["x1"]]
+    assert line["x0"] == pytest.approx(np.log10(256))
+
+
+def test_model_colours_do_not_depend_on_the_process():
+    code = "from dashboard_app import charts; print(charts.model_color('my_new_model'))"
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(APP).parent,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(seen) == 1 and seen != {""}
