@@ -16,6 +16,7 @@ from models import param_counts, registry
 from models.errors import ModelConfigError
 
 MATCH_BY = ("depth", "width")
+MATCH_KINDS = ("params_active", "params_total")
 WIDTH_STEP = 64
 
 
@@ -64,3 +65,15 @@ def match(name: str, config: dict, target: int, active: bool = False, by: str = 
     if by not in MATCH_BY:
         raise ModelConfigError(f"match by {by!r}; valid: {', '.join(MATCH_BY)}")
     return (match_depth if by == "depth" else match_width)(name, config, target, active)
+
+
+def match_to(name: str, config: dict, target_name: str, target_config: dict, kind: str = "params_active",
+             by: str = "depth") -> dict:
+    """`config` of model `name` sized so that its `kind` count (active or total parameters) is
+    closest to the same count of the target: like against like. (Sizing a routed candidate by
+    its total count to a target's active count shrinks it: that was Mamba-MoE at one layer.)"""
+    if kind not in MATCH_KINDS:
+        raise ModelConfigError(f"match {kind!r}; valid: {', '.join(MATCH_KINDS)}")
+    active = kind == "params_active"
+    goal = count_params(target_name, target_config, active=active)
+    return match(name, config, goal, active=active, by=by)

@@ -71,11 +71,10 @@ def _swarm_config(params: EncodersParams, ctx: RunContext, n: int, k: int, **mor
 
 
 def _baseline_config(params: EncodersParams, ctx: RunContext, baseline: dict, target: dict) -> dict:
-    active = baseline.get("match", "params_active") == "params_active"
     width = {"d_model": params.swarm["d_model"]} if "d_model" in params.swarm else {}
     base = registry.resolve_config(baseline["model"], params.preset, {"vocab_size": ctx.vocab_size, **width})
-    goal = matching.count_params(params.swarm_model, target, active=active)
-    return matching.match(baseline["model"], base, goal, active=False, by=baseline.get("by", "depth"))
+    return matching.match_to(baseline["model"], base, params.swarm_model, target,
+                             kind=baseline.get("match", "params_active"), by=baseline.get("by", "depth"))
 
 
 def build_points(params: EncodersParams, ctx: RunContext) -> tuple[list[Point], str | None]:

@@ -101,9 +101,8 @@ def _configs(params: QualityParams, vocab: int, domains: list[str]) -> list[tupl
             target = entry.get("target", labels[0])
             require(target in labels, f"suite.models {label}: target {target!r}; valid: {', '.join(labels)}")
             goal_entry = entries[labels.index(target)]
-            active = entry["match"] == "params_active"
-            goal = matching.count_params(goal_entry[1]["model"], goal_entry[2], active=active)
-            slot[2] = matching.match(entry["model"], config, goal, active=False, by=entry.get("by", "depth"))
+            slot[2] = matching.match_to(entry["model"], config, goal_entry[1]["model"], goal_entry[2],
+                                        kind=entry["match"], by=entry.get("by", "depth"))
     return [(label, entry["model"], config) for label, entry, config in entries]
 
 

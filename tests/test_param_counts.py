@@ -48,6 +48,8 @@ def test_changed_code_forgets_counts(monkeypatch):
     matching.count_params("mamba", config)
     monkeypatch.setattr(param_counts, "code_fingerprint", lambda: "edited")
     assert param_counts.remembered("mamba", config, False, lambda: 7) == 7
+    stored = json.loads(param_counts.cache_file().read_text())
+    assert stored["fingerprint"] == "edited" and list(stored["counts"].values()) == [7]  # the old version's are gone
 
 
 def test_fingerprint_covers_every_model_file():
