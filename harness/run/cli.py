@@ -4,7 +4,8 @@
     swarm-bench compare baseline=<run> candidate=<run> [markdown=gate.md]
     swarm-bench claims store=results/reference [out=...]
     swarm-bench corpus build [out=data/corpus]
-    swarm-bench --help | --cfg job
+    swarm-bench --help | --cfg job [overrides]        (the resolved values of a run, for this device)
+    swarm-bench -m seed=0,1 model=mamba,transformer   (a multirun: every combination, one sweep)
 
 Every argument is Hydra's `key=value` override syntax. A user mistake exits with code 2 and
 one line on stderr, never a traceback; see `--help` for the other exit codes. This module
@@ -46,7 +47,9 @@ def help_text() -> str:
               "  " + ", ".join(models.MODELS), "",
               "launchers (launcher=<name>): " + ", ".join(group_options("launcher")), "",
               "top-level keys: " + commands.schema_help(sweep.TopConfig) + " (defaults in conf/config.yaml)",
-              "  --cfg job prints the composed config of a command line without running it", "", EXIT_CODES]
+              "  --cfg job prints the values a command line would run with (profiles resolved for this device)",
+              "  -m key=a,b other=x,y runs every combination as one sweep into one store (Hydra's sweep syntax)",
+              "", EXIT_CODES]
     return "\n".join(lines)
 
 
@@ -65,6 +68,7 @@ def _early_worker(argv: list[str]):
     """The first warm worker of what looks, from the raw arguments, like a local sweep under
     isolation=chain; None otherwise. Only a guess: sweep.run keeps it when the composed config
     agrees and ends it when not, so a wrong guess costs an idle process, never a result."""
+    argv = [a for a in argv if a not in ("-m", "--multirun")]
     if not argv or any("=" not in a or a.startswith("-") for a in argv) or "corpus=build" in argv:
         return None  # a command (compare, claims, corpus ...), a flag, or --help
     keys = {a.lstrip("+~").partition("=")[0]: a.partition("=")[2].strip().lower() for a in argv}
@@ -77,7 +81,7 @@ def _early_worker(argv: list[str]):
 
 def dispatch(argv: list[str], early=None) -> int:
     """Run the command line; `early`: a warm worker from _early_worker, handed to the sweep."""
-    from harness.run import commands, sweep
+    from harness.run import commands, multirun, sweep
     from harness.run.config import compose_config, to_container
 
     if argv[:1] and argv[0] in ("-h", "--help", "help"):
@@ -91,10 +95,21 @@ def dispatch(argv: list[str], early=None) -> int:
     if argv[:1] and "=" not in argv[0] and not argv[0].startswith("-"):
         raise UserError(f"unknown command {argv[0]!r}; valid: {', '.join(commands.COMMANDS)}, or suite=<name> "
                         "(see --help)")
-    if any(arg.startswith("-") for arg in argv):  # --cfg job, --info ...: Hydra's own flags
+    if multirun.requested(argv):
+        combos, tags, title = multirun.combinations(multirun.without_flag(argv))
+        return sweep.run_many([to_container(compose_config(c)) for c in combos], early=early, title=title, tags=tags)
+    if _flag_value(argv, "--cfg") == "job":  # the values a run would use, profiles resolved
+        return sweep.show_config(to_container(compose_config([a for a in argv if a not in ("--cfg", "job")])))
+    if any(arg.startswith("-") for arg in argv):  # --cfg hydra, --info ...: Hydra's own flags
         compose_config([arg for arg in argv if "=" in arg and not arg.startswith("-")])
         return _hydra_main()
     return sweep.run(to_container(compose_config(argv)), early=early)
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    if flag in argv and argv.index(flag) + 1 < len(argv):
+        return argv[argv.index(flag) + 1]
+    return None
 
 
 class Terminated(BaseException):

@@ -17,10 +17,10 @@ from harness.errors import UserError
 from harness.run import isolation, launchers, runner
 from harness.run.config import compose_config, to_container
 from harness.store.lock import StoreLock, check_usable
-from harness.store.points import Point
+from harness.store.points import Point, point_id
 from harness.structured import from_mapping
 from suites import registry as suites
-from suites.common import RunContext
+from suites.common import RunContext, apply_profile
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 SUMMARY_COLUMNS = ["model", "mode", "batch_size", "seq_len", "status", "latency_ms_p50", "spread_%", "peak_mb",
@@ -157,17 +157,47 @@ def _expander(ctx: RunContext):
     return expand
 
 
+def show_config(cfg: dict) -> int:
+    """Print the values a run of `cfg` would use: the device and dtype resolved, the suite's
+    device profile applied, the number of points."""
+    from omegaconf import OmegaConf
+
+    top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
+                       where="config")
+    launcher = cfg.get("launcher")
+    _, params, ctx, points, description = build(dict(cfg))
+    params = apply_profile(params, ctx.device_type, may_stay_none=tuple(f.name for f in dataclasses.fields(params)))[0]
+    if ctx.model_choice and hasattr(params, "models"):  # as the suites narrow it (suites.common)
+        params.models = [ctx.model_choice["name"]]
+    resolved = {**dataclasses.asdict(top), "device": ctx.device, "dtype": ctx.dtype,
+                "suite": {k: v for k, v in dataclasses.asdict(params).items() if k != "profiles"},
+                "model": ctx.model_choice, "launcher": launcher}
+    print(f"# suite {params.name!r} on {ctx.device} ({ctx.dtype}): {len(points)} points"
+          + (f"; {description}" if description else ""))
+    print(OmegaConf.to_yaml(resolved), end="")
+    return 0
+
+
 def run(cfg: dict, early: isolation.WarmWorker | None = None) -> int:
     """Run a composed config's sweep; `early`: a warm worker the command line started ahead
     (kept for a local isolation=chain run, ended otherwise)."""
+    return run_many([cfg], early)
+
+
+def run_many(cfgs: list[dict], early: isolation.WarmWorker | None = None, title: str | None = None,
+             tags: list[str] | None = None) -> int:
+    """Run the points of several composed configs (a multirun's combinations, harness.run.multirun,
+    each with its `tags` appended to its points' labels) as one sweep: one store, one lock, one
+    summary. They share the run-level keys."""
     try:
-        return _run(cfg, early)
+        return _run(cfgs, early, title, tags)
     finally:
         if early is not None:
             early.close()
 
 
-def _run(cfg: dict, early: isolation.WarmWorker | None) -> int:
+def _run(cfgs: list[dict], early: isolation.WarmWorker | None, title: str | None, tags: list[str] | None) -> int:
+    cfg = cfgs[0]
     top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
                        where="config")
     if not top.results_dir.strip():
@@ -182,7 +212,8 @@ def _run(cfg: dict, early: isolation.WarmWorker | None) -> int:
     if wanted and early is None:  # it imports while this process sizes the models and plans
         early = isolation.start_early()
     try:
-        params, rows = _run_points(cfg, top, launcher if not local else None, early if wanted else None)
+        name, rows = _run_points(cfgs, top, launcher if not local else None, early if wanted else None, title,
+                                 tags or [""] * len(cfgs))
     finally:
         if early is not None:
             early.close()
@@ -190,23 +221,32 @@ def _run(cfg: dict, early: isolation.WarmWorker | None) -> int:
         return 0
     statuses = pd.Series([r.get("status") for r in rows]).value_counts().to_dict()
     print("status: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
-          + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, params.name))}"
+          + f"; records in {', '.join(f'{top.results_dir}/{name}/' for name in suites_of(rows, name))}"
           " (load with harness.store.results.load())")
     return exit_code(statuses)
 
 
-def _run_points(cfg: dict, top: TopConfig, launcher: dict | None, early: isolation.WarmWorker | None):
-    """Build, then plan (dry run: rows None) or run the points; print the summary table."""
-    suite, params, ctx, points, description = build(cfg)
+def _run_points(cfgs: list[dict], top: TopConfig, launcher: dict | None, early: isolation.WarmWorker | None,
+                title: str | None, tags: list[str]):
+    """Build every config, then plan (dry run: rows None) or run their points (each once);
+    print the summary table. Returns (the first suite's name, rows)."""
+    built = [build(dict(cfg)) for cfg in cfgs]
+    tagged = [dataclasses.replace(p, label=f"{p.label} [{tag}]") if tag else p
+              for b, tag in zip(built, tags) for p in b[3]]
+    points = list({point_id(p.config): p for p in tagged}.values())
+    params, ctx = built[0][1], built[0][2]
     folders = sorted({p.config["suite"] for p in points}) or [params.name]
-    print(f"suite {params.name!r} on {ctx.device} ({ctx.dtype}): {len(points)} points -> "
-          + ", ".join(f"{top.results_dir}/{name}/" for name in folders))
-    if description:
+    where = ", ".join(f"{top.results_dir}/{name}/" for name in folders)
+    if title:
+        print(f"multirun, {title}: {len(points)} points -> {where}")
+    else:
+        print(f"suite {params.name!r} on {ctx.device} ({ctx.dtype}): {len(points)} points -> {where}")
+    for description in dict.fromkeys(b[4] for b in built if b[4]):
         print(description)
     if top.dry_run:
         for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
-            print(f"  {point.label}: {state}")
-        return params, None
+            print(f"  {point.label}: {state}" + (f"  [{sizes(point)}]" if sizes(point) else ""))
+        return params.name, None
     store = check_usable(top.results_dir)  # before the first point, not after it is measured
     with StoreLock(store, wait=top.wait):
         if launcher:
@@ -216,9 +256,26 @@ def _run_points(cfg: dict, top: TopConfig, launcher: dict | None, early: isolati
             rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress,
                                     isolation=top.isolation, worker=early)
         print(summary_table(rows))
-        if suite.after_run:
-            suite.after_run(params, top.results_dir)
-    return params, rows
+        for each_suite, each_params in {b[1].name: (b[0], b[1]) for b in built}.values():
+            if each_suite.after_run:
+                each_suite.after_run(each_params, top.results_dir)
+    return params.name, rows
+
+
+SIZE_KEYS = ("d_model", "n_layer", "n_head", "n_encoders", "top_k", "encoder_layers", "n_experts")
+
+
+def sizes(point: Point) -> str:
+    """A point's model in a few words: its size keys and parameter counts (total, active)."""
+    from models import matching
+
+    name, config = point.config.get("model"), point.config.get("model_config")
+    if not name or not isinstance(config, dict):
+        return ""
+    keys = " ".join(f"{k}={config[k]}" for k in SIZE_KEYS if k in config)
+    total, active = (matching.count_params(name, config, active=a) for a in (False, True))
+    counts = f"{total / 1e6:.2f}M params" + (f", {active / 1e6:.2f}M active" if active != total else "")
+    return f"{keys}; {counts}"
 
 
 def exit_code(statuses: dict[str, int]) -> int:
