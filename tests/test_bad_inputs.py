@@ -85,6 +85,9 @@ CLI_CASES = [
  (["claims", "--help"], "key=value"), (["claims", "out=/proc/version/x"], "out"),
  (["corpus", "build", "flux=1"], "flux"), (["corpus", "build", "max_train_mb=abc"], "max_train_mb"), (["corpus", "frob"], "frob"),
  (["corpus=build", "seed=1"], "corpus"),
+ (["export", "store=/nonexistent"], "nonexistent"), (["export", "store=results/reference/regression", "format=xml"], "xml"),
+ (["export", "store=results/reference/regression", "flux=1"], "flux"),
+ (["export", "store=results/reference/regression", "out=/proc/version/x.csv"], "out"), (["export"], "store"),
 ]
 
 

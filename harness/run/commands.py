@@ -91,6 +91,25 @@ def claims(argv: list[str]) -> int:
     return 0
 
 
+@dataclass
+class ExportConfig:
+    store: str
+    format: str = "csv"
+    out: Optional[str] = None  # default: <store>.<csv|parquet|json> beside the store
+
+
+def export(argv: list[str]) -> int:
+    from harness.store import export as exporter
+
+    cfg = from_mapping(ExportConfig, parse_key_values(argv, "export", field_names(ExportConfig)), where="export")
+    ext = exporter.FORMATS.get(cfg.format, "out")
+    out = cfg.out or f"{str(Path(cfg.store)).rstrip('/')}.{ext}"
+    path, count = exporter.export(cfg.store, cfg.format, out)
+    what = "benchmarks" if cfg.format == "pytest-benchmark" else "rows"
+    print(f"wrote {path} ({count} {what}, format={cfg.format})")
+    return 0
+
+
 def corpus(argv: list[str]) -> int:
     """Build the corpus, train its tokenizer, print each domain's splits."""
     from harness.quality import corpus_build, tokenizer
@@ -118,6 +137,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "compare": (compare, "the regression gate: compare baseline=<run> candidate=<run>"),
     "claims": (claims, "the claims ledger over a store: claims store=<dir> [out=<dir>]"),
     "corpus": (corpus, "build the quality corpus and tokenizer: corpus build [out=data/corpus ...]"),
+    "export": (export, "a store as csv, parquet or pytest-benchmark JSON: export store=<dir> format=<f> [out=...]"),
 }
 
 
