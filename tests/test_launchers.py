@@ -89,6 +89,7 @@ def test_submitit_local_executor_runs_the_sweep_into_one_store(tmp_path):
     df = results.load(tmp_path)
     assert len(df) == 2 and (df["status"] == "ok").all()
     assert list((tmp_path / ".submitit").iterdir())  # the jobs' logs
+    assert "one at a time on this machine" in out.stderr
     again = run_cli(*args, timeout=300)
     assert again.returncode == 0 and again.stdout.count("done before") == 2
 
@@ -97,3 +98,46 @@ def test_slurm_without_a_partition_is_a_one_line_error():
     out = run_cli("suite=smoke", "launcher=slurm", "dry_run=false", "suite.seq_lens=[16]", "model=mamba",
                   "suite.modes=[forward]")
     assert out.returncode == 2 and "launcher.partition" in out.stderr
+
+
+class _FakeExecutor:
+    """submitit's AutoExecutor as a log of what was submitted and awaited, in order."""
+    log: list[str] = []
+
+    def __init__(self, folder, cluster):
+        self.cluster = cluster
+
+    def update_parameters(self, **params):
+        pass
+
+    def batch(self):
+        import contextlib
+        return contextlib.nullcontext()
+
+    def submit(self, fn, chain, *args):
+        n = sum(entry.startswith("submit") for entry in self.log)
+        self.log.append(f"submit {n}")
+        outer = self
+
+        class Job:
+            job_id = str(n)
+
+            def result(self):
+                outer.log.append(f"result {n}")
+                return [{"point_id": "x", "status": "ok", "note": ""} for _ in chain]
+        return Job()
+
+
+@pytest.mark.parametrize("cluster,expected", [
+    ("local", ["submit 0", "result 0", "submit 1", "result 1", "submit 2", "result 2"]),  # one at a time
+    ("slurm", ["submit 0", "submit 1", "submit 2", "result 0", "result 1", "result 2"]),  # all queued at once
+])
+def test_local_cluster_jobs_run_one_at_a_time_and_slurm_ones_together(cluster, expected, tmp_path, monkeypatch):
+    import submitit
+
+    _FakeExecutor.log = []
+    monkeypatch.setattr(submitit, "AutoExecutor", _FakeExecutor)
+    points = [Point({"suite": "unit", "model": m, "seq_len": 1}, 10.0, stop_group=m) for m in ("a", "b", "c")]
+    cfg = launchers.SlurmConfig(cluster=cluster, partition="gpu")
+    launchers.run_slurm(cfg, points, str(tmp_path), "run", force=False, progress=False)
+    assert _FakeExecutor.log == expected

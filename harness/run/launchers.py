@@ -170,13 +170,23 @@ def run_slurm(cfg: SlurmConfig, points: list[Point], store: str, run_id: str, fo
                       slurm_setup=list(cfg.setup), **({"mem_gb": cfg.mem_gb} if cfg.mem_gb else {}))
     executor.update_parameters(**params)
     absolute_store = str(Path(store).resolve())
-    with executor.batch():
-        jobs = [executor.submit(run_chain_job, chain, absolute_store, run_id, force, isolation) for chain in work]
-    print(f"launcher slurm ({cfg.cluster}): {len(jobs)} jobs, logs in {folder}", file=sys.stderr)
+
+    def submit(chain: list[Point]):
+        return executor.submit(run_chain_job, chain, absolute_store, run_id, force, isolation)
+
+    if cfg.cluster == "slurm":
+        with executor.batch():
+            jobs = [submit(chain) for chain in work]
+        print(f"launcher slurm: {len(jobs)} jobs, logs in {folder}", file=sys.stderr)
+    else:  # submitit runs local jobs at once, on this machine: timed points would share it
+        jobs = None
+        print(f"launcher slurm ({cfg.cluster}): {len(work)} jobs, one at a time on this machine (timed points "
+              f"never share it), logs in {folder}", file=sys.stderr)
     done = {}
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
-        for i, job in enumerate(jobs):
+        for i in range(len(work)):
+            job = jobs[i] if jobs is not None else submit(work[i])  # locally: the next job after this one ends
             try:
                 done[i] = job.result()
             except Exception as exc:  # a job that died: its unfinished points are recorded as crashed
