@@ -37,8 +37,8 @@ class ChainRunner:
     """Runs points in order, skipping finished ones and the rest of a stop group after a failure."""
 
     def __init__(self, store: str, run_id: str, force: bool = False, env: dict | None = None,
-                 isolation: str = "chain", worker: WarmWorker | None = None):
-        self.store, self.run_id, self.force, self.env = store, run_id, force, env
+                 isolation: str = "chain", worker: WarmWorker | None = None, profile: bool = False):
+        self.store, self.run_id, self.force, self.env, self.profile = store, run_id, force, env, profile
         self.failed_groups: set[str] = set()
         self.isolation = Isolation(isolation, env, worker)
 
@@ -80,7 +80,11 @@ class ChainRunner:
         if skipped is not None:
             return skipped
         before(point)
-        outcome = self.isolation.run(point.config, point.timeout_s)
+        request = point.config
+        if self.profile:  # where the task writes its trace: beside the record, outside the point's identity
+            trace = results.record_path(self.store, point.config["suite"], point_id(point.config))
+            request = {**point.config, "profile_trace": str(trace.with_name(f"{trace.stem}.trace.json.gz"))}
+        outcome = self.isolation.run(request, point.timeout_s)
         record_file = results.write_record(self.store, point_id(point.config), self.run_id, point.config, outcome)
         if outcome["status"] != "ok" and point.stop_group:
             self.failed_groups.add(point.stop_group)
@@ -111,11 +115,14 @@ def chains(points: list[Point]) -> list[list[Point]]:
 
 
 def run_sweep(points: list[Point], store: str, force: bool = False, progress: bool = True,
-              run_id: str | None = None, isolation: str = "chain", worker: WarmWorker | None = None) -> list[dict]:
+              run_id: str | None = None, isolation: str = "chain", worker: WarmWorker | None = None,
+              profile: bool = False) -> list[dict]:
     """Run `points` one after another here (other launchers: harness.run.launchers) under
     `isolation` (harness.run.isolation), the first of them in `worker` if given (one from
-    isolation.start_early); returns one summary row per point, in order."""
-    runner = ChainRunner(store, run_id or new_run_id(), force, isolation=isolation, worker=worker)
+    isolation.start_early); with `profile`, each point that runs also writes a torch.profiler trace
+    beside its record (tasks that support it: harness.measure.profiling); returns one summary
+    row per point, in order."""
+    runner = ChainRunner(store, run_id or new_run_id(), force, isolation=isolation, worker=worker, profile=profile)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     rows = []
     try:

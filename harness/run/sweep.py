@@ -41,6 +41,7 @@ class TopConfig:
     dry_run: bool
     isolation: str
     wait: bool
+    profile: bool
 
 
 def resolve_device(requested: str) -> str:
@@ -247,6 +248,8 @@ def _run_points(cfgs: list[dict], top: TopConfig, launcher: dict | None, early: 
         for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
             print(f"  {point.label}: {state}" + (f"  [{sizes(point)}]" if sizes(point) else ""))
         return params.name, None
+    if launcher and top.profile:
+        raise UserError("profile=true runs with the local launcher; drop launcher= (or profile=true)")
     store = check_usable(top.results_dir)  # before the first point, not after it is measured
     with StoreLock(store, wait=top.wait):
         if launcher:
@@ -254,7 +257,7 @@ def _run_points(cfgs: list[dict], top: TopConfig, launcher: dict | None, early: 
                                  top.isolation)
         else:
             rows = runner.run_sweep(points, store=top.results_dir, force=top.force, progress=top.progress,
-                                    isolation=top.isolation, worker=early)
+                                    isolation=top.isolation, worker=early, profile=top.profile)
         print(summary_table(rows))
         for each_suite, each_params in {b[1].name: (b[0], b[1]) for b in built}.values():
             if each_suite.after_run:

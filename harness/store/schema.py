@@ -34,6 +34,10 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     isolation       dict?   mode (chain: a warm worker | point: a fresh process) and worker_point
                             (how many points the worker ran before this one); absent in records
                             written before warm workers existed, which all came from fresh processes
+    profile         dict?   with profile=true only (harness.measure.profiling): trace (the file
+                            `<point_id>.trace.json.gz` beside the record), by (self CUDA or CPU
+                            time), top (name, calls, self_ms of the 10 costliest operators/kernels);
+                            optional and additive, so the schema version (and every point id) stays
 
 `harness.store.results.load()` flattens records into one row per point with the COLUMNS below
 (MB means MiB, 2^20 bytes, as nvidia-smi prints). Config scalars become columns of their own
@@ -111,6 +115,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "overhead_wall_s": (("overhead_s", "wall"), "whole point, request to result"),
     "overhead_first_call_s": (("overhead_s", "first_call"), "the first warm-up call (kernel loading, compilation, autotuning)"),
     "isolation": (("isolation", "mode"), "chain (warm worker) | point (fresh process); older records: point"),
+    "profile_trace": (("profile", "trace"), "torch.profiler trace beside the record (profile=true)"),
     "gpu_name": (("env", "gpu_name"), "GPU model"),
     "gpu_uuid": (("env", "gpu_uuid"), "GPU UUID"),
     "driver_version": (("env", "driver_version"), "NVIDIA driver"),

@@ -7,7 +7,8 @@ Order, as optimum-benchmark's inference and training scenarios with their tracke
 (harness.measure.trackers): build -> warm-up (its first call timed apart: kernel loading,
 compilation, autotuning) -> timed iterations inside a MemoryTracker (peak memory reset after
 the warm-up, NVML sampled) and an EnergyTracker -> only when those iterations lasted less than
-`energy_min_s`, an extra energy window for the remainder -> read clocks. Peak memory therefore covers the timed iterations only, with
+`energy_min_s`, an extra energy window for the remainder -> with `profile=true`, one more
+iteration under torch.profiler (harness.measure.profiling) -> read clocks. Peak memory therefore covers the timed iterations only, with
 parameters, optimizer state and inputs already resident (the static allocation).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import torch
 
 from harness.measure import env as env_mod
+from harness.measure.profiling import profile_step
 from harness.measure.stats import summarize
 from harness.measure.timing import run_for_at_least, time_iterations
 from harness.measure.trackers import EnergyTracker, MemoryTracker
@@ -65,9 +67,11 @@ def measure_model(point: dict) -> dict:
             extra_calls = run_for_at_least(step, device, point["energy_min_s"] - energy.seconds)
         energy.add(extra)
     measure_s = time.perf_counter() - t1
+    profile = profile_step(step, device, point["profile_trace"]) if point.get("profile_trace") else None
 
     latency = summarize(samples_ms)
     return {
+        **({"profile": profile} if profile else {}),
         "samples_ms": samples_ms,
         "latency_ms": latency,
         "tokens_per_s": batch * seq_len / (latency["median"] / 1e3),
