@@ -13,6 +13,7 @@ from harness.analysis import claims, claims_report
 from harness.analysis import claims_catalog as catalog
 from harness.analysis import claims_memory as memory
 from harness.analysis import claims_quality as quality
+from harness.analysis import claims_scope as scope
 from harness.analysis import claims_speed as speed
 
 
@@ -83,7 +84,7 @@ def test_every_claim_evaluates_on_an_empty_table_and_the_report_lists_all():
 def test_the_catalog_keeps_the_ledger_order_of_the_reference_report():
     reference = json.loads((Path(__file__).parent.parent / "results" / "reference" / "claims.json").read_text())
     assert [c.id for c in catalog.CLAIMS] == [r["id"] for r in reference]
-    assert {c.id for c in speed.CLAIMS + memory.CLAIMS + quality.CLAIMS} == set(catalog.CLAIMS_BY_ID)
+    assert {c.id for c in speed.CLAIMS + memory.CLAIMS + quality.CLAIMS + scope.CLAIMS} == set(catalog.CLAIMS_BY_ID)
 
 
 def test_write_evaluates_the_store_and_names_the_command_in_the_report(tmp_path):

@@ -5,14 +5,15 @@ table of claims under test, one `Claim` (harness.analysis.claims) each. Quoted t
 (conf/suite/claims.yaml); harness.analysis.claims_report writes the ledger.
 
 The claims live by family: `claims_speed` (latency and throughput), `claims_memory` (memory
-scaling and footprint, long contexts) and `claims_quality` (held-out bits per byte);
+scaling and footprint, long contexts), `claims_quality` (held-out bits per byte) and
+`claims_scope` (time complexity, compute in N, and the claims that cannot be measured);
 `claims_rows` holds the row selection they share. `CLAIMS` is the one ordered list, in the
 ledger's order (LEDGER_ORDER). Claims whose measurements do not exist yet say `not measured`
 and name the suite that will measure them.
 """
 from __future__ import annotations
 
-from harness.analysis import claims_memory, claims_quality, claims_speed
+from harness.analysis import claims_memory, claims_quality, claims_scope, claims_speed
 from harness.analysis.claims import Claim
 
 LEDGER_ORDER = (
@@ -21,6 +22,8 @@ LEDGER_ORDER = (
     "moe_linear_memory", "transformer_quadratic_eager", "transformer_quadratic_fused", "moe_vs_transformer",
     "generation_throughput_5x", "quality_swarm_105", "quality_mamba_95",
     "attention_memory_1K", "attention_memory_4K", "attention_memory_16K",
+    "time_transformer_quadratic", "time_mamba_linear", "compute_linear_in_encoders",
+    "compute_superlinear_transformer_swarm", "memory_1000x_long", "stateful_routing", "gpt4_120",
 )
 
 
@@ -31,5 +34,6 @@ def _in_ledger_order(*families: list[Claim]) -> list[Claim]:
     return [by_id[claim_id] for claim_id in LEDGER_ORDER]
 
 
-CLAIMS: list[Claim] = _in_ledger_order(claims_speed.CLAIMS, claims_memory.CLAIMS, claims_quality.CLAIMS)
+CLAIMS: list[Claim] = _in_ledger_order(claims_speed.CLAIMS, claims_memory.CLAIMS, claims_quality.CLAIMS,
+                                       claims_scope.CLAIMS)
 CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}
