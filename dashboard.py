@@ -51,6 +51,6 @@ with tabs[5]:
 with tabs[6]:
     views.achieved(selected)
 with tabs[7]:
-    views.claims(selected)
+    views.claims(selected, table)
 with tabs[8]:
     views.table(selected)

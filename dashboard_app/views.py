@@ -178,15 +178,40 @@ def achieved(df: pd.DataFrame) -> None:
                  hide_index=True)
 
 
-def claims(df: pd.DataFrame) -> None:
-    """The claims ledger (harness.analysis.claims) over the selected points."""
-    rows = claims_ledger.evaluate_all(df, CLAIMS)
-    counts = pd.Series([r["verdict"] for r in rows]).value_counts()
+VERDICT_COLOURS = {"supported": "#d4edda", "refuted": "#f8d7da", "inconclusive": "#fff3cd", "not measured": "#e2e3e5",
+                   "filtered out": "#e2e3e5"}
+
+
+def claims_rows(selected: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
+    """The ledger over the selected points; a claim the selection cannot decide but the whole
+    store can is `filtered out` (with the store's verdict), not `not measured`."""
+    everywhere = {r["id"]: r for r in claims_ledger.evaluate_all(whole, CLAIMS)}
+    rows = []
+    for r in claims_ledger.evaluate_all(selected, CLAIMS):
+        verdict, detail = r["verdict"], r["detail"]
+        store_verdict = everywhere[r["id"]]["verdict"]
+        if verdict == "not measured" and store_verdict != "not measured":
+            verdict, detail = "filtered out", f"the sidebar filters leave out its points (whole store: {store_verdict})"
+        rows.append({"verdict": verdict, "claim": r["text"], "key figure": detail,
+                     "claim's conditions": r["claim_conditions"], "rule": r["rule"], "source": r["source"],
+                     "points": ", ".join(r["points"])})
+    return pd.DataFrame(rows)
+
+
+def claims(df: pd.DataFrame, whole: pd.DataFrame | None = None) -> None:
+    """The claims ledger (harness.analysis.claims) over the selected points, verdicts coloured."""
+    view = claims_rows(df, df if whole is None else whole)
+    counts = view["verdict"].value_counts()
     st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
                + ". Verdicts come from the selected points only; `swarm-bench claims store=<dir>` writes the report.")
-    view = pd.DataFrame([{"verdict": r["verdict"], "claim": r["text"], "key figure": r["detail"],
-                          "claim's conditions": r["claim_conditions"], "source": r["source"]} for r in rows])
-    st.dataframe(view, hide_index=True)
+    shown = st.multiselect("verdict", list(VERDICT_COLOURS), default=[v for v in VERDICT_COLOURS if v in counts.index],
+                           key="claims_verdicts")
+    view = view[view["verdict"].isin(shown)]
+    styled = view.style.apply(lambda col: [f"background-color: {VERDICT_COLOURS.get(v, '')}" for v in col],
+                              subset=["verdict"])
+    st.dataframe(styled, hide_index=True, height=min(38 * (len(view) + 1), 900), column_config={
+        "claim": st.column_config.TextColumn(width="large"), "key figure": st.column_config.TextColumn(width="large"),
+        "rule": st.column_config.TextColumn(width="medium")})
 
 
 def table(df: pd.DataFrame) -> None:

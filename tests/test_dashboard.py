@@ -226,3 +226,18 @@ def test_model_colours_do_not_depend_on_the_process():
     seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(APP).parent,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(seen) == 1 and seen != {""}
+
+
+def test_claims_filtered_out_by_the_sidebar_say_so():
+    from dashboard_app import views
+
+    whole = pd.DataFrame([
+        {"suite": "scaling", "model": m, "mode": "forward", "seq_len": n, "status": "ok", "latency_ms_p50": 1e-3 * n,
+         "latency_ms_ci_lo": 1e-3 * n, "latency_ms_ci_hi": 1e-3 * n, "point_id": f"{m}-{n}", "gpu_name": "GPU",
+         "dtype": "bf16", "batch_size": 4, "params_active": 1e6}
+        for m in ("mamba",) for n in (4096, 8192, 16384)])
+    selected = whole.iloc[0:0]
+    rows = views.claims_rows(selected, whole).set_index("claim")
+    linear = rows.loc["Time Complexity: O(nd) - linear scaling with sequence length"]
+    assert linear["verdict"] == "filtered out" and "whole store: supported" in linear["key figure"]
+    assert (views.claims_rows(whole, whole)["verdict"] != "filtered out").all()
