@@ -37,6 +37,26 @@ def model_color(model: str) -> str:
     return PALETTE[len(KNOWN_MODELS) + zlib.crc32(model.encode()) % (len(PALETTE) - len(KNOWN_MODELS))]
 
 
+def launch_bound_knee(rows: pd.DataFrame, min_slope: float = 0.5) -> int | None:
+    """The smallest length from which latency grows with L in every model and mode: below it
+    some group's log-log slope between neighbouring lengths is under `min_slope` (the GPU waits
+    on kernel launches, not on the sequence). Each group keeps at least 3 lengths to fit."""
+    knees = []
+    ok = rows[~rows["failed"]].dropna(subset=["latency_ms_p50", "seq_len"])
+    for _, g in ok.groupby(["model", "mode"]):
+        series = g.groupby("seq_len")["latency_ms_p50"].median().sort_index()
+        if len(series) < 3:
+            continue
+        slopes = np.diff(np.log(series.to_numpy())) / np.diff(np.log(series.index.to_numpy(dtype=float)))
+        knee = series.index[-1]
+        for i in range(len(slopes) - 1, -1, -1):  # walk back while latency still grows
+            if slopes[i] < min_slope:
+                break
+            knee = series.index[i]
+        knees.append(min(knee, series.index[-3]))
+    return int(max(knees)) if knees else None
+
+
 def exponents_table(df: pd.DataFrame, metric: str, min_len: int) -> pd.DataFrame:
     rows = []
     for (model, mode), g in df[~df["failed"]].groupby(["model", "mode"]):

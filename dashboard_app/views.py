@@ -25,12 +25,16 @@ def scaling(df: pd.DataFrame) -> None:
     if rows.empty:
         return _empty("scaling results", "python run.py suite=scaling")
     metric = st.radio("metric", list(charts.METRICS), format_func=charts.METRICS.get, horizontal=True, key="scaling_metric")
-    min_len = st.select_slider("fit exponents from L >=", sorted(rows["seq_len"].dropna().unique().astype(int)),
+    lengths = sorted(rows["seq_len"].dropna().unique().astype(int))
+    knee = charts.launch_bound_knee(rows)
+    min_len = st.select_slider("fit exponents from L >=", lengths, value=knee if knee in lengths else lengths[0],
                                key="scaling_min_len")
     for mode in sorted(rows["mode"].dropna().unique()):
         st.plotly_chart(charts.scaling_figure(rows, metric, mode), key=f"scaling_{mode}")
-    st.caption("Fitted exponent of the metric in L (log-log least squares, 95% CI): ~1 linear, ~2 quadratic; "
-               "below the launch-bound region only.")
+    meaning = {"tokens_per_s": "~0 linear time, ~-1 quadratic"}.get(metric, "~1 linear, ~2 quadratic")
+    st.caption(f"Fitted exponent of the metric in L (log-log least squares, 95% CI): {meaning}. "
+               + (f"Fits start at L={knee:,} by default: below it latency does not yet grow with L in some model "
+                  "(launch-bound), found from the data." if knee else ""))
     st.dataframe(charts.exponents_table(rows, metric, min_len), hide_index=True)
 
 

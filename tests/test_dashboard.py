@@ -241,3 +241,14 @@ def test_claims_filtered_out_by_the_sidebar_say_so():
     linear = rows.loc["Time Complexity: O(nd) - linear scaling with sequence length"]
     assert linear["verdict"] == "filtered out" and "whole store: supported" in linear["key figure"]
     assert (views.claims_rows(whole, whole)["verdict"] != "filtered out").all()
+
+
+@pytest.mark.parametrize("latencies,knee", [
+    ({512: 5.0, 1024: 5.1, 2048: 5.2, 4096: 10.0, 8192: 20.0, 16384: 40.0}, 2048),  # flat, then linear
+    ({512: 1.0, 1024: 2.0, 2048: 4.0, 4096: 8.0}, 512),                             # linear throughout
+    ({512: 5.0, 1024: 5.0, 2048: 5.0, 4096: 5.0}, 1024),                            # never grows: 3 lengths kept
+])
+def test_the_launch_bound_knee_is_found_from_the_data(latencies, knee):
+    rows = pd.DataFrame([{"model": "m", "mode": "forward", "seq_len": n, "latency_ms_p50": v, "failed": False}
+                         for n, v in latencies.items()])
+    assert charts.launch_bound_knee(rows) == knee
