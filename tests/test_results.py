@@ -73,3 +73,14 @@ def test_summary_statistics():
     assert not quiet["noisy"] and quiet["iqr_over_median"] < 0.1
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_one_headline_memory_column_names_its_kind():
+    from harness.store.results import flatten
+
+    gpu = flatten({"config": {}, "memory_mb": {"peak_alloc": 512.0, "peak_rss": 3000.0}})
+    cpu = flatten({"config": {}, "memory_mb": {"peak_rss": 300.0}})
+    none = flatten({"config": {}, "status": "error"})
+    assert (gpu["peak_memory_mb"], gpu["peak_memory_kind"]) == (512.0, "GPU allocated")
+    assert (cpu["peak_memory_mb"], cpu["peak_memory_kind"]) == (300.0, "host RSS")
+    assert (none["peak_memory_mb"], none["peak_memory_kind"]) == (None, None)

@@ -104,6 +104,9 @@ def flatten(record: dict) -> dict:
     row["schema_version"] = record.get("schema_version")
     if row.get("isolation") is None and "overhead_s" in record:  # written before warm workers: a fresh process
         row["isolation"] = "point"
+    gpu = row.get("peak_alloc_mb") is not None  # the headline memory of the device the point ran on
+    row["peak_memory_mb"] = row.get("peak_alloc_mb") if gpu else row.get("peak_rss_mb")
+    row["peak_memory_kind"] = "GPU allocated" if gpu else ("host RSS" if row.get("peak_rss_mb") is not None else None)
     return row
 
 

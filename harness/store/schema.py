@@ -41,7 +41,9 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
 
 `harness.store.results.load()` flattens records into one row per point with the COLUMNS below
 (MB means MiB, 2^20 bytes, as nvidia-smi prints). Config scalars become columns of their own
-name; model config scalars become `model.<key>`.
+name; model config scalars become `model.<key>`. Two derived columns give one headline memory
+per point whatever its device: `peak_memory_mb` (GPU allocated on a GPU, host RSS on a CPU)
+and `peak_memory_kind`, which of the two it is.
 """
 from __future__ import annotations
 
