@@ -251,3 +251,34 @@ def test_the_dashboard_loads_records_without_a_model_and_a_dangling_link(tmp_pat
     assert data.store_signature(tmp_path)[0] == 2
     table = data.load(tmp_path)
     assert list(table["model"]) == ["(no model)"] and "dangling link" in data.problems_text(table)
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("read_only", "is not writable (read-only or not writable)"),
+    ("full_disk", "MiB free; records need at least"),
+])
+def test_an_unwritable_or_full_store_is_refused_before_any_point(tmp_path, monkeypatch, capsys, fault, message):
+    """Root ignores a directory's mode bits, so the two faults are planted where the check meets
+    the filesystem: the probe write fails with EROFS, or the disk reports 1 MiB free."""
+    import errno
+    import shutil as shutil_mod
+    from pathlib import Path as PathType
+
+    from harness.run import cli
+    from harness.store import lock
+
+    if fault == "read_only":
+        real_write = PathType.write_bytes
+
+        def refuse(self, data):
+            if self.name.startswith(".write-test-"):
+                raise OSError(errno.EROFS, "Read-only file system")
+            return real_write(self, data)
+        monkeypatch.setattr(PathType, "write_bytes", refuse)
+    else:
+        monkeypatch.setattr(lock.shutil, "disk_usage", lambda path: shutil_mod._ntuple_diskusage(10 << 30, 10 << 30, 1 << 20))
+    monkeypatch.setattr(cli, "_early_worker", lambda argv: None)
+    assert cli.main([*ONE_POINT, f"results_dir={tmp_path / 'store'}"]) == 2
+    out, err = capsys.readouterr()
+    assert message in err and len(err.strip().splitlines()) == 1 and "status:" not in out
+    assert not list((tmp_path / "store").rglob("*.json"))
