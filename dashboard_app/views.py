@@ -189,9 +189,11 @@ VERDICT_COLOURS = {"supported": "#d4edda", "refuted": "#f8d7da", "inconclusive":
 def claims_rows(selected: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
     """The ledger over the selected points; a claim the selection cannot decide but the whole
     store can is `filtered out` (with the store's verdict), not `not measured`."""
-    everywhere = {r["id"]: r for r in claims_ledger.evaluate_all(whole, CLAIMS)}
+    chosen = claims_ledger.evaluate_all(selected, CLAIMS)
+    unfiltered = len(selected) == len(whole) or not any(r["verdict"] == "not measured" for r in chosen)
+    everywhere = {r["id"]: r for r in (chosen if unfiltered else claims_ledger.evaluate_all(whole, CLAIMS))}
     rows = []
-    for r in claims_ledger.evaluate_all(selected, CLAIMS):
+    for r in chosen:
         verdict, detail = r["verdict"], r["detail"]
         store_verdict = everywhere[r["id"]]["verdict"]
         if verdict == "not measured" and store_verdict != "not measured":

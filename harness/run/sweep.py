@@ -113,12 +113,18 @@ def suites_of(rows: list[dict], default: str) -> list[str]:
     return sorted({r["suite"] for r in rows if r.get("suite")}) or [default]
 
 
+def top_config(cfg: dict) -> TopConfig:
+    """The top-level keys of a composed config (the groups left out), type-checked."""
+    return from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
+                        where="config")
+
+
 def build(cfg: dict, ctx: RunContext | None = None, where: str = "suite"):
     """A composed config -> (suite entry, params, context, points, profile description)."""
     suite_cfg, model_cfg = cfg.pop("suite"), cfg.pop("model", None)
     cfg.pop("launcher", None)
     if ctx is None:
-        top = from_mapping(TopConfig, cfg, where="config")
+        top = top_config(cfg)
         if top.vocab_size < 2:
             raise UserError(f"vocab_size={top.vocab_size} is impossible: must be >= 2")
         device = resolve_device(top.device)
@@ -163,9 +169,7 @@ def show_config(cfg: dict) -> int:
     device profile applied, the number of points."""
     from omegaconf import OmegaConf
 
-    top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
-                       where="config")
-    launcher = cfg.get("launcher")
+    top, launcher = top_config(cfg), cfg.get("launcher")
     _, params, ctx, points, description = build(dict(cfg))
     params = apply_profile(params, ctx.device_type, may_stay_none=tuple(f.name for f in dataclasses.fields(params)))[0]
     if ctx.model_choice and hasattr(params, "models"):  # as the suites narrow it (suites.common)
@@ -191,30 +195,20 @@ def run_many(cfgs: list[dict], early: isolation.WarmWorker | None = None, title:
     each with its `tags` appended to its points' labels) as one sweep: one store, one lock, one
     summary. They share the run-level keys."""
     try:
-        return _run(cfgs, early, title, tags)
-    finally:
-        if early is not None:
+        top = top_config(cfgs[0])
+        if not top.results_dir.strip():
+            raise UserError("results_dir is empty; give the store's directory, e.g. results_dir=results")
+        if top.isolation not in isolation.MODES:
+            raise UserError(f"isolation={top.isolation!r}; valid: {', '.join(isolation.MODES)}")
+        launcher = cfgs[0].get("launcher")
+        local = not launcher or launcher.get("name", "local") == "local"
+        wanted = local and top.isolation == "chain" and not top.dry_run
+        if early is not None and not wanted:
             early.close()
-
-
-def _run(cfgs: list[dict], early: isolation.WarmWorker | None, title: str | None, tags: list[str] | None) -> int:
-    cfg = cfgs[0]
-    top = from_mapping(TopConfig, {k: v for k, v in cfg.items() if k not in ("suite", "model", "launcher")},
-                       where="config")
-    if not top.results_dir.strip():
-        raise UserError("results_dir is empty; give the store's directory, e.g. results_dir=results")
-    if top.isolation not in isolation.MODES:
-        raise UserError(f"isolation={top.isolation!r}; valid: {', '.join(isolation.MODES)}")
-    launcher = cfg.get("launcher")
-    local = not launcher or launcher.get("name", "local") == "local"
-    wanted = local and top.isolation == "chain" and not top.dry_run
-    if early is not None and not wanted:
-        early.close()
-    if wanted and early is None:  # it imports while this process sizes the models and plans
-        early = isolation.start_early()
-    try:
-        name, rows = _run_points(cfgs, top, launcher if not local else None, early if wanted else None, title,
-                                 tags or [""] * len(cfgs))
+            early = None
+        if wanted and early is None:  # it imports while this process sizes the models and plans
+            early = isolation.start_early()
+        name, rows = _run_points(cfgs, top, launcher if not local else None, early, title, tags or [""] * len(cfgs))
     finally:
         if early is not None:
             early.close()
@@ -246,7 +240,8 @@ def _run_points(cfgs: list[dict], top: TopConfig, launcher: dict | None, early: 
         print(description)
     if top.dry_run:
         for point, state in zip(points, runner.plan(points, top.results_dir, top.force)):
-            print(f"  {point.label}: {state}" + (f"  [{sizes(point)}]" if sizes(point) else ""))
+            size = sizes(point)
+            print(f"  {point.label}: {state}" + (f"  [{size}]" if size else ""))
         return params.name, None
     if launcher and top.profile:
         raise UserError("profile=true runs with the local launcher; drop launcher= (or profile=true)")

@@ -57,12 +57,7 @@ def _benchmark(record: dict) -> dict | None:
 
 
 def pytest_benchmark_json(store: str | Path) -> dict:
-    found, problems = results.scan(Path(store))
-    if problems:
-        import warnings
-
-        warnings.warn(results.describe_problems(problems), results.UnreadableRecords, stacklevel=2)
-    records = [r for _, r in found]
+    records = [r for _, r in results.scan(Path(store), warn=True)[0]]
     benchmarks = [b for b in map(_benchmark, records) if b is not None]
     env = next((r["env"] for r in records if r.get("env")), {})
     return {

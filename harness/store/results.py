@@ -110,8 +110,9 @@ def flatten(record: dict) -> dict:
     return row
 
 
-def scan(store: str | Path = DEFAULT_STORE) -> tuple[list[tuple[Path, dict]], list[dict]]:
-    """([(path, record)], [{path, problem}]) for every JSON file under `store`, recursively."""
+def scan(store: str | Path = DEFAULT_STORE, warn: bool = False) -> tuple[list[tuple[Path, dict]], list[dict]]:
+    """([(path, record)], [{path, problem}]) for every JSON file under `store`, recursively;
+    with `warn`, the problems are also reported as an UnreadableRecords warning."""
     found, problems = [], []
     for path in sorted(Path(store).rglob("*.json")):
         record, problem = inspect_record(path)
@@ -119,6 +120,8 @@ def scan(store: str | Path = DEFAULT_STORE) -> tuple[list[tuple[Path, dict]], li
             found.append((path, record))
         elif problem is not None:
             problems.append({"path": str(path), "problem": problem})
+    if warn and problems:
+        warnings.warn(describe_problems(problems), UnreadableRecords, stacklevel=3)
     return found, problems
 
 
@@ -138,9 +141,7 @@ def load(store: str | Path = DEFAULT_STORE) -> pd.DataFrame:
     record's directory relative to the store, e.g. `scaling` or `reference/scaling`)."""
     store = Path(store)
     rows = []
-    found, problems = scan(store)
-    if problems:
-        warnings.warn(describe_problems(problems), UnreadableRecords, stacklevel=2)
+    found, problems = scan(store, warn=True)
     for path, record in found:
         row = flatten(record)
         row["source"] = str(path.parent.relative_to(store))
