@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from models.lm_base import LanguageModel, lm_loss
+from models.lm_base import LanguageModel, head_and_loss
 from models.mamba_block import MambaBlock
 
 
@@ -79,13 +79,15 @@ class MambaLM(LanguageModel):
             with torch.no_grad():
                 layer.mixer.out_proj.weight /= math.sqrt(cfg.n_layer)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
-        """idx (B, L) -> logits (B, L, V), loss."""
+    def forward(self, idx: Tensor, targets: Tensor | None = None, logits: str = "all", loss_chunk: int = 0):
+        """idx (B, L) -> logits (B, L, V), loss (models.lm_base.head_and_loss)."""
         x = self.embedding(idx)  # (B, L, d_model)
         for layer in self.layers:
             x = layer(x)
-        logits = self.lm_head(self.norm_f(x))  # (B, L, V)
-        return logits, lm_loss(logits, targets)
+        return head_and_loss(self._head, x, targets, logits, loss_chunk)
+
+    def _head(self, x: Tensor) -> Tensor:
+        return self.lm_head(self.norm_f(x))  # (..., d_model) -> (..., V)
 
     def prefill(self, idx: Tensor):
         """Prompt idx (B, L) -> logits of its last position (B, V) and the state `step` continues from."""

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from models import routing
 from models.grouped import ExpertLinear, group_offsets, resolve_grouped_backend
-from models.lm_base import LanguageModel, lm_loss, mlp_width
+from models.lm_base import LanguageModel, head_and_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual
 
 
@@ -129,19 +129,21 @@ class MambaMoE(LanguageModel):
                 layer.mixer.out_proj.weight *= scale
         self.d_ff = d_ff
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
-        """idx (B, L) -> logits (B, L, V), loss (LM + weighted router losses)."""
+    def forward(self, idx: Tensor, targets: Tensor | None = None, logits: str = "all", loss_chunk: int = 0):
+        """idx (B, L) -> logits (B, L, V), loss (LM + weighted router losses; models.lm_base.head_and_loss)."""
         h = self.embedding(idx)
         for mamba, moe in zip(self.mamba_layers, self.moe_layers):
             h = moe(mamba(h))
-        logits = self.lm_head(self.norm_f(h))
-        loss = lm_loss(logits, targets)
+        logits, loss = head_and_loss(self._head, h, targets, logits, loss_chunk)
         if loss is not None:
             for moe in self.moe_layers:
                 r = moe.last_routing
                 loss = loss + self.cfg.balance_weight * routing.balance_loss(r.probs, r.experts) \
                     + self.cfg.z_weight * routing.z_loss(r.logits)
         return logits, loss
+
+    def _head(self, h: Tensor) -> Tensor:
+        return self.lm_head(self.norm_f(h))  # (..., d) -> (..., V)
 
     def prefill(self, idx: Tensor):
         """Prompt idx (B, L) -> logits of its last position (B, V) and the state `step` continues from:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from models.lm_base import LanguageModel, lm_loss, mlp_width
+from models.lm_base import LanguageModel, head_and_loss, mlp_width
 
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
 
@@ -58,11 +58,12 @@ class TransformerLM(LanguageModel):
         self.hf = LlamaForCausalLM(hf_config)
         self._ran = False
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
-        """idx (B, L) -> logits (B, L, V), loss."""
-        logits = self.hf(input_ids=idx, use_cache=False).logits  # (B, L, V)
+    def forward(self, idx: Tensor, targets: Tensor | None = None, logits: str = "all", loss_chunk: int = 0):
+        """idx (B, L) -> logits (B, L, V), loss (models.lm_base.head_and_loss; Llama's final norm is
+        inside `hf.model`, so the head is `hf.lm_head` alone)."""
+        h = self.hf.model(input_ids=idx, use_cache=False).last_hidden_state  # (B, L, d)
         self._ran = True
-        return logits, lm_loss(logits, targets)
+        return head_and_loss(self.hf.lm_head, h, targets, logits, loss_chunk)
 
     def prefill(self, idx: Tensor):
         """Prompt idx (B, L) -> logits of its last position (B, V) and a transformers `DynamicCache`

@@ -13,7 +13,11 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
     samples_ms      [float] raw per-iteration latencies
     latency_ms      dict    harness.measure.stats.summarize of samples_ms
     tokens_per_s    float   batch * seq_len / median latency
-    memory_mb       dict    peak_alloc, peak_reserved, static_alloc, nvml_process_peak, peak_rss
+    memory_mb       dict    peak_alloc, peak_reserved, static_alloc, nvml_process_peak, peak_rss;
+                            forward/train points on a GPU also backbone_peak_alloc and
+                            backbone_static_alloc (one more iteration without the full logits),
+                            backbone_how and logits_share (harness.tasks.forward_train); optional
+                            and additive: older records lack them, and the schema version stays
     energy          dict    energy_j_per_token, avg_power_w, energy_window_s (GPU with NVML only)
     model_info      dict    params_total, params_active, flops_per_token, backend, and for
                             routed models `extra`: routing statistics of the last forward
@@ -74,6 +78,11 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "peak_alloc_mb": (("memory_mb", "peak_alloc"), "torch.cuda.max_memory_allocated (headline)"),
     "peak_reserved_mb": (("memory_mb", "peak_reserved"), "torch.cuda.max_memory_reserved"),
     "static_alloc_mb": (("memory_mb", "static_alloc"), "allocated before the timed loop (weights, optimizer, inputs)"),
+    "backbone_peak_alloc_mb": (("memory_mb", "backbone_peak_alloc"),
+                               "peak allocated without the full logits (last-position logits / chunked CE)"),
+    "backbone_static_alloc_mb": (("memory_mb", "backbone_static_alloc"), "allocated before the backbone iteration"),
+    "backbone_how": (("memory_mb", "backbone_how"), "how the backbone iteration left the logits out"),
+    "logits_share": (("memory_mb", "logits_share"), "share of the activation memory the full logits cost"),
     "nvml_process_peak_mb": (("memory_mb", "nvml_process_peak"), "NVML per-process peak (sampled every 10 ms)"),
     "peak_rss_mb": (("memory_mb", "peak_rss"), "peak resident host memory of the child process"),
     "energy_j_per_token": (("energy", "energy_j_per_token"), "NVML total-energy difference per token"),

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from models import routing
-from models.lm_base import LanguageModel, lm_loss, mlp_width
+from models.lm_base import LanguageModel, head_and_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual, prefill_layers
 from models.swarm.aggregator import Aggregator
 from models.swarm.mamba_pool import MambaEncoderPool
@@ -136,26 +136,30 @@ class SwarmLM(LanguageModel):
         self.last_aux: dict[str, Tensor] = {}
 
     # ---- forward -------------------------------------------------------------------------
-    def forward(self, idx: Tensor, targets: Tensor | None = None, domain_labels: Tensor | None = None):
-        """idx (B, L) -> logits (B, L, V), loss (LM + weighted router losses when targets given).
+    def forward(self, idx: Tensor, targets: Tensor | None = None, domain_labels: Tensor | None = None,
+                logits: str = "all", loss_chunk: int = 0):
+        """idx (B, L) -> logits (B, L, V), loss (LM + weighted router losses when targets given;
+        `logits` and `loss_chunk` as models.lm_base.head_and_loss).
         domain_labels (B, L): per-token domain ids (-1 unlabelled); a chunk takes its first token's."""
         h = self._encode(idx)
         for layer in self.decoder:
             h = layer(h)
-        logits = self.lm_head(self.norm_f(h))  # (B, L, V)
+        logits, loss = head_and_loss(self._head, h, targets, logits, loss_chunk)
         r, lc = self.last_routing, self.cfg.chunk_len
         self.last_aux = self.router.losses(r)
         if domain_labels is not None and self.router.n_domains:
             chunk_labels = domain_labels[:, ::lc].transpose(0, 1).flatten()  # (M,)
             self.last_aux["domain"] = self.router.domain_loss(r, chunk_labels)
             self.last_aux["domain_accuracy"] = torch.tensor(self.router.domain_accuracy(r, chunk_labels) or 0.0)
-        loss = lm_loss(logits, targets)
         if loss is not None:
             self.last_aux["lm"] = loss.detach()
             loss = loss + self.cfg.balance_weight * self.last_aux["balance"] + self.cfg.z_weight * self.last_aux["z"]
             if "domain" in self.last_aux:
                 loss = loss + self.cfg.domain_weight * self.last_aux["domain"]
         return logits, loss
+
+    def _head(self, h: Tensor) -> Tensor:
+        return self.lm_head(self.norm_f(h))  # (..., d) -> (..., V)
 
     def _encode(self, idx: Tensor) -> Tensor:
         """Embed, route, run the chosen encoders and fuse: idx (B, L) -> (B, L, d), before the decoder."""
