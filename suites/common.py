@@ -39,6 +39,7 @@ class TimingParams:
     max_time_s: Optional[float] = None  # time cap on the timed iterations of one point (at least 3 run)
     energy_min_s: Optional[float] = None  # NVML energy window per point (GPU only)
     timeout_s: Optional[float] = None  # per point, spawn to exit; the process group is killed after it
+    repeats: Optional[int] = None  # processes per point (None: 1); verdicts read their between-process spread
     profiles: dict = field(default_factory=dict)  # device type -> values for the None fields
 
 
@@ -58,7 +59,7 @@ def _fill(current: dict, profile: dict, nested: dict, where: str) -> dict:
     return filled
 
 
-def apply_profile(params, device_type: str, may_stay_none: tuple[str, ...] = ("preset",)):
+def apply_profile(params, device_type: str, may_stay_none: tuple[str, ...] = ("preset", "repeats")):
     """The one profile resolver: the `None` fields of a suite's params (and of its nested
     settings) from `params.profiles[device_type]`, checked against the params' schema; every
     field but `may_stay_none` must then be set. Values set on the command line win."""
@@ -82,7 +83,7 @@ def apply_profile(params, device_type: str, may_stay_none: tuple[str, ...] = ("p
 
 def check_timing(p: TimingParams) -> None:
     for key, low, strict in (("warmup", 0, False), ("iters", 1, False), ("max_time_s", 0, False),
-                             ("energy_min_s", 0, False), ("timeout_s", 0, True)):
+                             ("energy_min_s", 0, False), ("timeout_s", 0, True), ("repeats", 1, False)):
         value = getattr(p, key)
         if value is not None and (value <= low if strict else value < low):
             raise UserError(f"suite.{key}={value} is impossible: must be {'>' if strict else '>='} {low}")
@@ -101,6 +102,18 @@ def apply_profile_and_model(params, ctx: RunContext):
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise UserError(message)
+
+
+def with_repeats(points: list[Point], repeats: int | None) -> list[Point]:
+    """`points` (the first process of each) followed by `repeats - 1` more rounds of them, round r
+    marked `repeat=r` in the config (the first round has no `repeat` key, so its ids are those
+    of an unrepeated sweep) and its own stop groups. harness.run.isolation runs each round in
+    other processes; the runner skips a repeat whose first process failed."""
+    rounds = [points]
+    for r in range(1, repeats or 1):
+        rounds.append([Point({**p.config, "repeat": r}, p.timeout_s, None if p.stop_group is None else f"{p.stop_group}#{r}",
+                             f"{p.label} #{r}") for p in points])
+    return [p for round_points in rounds for p in round_points]
 
 
 def measurement_point(params, ctx: RunContext, model: str, config: dict, mode: str, seq_len: int,

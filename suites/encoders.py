@@ -9,7 +9,8 @@ Points:
   show what grouping buys;
 - baselines, each `{model, match, by}`: `params_active` ones are sized to the swarm with the
   largest N at each k, `params_total` ones to the swarm with the largest k at each N in
-  `total_match_n_encoders` (their size grows with N, so width is the natural knob).
+  `total_match_n_encoders` (their size grows with N, so width is the natural knob);
+- `repeats`: every point in that many processes (suites.common.with_repeats).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Optional
 from harness.store.points import Point, point_id
 from models import matching, registry
 from suites import registry as suite_registry
-from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require
+from suites.common import RunContext, TimingParams, apply_profile, measurement_point, require, with_repeats
 
 MODES = ("forward", "train")
 MATCHES = ("params_active", "params_total")
@@ -113,7 +114,7 @@ def build_points(params: EncodersParams, ctx: RunContext) -> tuple[list[Point], 
                 target = _swarm_config(params, ctx, n, min(k_max, n))
                 add(b["model"], _baseline_config(params, ctx, b, target), f"{b['model']} total(N={n})",
                     matched_to=f"params_total of swarm N={n} k={min(k_max, n)}")
-    return points, description
+    return with_repeats(points, params.repeats), description
 
 
 suite_registry.register("encoders", EncodersParams, build_points,

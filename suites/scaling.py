@@ -4,7 +4,11 @@ training step, at matched parameter count.
 Points: models x modes x seq_lens, plus `extend_seq_lens` for linear-time models (mamba),
 run shortest first and stopped at the first failure per (model, mode), so the longest
 feasible length is found without waiting for every longer one to fail. Baselines are sized
-to the first model's parameter count (`match`), by solving for their depth.
+to the first model's parameter count (`match`), by solving for their depth. Routed models (the
+swarms, Mamba-MoE) run without a capacity limit (`capacity_factor`, 0 by default), as in
+suite=encoders: with a limit an untrained router drops 12-25% of the swarm's assignments and a
+row's logits depend on the other rows of the batch. `repeats` runs every point in that many
+processes (suites.common.with_repeats).
 """
 from __future__ import annotations
 
@@ -14,7 +18,14 @@ from typing import Optional
 from harness.store.points import Point
 from models import matching, registry
 from suites import registry as suite_registry
-from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
+from suites.common import (
+    RunContext,
+    TimingParams,
+    apply_profile_and_model,
+    measurement_point,
+    require,
+    with_repeats,
+)
 
 MODES = ("forward", "train")
 MATCHES = ("none", "params_total", "params_active")
@@ -30,6 +41,7 @@ class ScalingParams(TimingParams):
     seq_lens: Optional[list[int]] = None
     extend_seq_lens: Optional[list[int]] = None  # linear-time models only, until the first failure
     batch_size: Optional[int] = None
+    capacity_factor: float = 0.0  # routed models' capacity limit (0: none, no assignment dropped)
 
 
 def _validate(p: ScalingParams) -> None:
@@ -47,13 +59,21 @@ def _validate(p: ScalingParams) -> None:
     require(p.iters >= 1, f"suite.iters={p.iters} is impossible: must be >= 1")
     require(p.warmup >= 0, f"suite.warmup={p.warmup} is impossible: must be >= 0")
     require(p.timeout_s > 0, f"suite.timeout_s={p.timeout_s} is impossible: must be > 0")
+    require(p.capacity_factor >= 0, f"suite.capacity_factor={p.capacity_factor} is impossible: must be >= 0")
 
 
-def model_configs(names: list[str], preset: str, match: str, ctx: RunContext) -> dict[str, dict]:
-    """Resolved configs; with `match`, every model after the first is sized to the first."""
+def model_configs(names: list[str], preset: str, match: str, ctx: RunContext,
+                  capacity_factor: float | None = None) -> dict[str, dict]:
+    """Resolved configs; routed models get `capacity_factor` unless `model.capacity_factor` is set
+    on the command line; with `match`, every model after the first is sized to the first."""
     choice = ctx.model_choice or {}
     overrides = {"vocab_size": ctx.vocab_size, **choice.get("overrides", {})}
-    configs = {name: registry.resolve_config(name, preset, overrides) for name in names}
+    configs = {}
+    for name in names:
+        config = registry.resolve_config(name, preset, overrides)
+        if capacity_factor is not None and "capacity_factor" in config and "capacity_factor" not in overrides:
+            config = registry.resolve_config(name, preset, {**overrides, "capacity_factor": capacity_factor})
+        configs[name] = config
     if match != "none" and len(names) > 1:
         active = match == "params_active"
         target = matching.count_params(names[0], configs[names[0]], active=active)
@@ -65,7 +85,7 @@ def model_configs(names: list[str], preset: str, match: str, ctx: RunContext) ->
 def build_points(params: ScalingParams, ctx: RunContext) -> tuple[list[Point], str | None]:
     params, description = apply_profile_and_model(params, ctx)
     _validate(params)
-    configs = model_configs(params.models, params.preset, params.match, ctx)
+    configs = model_configs(params.models, params.preset, params.match, ctx, params.capacity_factor)
     points = []
     for name in params.models:
         lengths = params.seq_lens + (params.extend_seq_lens if registry.entry(name).linear_time else [])
@@ -73,7 +93,7 @@ def build_points(params: ScalingParams, ctx: RunContext) -> tuple[list[Point], s
             for seq_len in sorted(set(lengths)):
                 points.append(measurement_point(params, ctx, name, configs[name], mode, seq_len,
                                                 stop_group=f"{name}/{mode}", label=f"{name} {mode} L={seq_len}"))
-    return points, description
+    return with_repeats(points, params.repeats), description
 
 
 suite_registry.register("smoke", ScalingParams, build_points,

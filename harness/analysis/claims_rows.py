@@ -47,10 +47,19 @@ def activation_mb(rows: pd.DataFrame) -> pd.Series:
     return rows["peak_alloc_mb"] - rows["static_alloc_mb"]
 
 
-def exponent_finding(rows: pd.DataFrame, x: str, y: pd.Series, claimed: float, describe) -> Finding:
+def exponent_finding(rows: pd.DataFrame, x: str, y: pd.Series, claimed: float, describe,
+                     per_process: bool = False) -> Finding:
     """Fit y ~ rows[x]^e and judge e against `claimed`; `describe(exponent text, first row, last
-    row)` words the key figure."""
-    fit = fit_power_law(rows[x], y)
+    row)` words the key figure. `per_process`: y is latency, fitted to every process's median
+    (`latency_process_ms` of the pooled rows), so the exponent's CI carries the between-process
+    spread."""
+    xs, ys = rows[x], y
+    if per_process and "latency_process_ms" in rows:
+        pairs = [(xv, v) for xv, values in zip(rows[x], rows["latency_process_ms"])
+                 for v in (values if isinstance(values, list) and values else [])]
+        if pairs:
+            xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+    fit = fit_power_law(xs, ys)
     verdict, lo, hi = exponent_verdict(fit, claimed)
     first, last = rows.loc[rows[x].idxmin()], rows.loc[rows[x].idxmax()]
     return Finding(verdict, describe(f"{fit['exponent']:.2f} [{lo:.2f}, {hi:.2f}]", first, last),

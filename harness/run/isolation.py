@@ -11,7 +11,9 @@ Two isolation modes (`isolation=` in the config; every record says which ran it)
             point gets a fresh one. The first worker can be started before the points are
             built (`start_early`, while the parent composes and sizes models), and on a GPU a
             spare worker is started ahead (imports only, no CUDA context), so a replacement is
-            ready when one ends.
+            ready when one ends. A point's `repeat` index (0 when absent) is its process: a
+            worker serves one repeat index only, so the repeats of a point always come from
+            different processes and their spread is the between-process spread.
 
 Either way `start_new_session=True` makes the child a process-group leader, so a timeout
 kills everything it started (compile workers, data loaders) with one killpg, and the parent
@@ -214,13 +216,16 @@ class Isolation:
         if worker is not None and self.worker is None:
             worker.close()
         self.spare: WarmWorker | None = None
+        self.worker_repeat = 0  # the repeat index the current worker serves
 
     def run(self, point: dict, timeout_s: float) -> dict:
         if self.mode == "point":
             return run_isolated(point, timeout_s, env=self.env)
-        if self.worker is not None and not self.worker.alive():  # it ended between points
-            self.worker.close()
+        repeat = int(point.get("repeat") or 0)
+        if self.worker is not None and (not self.worker.alive() or repeat != self.worker_repeat):
+            self.worker.close()  # it ended between points, or this point is another process's repeat
             self.worker = None
+        self.worker_repeat = repeat
         if self.worker is None:
             spare, self.spare = self.spare, None
             if spare is not None and not spare.alive():

@@ -5,6 +5,8 @@ Rules:
   unless `force`; `error`, `timeout` and `crashed` points are tried again on a rerun;
 - a failed point never stops the sweep; within a `stop_group` (e.g. one model's growing
   sequence lengths) the points after a failure are not run, as they could only fail slower;
+  a repeat (config `repeat` >= 1: the same point in another process) whose first process
+  (the config without `repeat`) failed is not run either;
 - every record is written atomically as soon as its point ends, so an interrupted sweep
   keeps all finished points.
 
@@ -61,6 +63,9 @@ class ChainRunner:
                 print(f"warning: {path} kept as {stale.name}: with force=true a shorter point of its group failed, "
                       "so its old result no longer stands", file=sys.stderr)
             return {**point.config, "point_id": pid, "status": NOT_RUN, "note": "a shorter point of this group failed"}
+        first = self._first_process_failed(point)
+        if first:
+            return {**point.config, "point_id": pid, "status": NOT_RUN, "note": f"its first process ended {first}"}
         existing, problem = results.inspect_record(path) if path.exists() or path.is_symlink() else (None, None)
         if problem and dry:
             return None
@@ -73,6 +78,16 @@ class ChainRunner:
                 self.failed_groups.add(point.stop_group)
             return {**results.flatten(existing), "note": "done before (force=true to redo)"}
         return None
+
+    def _first_process_failed(self, point: Point) -> str | None:
+        """The status of the first process of a repeated point when that one failed, else None."""
+        if not point.config.get("repeat"):
+            return None
+        first = {k: v for k, v in point.config.items() if k != "repeat"}
+        path = results.record_path(self.store, first["suite"], point_id(first))
+        record, problem = results.inspect_record(path) if path.exists() else (None, None)
+        status = (record or {}).get("status")
+        return status if status and status != "ok" and not problem else None
 
     def run(self, point: Point, before: Callable[[Point], None] = lambda p: None) -> dict:
         """One point: its summary row (record fields + a `note`)."""

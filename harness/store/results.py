@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.store.atomic import write_json_atomic
+from harness.store.points import point_id
 from harness.store.schema import COLUMNS, SCHEMA_VERSION
 
 DEFAULT_STORE = Path("results")
@@ -102,6 +103,8 @@ def flatten(record: dict) -> dict:
         value = get_path(record, path)
         row[column] = ", ".join(value) if isinstance(value, list) else value
     row["schema_version"] = record.get("schema_version")
+    # the point regardless of which of its processes this is: repeats of one point share it
+    row["base_point_id"] = point_id({k: v for k, v in config.items() if k != "repeat"}) if config else None
     if row.get("isolation") is None and "overhead_s" in record:  # written before warm workers: a fresh process
         row["isolation"] = "point"
     gpu = row.get("peak_alloc_mb") is not None  # the headline memory of the device the point ran on
