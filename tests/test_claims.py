@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.analysis import claims, claims_report
+from harness.analysis import claims_anchors as anchors
 from harness.analysis import claims_catalog as catalog
 from harness.analysis import claims_memory as memory
 from harness.analysis import claims_quality as quality
@@ -55,11 +56,16 @@ def test_transformer_10x_verdicts(transformer_ms, verdict):
     assert speed.transformer_10x_slower(df).verdict == verdict
 
 
-@pytest.mark.parametrize("peak_mb, verdict", [(lambda n: 2.0 * n, "supported"), (lambda n: 1500 + 0.01 * n, "refuted")])
-def test_memory_linear_in_encoders_uses_the_fitted_exponent(peak_mb, verdict):
-    df = pd.DataFrame([{**swarm(n, 10, 10.0), "peak_alloc_mb": peak_mb(n)} for n in (10, 50, 100, 500, 1000)])
+@pytest.mark.parametrize("activation_mb, verdict", [(lambda n: 2.0 * n, "supported"), (lambda n: 300.0, "refuted"),
+                                                   (lambda n: {10: 20, 50: 80, 100: 200, 500: 700, 1000: 2000}[n], "inconclusive")])
+def test_memory_linear_in_encoders_fits_activations_affinely_in_n(activation_mb, verdict):
+    """Weights grow 0.5 MB per encoder in every case; only activations proportional to N support
+    "num_encoders x O(n)"."""
+    df = pd.DataFrame([{**swarm(n, 10, 10.0), "static_alloc_mb": 100 + 0.5 * n,
+                        "peak_alloc_mb": 100 + 0.5 * n + activation_mb(n)} for n in (10, 50, 100, 500, 1000)])
     finding = memory.memory_linear_in_encoders(df)
-    assert finding.verdict == verdict
+    assert finding.verdict == verdict, finding.detail
+    assert finding.measured["weights_slope_mb"] == pytest.approx(0.5)
     assert memory.memory_linear_in_encoders(df.iloc[:2]).verdict == "not measured"
 
 
@@ -76,15 +82,17 @@ def test_long_context_verdicts():
 def test_every_claim_evaluates_on_an_empty_table_and_the_report_lists_all():
     rows = claims.evaluate_all(pd.DataFrame(), catalog.CLAIMS)
     assert {r["verdict"] for r in rows} == {"not measured"}
-    report = claims_report.report_markdown(rows, "results")
+    report = claims_report.report_markdown({"GPU": rows}, "results")
     assert all(r["text"] in report for r in rows) and f"{len(catalog.CLAIMS)} not measured" in report
     assert len({c.id for c in catalog.CLAIMS}) == len(catalog.CLAIMS)
 
 
 def test_the_catalog_keeps_the_ledger_order_of_the_reference_report():
     reference = json.loads((Path(__file__).parent.parent / "results" / "reference" / "claims.json").read_text())
-    assert [c.id for c in catalog.CLAIMS] == [r["id"] for r in reference]
-    assert {c.id for c in speed.CLAIMS + memory.CLAIMS + quality.CLAIMS + scope.CLAIMS} == set(catalog.CLAIMS_BY_ID)
+    for gpu in {r["gpu"] for r in reference}:  # one ledger per GPU, each in the catalog's order
+        assert [c.id for c in catalog.CLAIMS] == [r["id"] for r in reference if r["gpu"] == gpu]
+    families = speed.CLAIMS + memory.CLAIMS + quality.CLAIMS + scope.CLAIMS + anchors.CLAIMS
+    assert {c.id for c in families} == set(catalog.CLAIMS_BY_ID)
 
 
 def test_write_evaluates_the_store_and_names_the_command_in_the_report(tmp_path):
@@ -141,15 +149,33 @@ def test_swarm_memory_24000x(transformer_mb, verdict):
     assert memory.swarm_memory_24000x(df).verdict == verdict
 
 
-@pytest.mark.parametrize("ratio, verdict", [(6.0, "supported"), (3.0, "inconclusive"), (1.5, "refuted")])
-def test_generation_throughput_uses_the_best_batch_of_each_model(ratio, verdict):
-    rows = [row(m, 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=b, generation_tokens_per_s=tps)
-            for m, b, tps in [("transformer", 64, 900.0), ("transformer", 256, 1000.0), ("mamba", 64, 800.0),
-                              ("mamba", 1024, 1000.0 * ratio)]]
+@pytest.mark.parametrize("ratio, ci, verdict", [(6.0, 0.02, "supported"), (4.5, 0.2, "inconclusive"),
+                                               (3.0, 0.02, "refuted")])
+def test_generation_throughput_uses_the_best_batch_of_each_model(ratio, ci, verdict):
+    def gen(m, b, tps, **kw):
+        return row(m, 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=b, generation_tokens_per_s=tps,
+                   generation_tokens_per_s_ci_lo=tps * (1 - ci), generation_tokens_per_s_ci_hi=tps * (1 + ci),
+                   cuda_graphs=False, **kw)
+    rows = [gen(m, b, tps) for m, b, tps in [("transformer", 64, 900.0), ("transformer", 256, 1000.0),
+                                             ("mamba", 64, 800.0), ("mamba", 1024, 1000.0 * ratio)]]
     rows.append(row("mamba", 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=2048, status="oom"))
     finding = speed.generation_throughput_5x(pd.DataFrame(rows))
-    assert finding.verdict == verdict and finding.measured["mamba_best_batch"] == 1024
-    assert finding.measured["transformer_largest_batch"] == 256
+    assert finding.verdict == verdict and finding.measured["pairs"]["eager"]["mamba_batch"] == 1024
+    assert finding.measured["transformer_largest_batch"] == 256 and finding.measured["decided_by"] == "eager"
+
+
+def test_generation_throughput_never_pairs_graphs_with_eager():
+    """Graphs for Mamba only (the old asymmetric sweep): no pair exists; with both, graphs decide."""
+    def gen(m, tps, graphs):
+        return row(m, 1.0, suite="decode", seq_len=2048, sweep="max_batch", batch_size=64,
+                   generation_tokens_per_s=tps, cuda_graphs=graphs)
+    asymmetric = pd.DataFrame([gen("mamba", 5000.0, True), gen("transformer", 1000.0, False)])
+    assert speed.generation_throughput_5x(asymmetric).verdict == "not measured"
+    both = pd.DataFrame([gen("mamba", 5000.0, True), gen("transformer", 4000.0, True),
+                         gen("mamba", 3000.0, False), gen("transformer", 500.0, False)])
+    finding = speed.generation_throughput_5x(both)
+    assert finding.measured["decided_by"] == "graphs" and finding.verdict == "refuted"
+    assert finding.measured["pairs"]["eager"]["ratio"] == pytest.approx(6.0)
 
 
 @pytest.mark.parametrize("moe_tps, verdict", [(lambda L: 2e6, "supported"), (lambda L: 2e6 if L > 1024 else 1.0,

@@ -61,7 +61,8 @@ def pool_processes(df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
         out["processes"] = 1
         return out
-    df = df.assign(repeat_index=pd.to_numeric(df.get("repeat", 0), errors="coerce").fillna(0),
+    repeat = df["repeat"] if "repeat" in df else pd.Series(0, index=df.index)
+    df = df.assign(repeat_index=pd.to_numeric(repeat, errors="coerce").fillna(0),
                    base_point_id=df["base_point_id"].fillna(df["point_id"]))
     pooled = [_pool_group(group) for _, group in df.groupby("base_point_id", sort=False)]
     return pd.DataFrame(pooled).reset_index(drop=True)

@@ -47,6 +47,24 @@ def activation_mb(rows: pd.DataFrame) -> pd.Series:
     return rows["peak_alloc_mb"] - rows["static_alloc_mb"]
 
 
+BACKBONE = "backbone (logits left out)"
+WHOLE = "whole model (B x L x vocab logits included: these records have no backbone figure)"
+
+
+def has_backbone(rows: pd.DataFrame) -> bool:
+    """Whether every row has a backbone figure (harness.tasks.forward_train: last-position
+    logits, or the chunked cross entropy in training)."""
+    return not rows.empty and "backbone_peak_alloc_mb" in rows and bool(rows["backbone_peak_alloc_mb"].notna().all())
+
+
+def backbone_activation_mb(rows: pd.DataFrame) -> tuple[pd.Series, str]:
+    """The sequence mixer's activation memory and which figure it is: the backbone iteration's
+    peak above its static allocation where every row has one, else the whole model's."""
+    if has_backbone(rows):
+        return rows["backbone_peak_alloc_mb"] - rows["backbone_static_alloc_mb"], BACKBONE
+    return activation_mb(rows), WHOLE
+
+
 def exponent_finding(rows: pd.DataFrame, x: str, y: pd.Series, claimed: float, describe,
                      per_process: bool = False) -> Finding:
     """Fit y ~ rows[x]^e and judge e against `claimed`; `describe(exponent text, first row, last

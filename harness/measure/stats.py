@@ -53,3 +53,13 @@ def fit_power_law(x, y, level: float = 0.95) -> dict | None:
     half = scipy_stats.t.ppf(0.5 + level / 2, len(x) - 2) * fit.stderr
     return {"exponent": float(fit.slope), "ci_lo": float(fit.slope - half), "ci_hi": float(fit.slope + half),
             "points": int(len(x))}
+
+
+def fit_affine(x, y, level: float = 0.95) -> dict:
+    """Least-squares y = intercept + slope * x with the slope's CI (t, n - 2 degrees of freedom)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    fit = scipy_stats.linregress(x, y)
+    stderr = fit.stderr if np.isfinite(fit.stderr) else 0.0  # constant y: an exact, flat line
+    half = scipy_stats.t.ppf(0.5 + level / 2, len(x) - 2) * stderr if len(x) > 2 else float("inf")
+    return {"slope": float(fit.slope), "slope_lo": float(fit.slope - half), "slope_hi": float(fit.slope + half),
+            "intercept": float(fit.intercept), "points": int(len(x))}
