@@ -49,7 +49,7 @@ with tabs[4]:
 with tabs[5]:
     views.runs(store, selected)
 with tabs[6]:
-    views.achieved(selected)
+    views.achieved(selected, store)
 with tabs[7]:
     views.claims(selected, table)
 with tabs[8]:

@@ -25,9 +25,6 @@ DECODE_METRICS = {
     "state_mb": "KV cache / recurrent state after the prefill (MiB)",
     "memory_mb": "peak memory while generating (MiB)",
 }
-# dense BF16 tensor throughput: datasheet, and the best GEMM measured on the project's H100
-# (666-750 TF/s in cuBLAS bf16 GEMM sweeps); other GPUs have no ceiling here and are skipped
-CEILINGS_TFLOPS = {"NVIDIA H100 80GB HBM3": {"spec": 989.4, "measured": 750.0}}
 
 
 def model_color(model: str) -> str:
@@ -232,17 +229,17 @@ def pareto_figure(points: pd.DataFrame, cost: str, quality: str, cost_title: str
     return fig
 
 
-def achieved_table(df: pd.DataFrame) -> pd.DataFrame:
+def achieved_table(df: pd.DataFrame, ceilings: dict[str, dict]) -> pd.DataFrame:
     """Achieved model TFLOP/s (analytic FLOPs/token x tokens/s; a training step counts 3x the
-    forward) as a share of the GPU's dense BF16 ceiling, where the GPU has one on record."""
+    forward) as a share of the GPU's dense BF16 ceiling (`load_ceilings`), where it has one."""
     rows = df[~df["failed"] & df["flops_per_token"].notna() & df["tokens_per_s"].notna()
-              & df["gpu"].isin(list(CEILINGS_TFLOPS)) & df["mode"].isin(["forward", "train"])].copy()
+              & df["gpu"].isin(list(ceilings)) & df["mode"].isin(["forward", "train"])].copy()
     if rows.empty:  # (a store of training runs only, say)
         return rows
     factor = np.where(rows["mode"] == "train", 3.0, 1.0)
     rows["achieved_tflops"] = rows["flops_per_token"] * rows["tokens_per_s"] * factor / 1e12
-    rows["share_of_measured"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: CEILINGS_TFLOPS[g]["measured"])
-    rows["share_of_spec"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: CEILINGS_TFLOPS[g]["spec"])
+    rows["share_of_measured"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: ceilings[g]["measured"])
+    rows["share_of_spec"] = rows["achieved_tflops"] / rows["gpu"].map(lambda g: ceilings[g]["spec"] or float("nan"))
     return rows
 
 

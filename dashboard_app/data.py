@@ -2,6 +2,7 @@
 file signature so new records show up on the next rerun, and the sidebar filters."""
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -76,3 +77,25 @@ def apply_filters(df: pd.DataFrame, chosen: dict[str, list]) -> pd.DataFrame:
 
 def options(df: pd.DataFrame, label: str) -> list[str]:
     return sorted(df[FILTERS[label]].dropna().astype(str).unique())
+
+
+# dense BF16 tensor throughput of the project's H100 (datasheet, and the best of its cuBLAS bf16
+# GEMM sweeps, 666-750 TF/s), measured before benchmarks/ceilings.py existed; every other GPU's
+# ceilings come from the `ceilings*.json` that benchmark writes into the store
+H100_CEILINGS = {"NVIDIA H100 80GB HBM3": {"spec": 989.4, "measured": 750.0, "copy_gb_s": None,
+                                           "source": "GEMM sweeps on the project's H100"}}
+
+
+def load_ceilings(store: str | Path) -> dict[str, dict]:
+    """GPU name -> {spec, measured (TF/s), copy_gb_s, source}: the H100's recorded figures, then
+    every `ceilings*.json` under `store` (benchmarks.ceilings), a GPU's newest file winning."""
+    found = dict(H100_CEILINGS)
+    for path in sorted(Path(store).rglob("ceilings*.json"), key=lambda p: p.stat().st_mtime):
+        try:
+            data = json.loads(path.read_text())
+            found[data["gpu_name"]] = {"spec": data.get("datasheet", {}).get("bf16_tflops"),
+                                       "measured": float(data["bf16_gemm_tflops"]), "copy_gb_s": data.get("copy_gb_s"),
+                                       "source": str(path)}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a ceilings file (or a damaged one): the view simply has no ceiling for it
+    return found

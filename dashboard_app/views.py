@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard_app import charts
+from dashboard_app import charts, data
 from harness.analysis import claims as claims_ledger
 from harness.analysis import compare, compare_report, quality_report
 from harness.analysis.claims_catalog import CLAIMS
@@ -171,13 +171,18 @@ def runs(store: Path, df: pd.DataFrame) -> None:
     st.dataframe(env, hide_index=True)
 
 
-def achieved(df: pd.DataFrame) -> None:
-    rows = charts.achieved_table(df)
+def achieved(df: pd.DataFrame, store) -> None:
+    ceilings = data.load_ceilings(store)
+    rows = charts.achieved_table(df, ceilings)
     if rows.empty:
-        return _empty("GPU results with a known ceiling", "python run.py suite=scaling on an H100")
+        return _empty("GPU results with a measured ceiling",
+                      "python -m benchmarks.ceilings --out <store>/ceilings.json, and python run.py suite=scaling")
     st.plotly_chart(charts.achieved_figure(rows), key="achieved")
-    st.caption("Model FLOPs are analytic (params and attention/scan terms); ceilings: H100 dense BF16 989 TF/s "
-               "datasheet, 750 TF/s best GEMM measured on the project's H100.")
+    shown = sorted(set(rows["gpu"]))
+    st.caption("Model FLOPs are analytic (params and attention/scan terms); ceilings, per GPU: " + "; ".join(
+        f"{g}: best BF16 GEMM measured {ceilings[g]['measured']:.0f} TF/s (datasheet "
+        f"{ceilings[g]['spec'] or float('nan'):.0f})"
+        + (f", device copy {ceilings[g]['copy_gb_s']:.0f} GB/s" if ceilings[g].get("copy_gb_s") else "") for g in shown))
     st.dataframe(rows[["model", "mode", "seq_len", "achieved_tflops", "share_of_measured", "share_of_spec"]],
                  hide_index=True)
 

@@ -4,13 +4,17 @@ KV cache or recurrent state, and the step captured in a CUDA graph.
 Follows mamba-ssm's `mamba_ssm/utils/generation.py`: the prompt runs once through the parallel
 forward and leaves a state; each new token is one `step`; with CUDA graphs the step is captured
 once per batch size over static state buffers that replays update in place (upstream's
-`update_graph_cache`). Transformers keep transformers' `DynamicCache`, the cache `generate`
-uses by default; its shapes grow every token, so their step is never captured.
+`update_graph_cache`). Transformers decode eagerly with transformers' `DynamicCache`, the cache
+`generate` uses by default, whose shapes grow every token; with CUDA graphs they prefill into a
+`StaticCache` preallocated to `max_len` (prompt plus generated tokens), whose one-token step
+has static shapes and is captured like the others.
 
 Models (models.lm_base) provide `prefill(idx) -> (logits (B, V), state)` and
-`step(token (B,), state) -> (logits (B, V), state)`; a model whose step has static shapes also
-provides `graph_capturable(state) -> bool` (the swarm's routing step at a chunk boundary is
-not). A dict state carries its position as the int `t`.
+`step(token (B,), state) -> (logits (B, V), state)`; a model whose step can have static shapes
+also provides `graph_capturable(state) -> bool` (the swarm's routing step at a chunk boundary is
+not; nor is a Transformer's DynamicCache step), and one whose graphed state is preallocated for
+a length takes `prefill(idx, max_len)`. A dict state carries its position as the int `t` (the
+swarm) or as the (1,) tensor `pos` (a Transformer's static cache, advanced inside the graph).
 """
 from __future__ import annotations
 
@@ -20,13 +24,13 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 
 
 def state_nbytes(state) -> int:
-    """Bytes held by a generation state: a transformers Cache (keys and values of every layer)
-    or any nest of tensors."""
-    if hasattr(state, "layers"):  # transformers.Cache
-        return sum(t.numel() * t.element_size() for layer in state.layers
-                   for t in (layer.keys, layer.values) if isinstance(t, Tensor))
+    """Bytes held by a generation state: any nest of tensors and transformers Caches (keys and
+    values of every layer: a StaticCache's whole preallocated buffers, which it holds from the
+    prefill on; a DynamicCache's so far)."""
     leaves, _ = tree_flatten(state)
-    return sum(t.numel() * t.element_size() for t in leaves if isinstance(t, Tensor))
+    caches = [leaf for leaf in leaves if hasattr(leaf, "layers")]  # transformers.Cache
+    tensors = [t for leaf in caches for layer in leaf.layers for t in (layer.keys, layer.values)]
+    return sum(t.numel() * t.element_size() for t in tensors + leaves if isinstance(t, Tensor))
 
 
 def supports_cuda_graphs(model) -> bool:
@@ -36,12 +40,14 @@ def supports_cuda_graphs(model) -> bool:
 class GreedyDecoder:
     """Feeds each step the argmax of the previous logits. With `cuda_graphs`, steps whose shapes
     are static replay one captured graph; the others (e.g. the swarm's routing steps) run eagerly
-    and write their result into the same static buffers."""
+    and write their result into the same static buffers. `max_len` (prompt plus generated
+    tokens), when given, goes to every `model.prefill(prompt, max_len=max_len)`: a Transformer
+    needs it for its static KV cache, without which its steps are not capturable."""
 
-    def __init__(self, model, cuda_graphs: bool = False):
+    def __init__(self, model, cuda_graphs: bool = False, max_len: int | None = None):
         if cuda_graphs and not supports_cuda_graphs(model):
             raise ValueError(f"{type(model).__name__} has no static-shape step to capture in a CUDA graph")
-        self.model, self.cuda_graphs = model, cuda_graphs
+        self.model, self.cuda_graphs, self.max_len = model, cuda_graphs, max_len
         self.state, self.logits = None, None
         self._graph = None
         self._graph_token: Tensor | None = None
@@ -50,7 +56,7 @@ class GreedyDecoder:
 
     def prefill(self, prompt: Tensor) -> Tensor:
         """prompt (B, L) -> logits of its last position (B, V); the state is kept for `step`."""
-        logits, state = self.model.prefill(prompt)
+        logits, state = self.model.prefill(prompt, **({} if self.max_len is None else {"max_len": self.max_len}))
         if self.cuda_graphs and self.state is not None:
             self._write(state)  # keep the buffers the graph was captured on
         else:
@@ -91,8 +97,10 @@ class GreedyDecoder:
                 if n is not o:
                     o.copy_(n)
                 merged.append(o)
-            else:
+            elif n is o or isinstance(n, (int, float, type(None))):
                 merged.append(n)
+            else:  # e.g. a transformers Cache: the graph reads and writes the first one's buffers
+                raise RuntimeError(f"the state's {type(o).__name__} was replaced by another; it cannot be graphed")
         self.state = tree_unflatten(merged, spec)
 
     def _capture(self, token: Tensor) -> None:

@@ -5,11 +5,17 @@ tied embeddings; attention through PyTorch SDPA by default (fused, no materialis
 matrix) or `eager` (materialises the (L x L) scores: the quadratic memory the Mamba Encoder
 Swarm design document argues against). Sizes follow the usual Llama ratios: head dim 64,
 MLP width 8/3 d rounded up to 64 (models.lm_base.mlp_width).
+
+Generation (models.generation) has two KV caches: transformers' `DynamicCache` (what `generate`
+uses by default), grown by every step, for eager decoding; and, when the prefill is given a
+`max_len`, a `StaticCache` preallocated to that many positions, whose one-token step has static
+shapes and no host sync, so a CUDA graph can capture it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from models.lm_base import LanguageModel, head_and_loss, mlp_width
@@ -57,6 +63,7 @@ class TransformerLM(LanguageModel):
         hf_config._attn_implementation = cfg.attn_implementation
         self.hf = LlamaForCausalLM(hf_config)
         self._ran = False
+        self._static_cache = None  # ((batch, max_len, device, dtype), StaticCache) of the last static prefill
 
     def forward(self, idx: Tensor, targets: Tensor | None = None, logits: str = "all", loss_chunk: int = 0):
         """idx (B, L) -> logits (B, L, V), loss (models.lm_base.head_and_loss; Llama's final norm is
@@ -65,20 +72,61 @@ class TransformerLM(LanguageModel):
         self._ran = True
         return head_and_loss(self.hf.lm_head, h, targets, logits, loss_chunk)
 
-    def prefill(self, idx: Tensor):
-        """Prompt idx (B, L) -> logits of its last position (B, V) and a transformers `DynamicCache`
-        (the KV cache `generate` uses by default), for `step`."""
+    def prefill(self, idx: Tensor, max_len: int | None = None):
+        """Prompt idx (B, L) -> logits of its last position (B, V) and the state for `step`.
+
+        max_len None: a transformers `DynamicCache`. max_len (prompt plus tokens to generate): the
+        state {"cache": StaticCache of max_len positions, "pos": (1,) the next position}; the cache
+        is the one of the last static prefill when batch, length, device and dtype match, reset in
+        place, so a captured graph keeps reading and writing its buffers."""
         from transformers import DynamicCache
 
-        cache = DynamicCache(config=self.hf.config)
+        if max_len is not None and max_len < idx.shape[1]:
+            raise ValueError(f"max_len={max_len} is shorter than the prompt ({idx.shape[1]} tokens)")
+        cache = DynamicCache(config=self.hf.config) if max_len is None else self._reset_static_cache(idx, max_len)
         out = self.hf(input_ids=idx, past_key_values=cache, use_cache=True, logits_to_keep=1)
         self._ran = True
-        return out.logits[:, -1], out.past_key_values
+        if max_len is None:
+            return out.logits[:, -1], out.past_key_values
+        return out.logits[:, -1], {"cache": cache, "pos": torch.full((1,), idx.shape[1], device=idx.device)}
 
-    def step(self, token: Tensor, cache):
-        """token (B,) -> logits (B, V), the cache grown by one position."""
-        out = self.hf(input_ids=token[:, None], past_key_values=cache, use_cache=True)
-        return out.logits[:, -1], out.past_key_values
+    def _reset_static_cache(self, idx: Tensor, max_len: int):
+        """The StaticCache for prompt idx (B, L) and max_len: the last one, reset, or a new one."""
+        from transformers import StaticCache
+
+        key = (idx.shape[0], max_len, idx.device, self.hf.dtype)
+        if self._static_cache is not None and self._static_cache[0] == key:
+            self._static_cache[1].reset()  # zeroes keys, values and write positions, same buffers
+        else:  # the buffers are allocated by the prefill's first update
+            self._static_cache = key, StaticCache(config=self.hf.config, max_cache_len=max_len)
+        return self._static_cache[1]
+
+    def step(self, token: Tensor, state):
+        """token (B,) -> logits (B, V) and the next state: the DynamicCache grown by one position,
+        or, for the static-cache state, this token's keys and values written at `pos` in place and
+        {"cache": the same cache, "pos": pos + 1}. The static step takes everything from `pos`:
+        every layer's write position, the rotary position and the attention mask (built here, so
+        no transformers mask code runs in a captured graph). So the state's tensors alone say where
+        it writes, and a CUDA graph's warm-up steps are undone by restoring them
+        (models.generation.GreedyDecoder)."""
+        if not isinstance(state, dict):
+            out = self.hf(input_ids=token[:, None], past_key_values=state, use_cache=True)
+            return out.logits[:, -1], out.past_key_values
+        cache, pos = state["cache"], state["pos"]
+        for layer in cache.layers:
+            layer.cumulative_length.copy_(pos[0])  # StaticLayer's write index, a () tensor
+        seen = torch.arange(cache.get_max_length(), device=pos.device) <= pos  # (max_len,) up to this token
+        mask = seen[None, None, None]  # (1, 1, 1, max_len), broadcast over batch and heads
+        if self.cfg.attn_implementation == "eager":  # eager attention adds the mask to its scores
+            mask = torch.zeros(mask.shape, dtype=self.hf.dtype, device=pos.device).masked_fill_(
+                ~mask, torch.finfo(self.hf.dtype).min)
+        out = self.hf(input_ids=token[:, None], attention_mask=mask, position_ids=pos[None], past_key_values=cache,
+                      use_cache=True)
+        return out.logits[:, -1], {"cache": cache, "pos": pos + 1}
+
+    def graph_capturable(self, state) -> bool:
+        """True for the static-cache state (prefill with max_len); a DynamicCache grows every step."""
+        return isinstance(state, dict)
 
     def flops_per_token(self, seq_len: int) -> int:
         d, n = self.cfg.d_model, self.cfg.n_layer

@@ -4,14 +4,17 @@ largest batch that fits, as a throughput point (harness.tasks.decode measures ea
 
 Points:
 - latency: models x cuda_graphs x batch_sizes x contexts, contexts shortest first and stopped
-  at the first failure per (model, graphs, batch). `cuda_graphs=true` points exist only for
-  models whose step has static shapes (Mamba, the Mamba swarm); Transformers decode with
-  transformers' DynamicCache, uncaptured, so `cuda_graphs=false` is the symmetric comparison.
-- max batch: per model, `max_batch_sizes` in increasing order at `max_batch_context` with
-  `max_batch_gen_tokens` generated (the setting of Mamba's "5x generation throughput",
-  prompt 2048 / 128 generated), stopped at the first failure: the last `ok` is the largest
-  batch that fits, its generation tokens/s the model's throughput. CUDA graphs are used there
-  when the model supports them and `true` is among `cuda_graphs`.
+  at the first failure per (model, graphs, batch). `cuda_graphs=true` points exist for models
+  whose step can have static shapes: Mamba, the Mamba swarm, and the Transformer, which then
+  decodes from transformers' StaticCache (preallocated for prompt + generated tokens) instead
+  of its DynamicCache; so the Transformer comparisons exist graphed on both sides and eager on
+  both sides (Mamba-MoE has no graphed step).
+- max batch: per model and cuda_graphs setting, `max_batch_sizes` in increasing order at
+  `max_batch_context` with `max_batch_gen_tokens` generated (the setting of Mamba's "5x
+  generation throughput", prompt 2048 / 128 generated), stopped at the first failure per
+  (model, graphs): the last `ok` is the largest batch that fits, its generation tokens/s the
+  model's throughput with and without CUDA graphs; each in `max_batch_repeats` processes
+  (suites.common.with_repeats), the spread the throughput verdict reads.
 Baselines with a depth (`n_layer`) are sized to the first model by `match`; the swarm keeps its
 preset, and every record carries its parameter counts.
 """
@@ -25,7 +28,14 @@ import torch
 from harness.store.points import Point
 from models import generation, matching, registry
 from suites import registry as suite_registry
-from suites.common import RunContext, TimingParams, apply_profile_and_model, measurement_point, require
+from suites.common import (
+    RunContext,
+    TimingParams,
+    apply_profile_and_model,
+    measurement_point,
+    require,
+    with_repeats,
+)
 
 MATCHES = ("none", "params_total", "params_active")
 TASK = "harness.decode:measure_decode"
@@ -43,8 +53,9 @@ class DecodeParams(TimingParams):
     decode_repeats: Optional[int] = None  # timed generations, after one untimed
     cuda_graphs: Optional[list[bool]] = None  # settings to measure, e.g. [false, true]; true only where the step is static
     max_batch_context: Optional[int] = None  # largest-batch sweep: prompt length,
-    max_batch_sizes: Optional[list[int]] = None  # batch sizes tried in order per model until one fails ([] to skip),
+    max_batch_sizes: Optional[list[int]] = None  # batch sizes in order per (model, graphs) until one fails ([] skips),
     max_batch_gen_tokens: Optional[int] = None  # and tokens generated
+    max_batch_repeats: int = 1  # processes per largest-batch point (the throughput verdict reads their spread)
 
 
 def _validate(p: DecodeParams) -> None:
@@ -62,6 +73,7 @@ def _validate(p: DecodeParams) -> None:
     require(p.warmup >= 0, f"suite.warmup={p.warmup} is impossible: must be >= 0")
     require(p.timeout_s > 0, f"suite.timeout_s={p.timeout_s} is impossible: must be > 0")
     require(bool(p.cuda_graphs), "suite.cuda_graphs is empty; valid: [false], [true] or [false, true]")
+    require(p.max_batch_repeats >= 1, f"suite.max_batch_repeats={p.max_batch_repeats} is impossible: must be >= 1")
 
 
 def _configs(p: DecodeParams, ctx: RunContext) -> dict[str, dict]:
@@ -90,7 +102,7 @@ def build_points(params: DecodeParams, ctx: RunContext) -> tuple[list[Point], st
     require(ctx.device_type == "cuda" or not any(params.cuda_graphs),
             f"suite.cuda_graphs={params.cuda_graphs}: CUDA graphs need device=cuda; use [false] on {ctx.device}")
     configs = _configs(params, ctx)
-    points = []
+    points, max_batch = [], []
     for name in params.models:
         settings = _graph_settings(params, name, configs[name])
         for graphs in settings:
@@ -102,16 +114,16 @@ def build_points(params: DecodeParams, ctx: RunContext) -> tuple[list[Point], st
                         label=f"{name} decode L={context} B={batch}{' graphs' if graphs else ''}", task=TASK,
                         gen_tokens=params.gen_tokens, decode_repeats=params.decode_repeats, cuda_graphs=graphs,
                         sweep="latency"))
-        if params.max_batch_sizes:
-            graphs = max(settings)  # True when supported and asked for
+        for graphs in settings:
             for batch in sorted(set(params.max_batch_sizes)):
-                points.append(measurement_point(
+                max_batch.append(measurement_point(
                     params, ctx, name, configs[name], "decode", params.max_batch_context,
-                    stop_group=f"{name}/max_batch", batch_size=batch, task=TASK,
+                    stop_group=f"{name}/graphs={graphs}/max_batch", batch_size=batch, task=TASK,
                     label=f"{name} max-batch L={params.max_batch_context} B={batch}{' graphs' if graphs else ''}",
                     gen_tokens=params.max_batch_gen_tokens, decode_repeats=1, cuda_graphs=graphs,
                     sweep="max_batch"))
-    return points, description
+    max_batch_processes = max(params.repeats or 1, params.max_batch_repeats)
+    return with_repeats(points, params.repeats) + with_repeats(max_batch, max_batch_processes), description
 
 
 suite_registry.register("decode", DecodeParams, build_points,

@@ -86,10 +86,11 @@ def test_backbone_memory_is_empty_off_a_gpu():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: torch keeps allocation peaks on CUDA only")
 @pytest.mark.parametrize("mode", ["forward", "train"])
 def test_huge_vocabulary_shows_a_small_backbone_figure(mode):
-    point = {"device": "cuda", "dtype": "bf16", "model": "mamba", "seed": 0, "batch_size": 2, "seq_len": 2048,
+    # 16,384 positions against chunks of 1,024: the chunked loss holds 1/16 of the logits at a time
+    point = {"device": "cuda", "dtype": "bf16", "model": "mamba", "seed": 0, "batch_size": 4, "seq_len": 4096,
              "mode": mode, "warmup": 1, "iters": 2, "max_time_s": 1.0, "energy_min_s": 0.0,
              "model_config": registry.resolve_config("mamba", "tiny", {"vocab_size": 128_000})}
     memory = forward_train.measure_model(point)["memory_mb"]
     whole = memory["peak_alloc"] - memory["static_alloc"]
     backbone = memory["backbone_peak_alloc"] - memory["backbone_static_alloc"]
-    assert memory["logits_share"] > 0.8 and backbone < 0.2 * whole, memory
+    assert memory["logits_share"] > (0.8 if mode == "forward" else 0.7) and backbone < 0.3 * whole, memory

@@ -43,12 +43,55 @@ def test_max_batch_points_run_in_order_and_stop_at_the_first_failure():
     assert len({p.stop_group for p in sweep}) == 1
 
 
+def test_every_model_with_a_static_step_gets_graph_and_eager_points_in_both_sweeps():
+    from suites.common import RunContext
+    from suites.decode import DecodeParams, build_points
+
+    ctx = RunContext(device="cuda", dtype="bf16", seed=0, vocab_size=64, model_choice=None)  # points only: no GPU
+    params = DecodeParams(name="decode", models=["mamba", "transformer", "mamba_moe"], preset="tiny", contexts=[8],
+                          batch_sizes=[1], gen_tokens=2, decode_repeats=1, cuda_graphs=[False, True],
+                          max_batch_context=8, max_batch_sizes=[4, 16], max_batch_gen_tokens=2, warmup=0, iters=1,
+                          max_time_s=1.0, energy_min_s=0.0, timeout_s=limit(60.0))
+    points, _ = build_points(params, ctx)
+    settings = {(p.config["model"], p.config["sweep"], p.config["cuda_graphs"]) for p in points}
+    for model in ("mamba", "transformer"):
+        assert {(model, sweep, graphs) for sweep in ("latency", "max_batch") for graphs in (False, True)} <= settings
+    assert not any(graphs for model, _, graphs in settings if model == "mamba_moe")
+    sweep = [p for p in points if p.config["model"] == "transformer" and p.config["sweep"] == "max_batch"]
+    assert [(p.config["cuda_graphs"], p.config["batch_size"]) for p in sweep] == [(False, 4), (False, 16),
+                                                                                   (True, 4), (True, 16)]
+    assert len({p.stop_group for p in sweep}) == 2  # a failure stops its own setting only
+
+
+def test_the_gpu_reference_points_keep_their_ids_and_only_new_settings_are_added():
+    """Every stored point of results/reference/decode is still built with its id; the new ones are the
+    Transformer's graph points and the eager max-batch sweep of the models that had only graphs there."""
+    import dataclasses
+
+    from harness.measure.env import REPO_ROOT
+    from harness.run.config import compose_config, to_container
+    from harness.run.sweep import _expander, build
+    from harness.store.points import point_id
+    from suites.common import RunContext
+
+    ctx = RunContext(device="cuda", dtype="bf16", seed=0, vocab_size=16384, model_choice=None)
+    ctx = dataclasses.replace(ctx, expand=_expander(ctx))
+    _, _, _, points, _ = build(to_container(compose_config(["suite=decode"])), ctx)
+    built = {point_id(p.config): p.config for p in points}
+    stored = {path.stem for path in (REPO_ROOT / "results" / "reference" / "decode").glob("*.json")}
+    assert stored and stored <= set(built)
+    settings = {pid: (c["model"], c["sweep"], c["cuda_graphs"]) for pid, c in built.items()}
+    new = set(settings.values()) - {settings[pid] for pid in stored}
+    assert new == {("transformer", "latency", True), ("transformer", "max_batch", True),
+                   ("mamba", "max_batch", False), ("swarm", "max_batch", False)}
+
+
 def test_cuda_graphs_are_refused_where_they_cannot_run():
     out = run_cli("suite=decode", "suite.cuda_graphs=[true]", "dry_run=true")
     assert out.returncode == 2 and "CUDA graphs need device=cuda" in out.stderr
-    transformer = registry.build("transformer", registry.resolve_config("transformer", "tiny", {"vocab_size": 64}))
+    moe = registry.build("mamba_moe", registry.resolve_config("mamba_moe", "tiny", {"vocab_size": 64}))
     with pytest.raises(ValueError, match="no static-shape step"):
-        generation.GreedyDecoder(transformer, cuda_graphs=True)
+        generation.GreedyDecoder(moe, cuda_graphs=True)
 
 
 def test_greedy_decoder_feeds_back_the_argmax():

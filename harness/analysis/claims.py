@@ -111,7 +111,7 @@ def device_of(df: pd.DataFrame) -> pd.Series:
     gpu = gpu.where(gpu.notna() & (gpu.astype(str) != ""))
     if "run_id" in df:
         gpu = gpu.fillna(df.assign(_gpu=gpu).groupby("run_id")["_gpu"].transform("first"))
-    on_cuda = df["device"].astype(str).str.startswith("cuda") if "device" in df else False
+    on_cuda = df["device"].astype(str).str.startswith("cuda") if "device" in df else pd.Series(False, index=df.index)
     return gpu.where(gpu.notna(), pd.Series("cuda, GPU unknown", index=df.index).where(on_cuda, "cpu")).astype(str)
 
 

@@ -160,6 +160,20 @@ def run_environment(records: list[dict], side: str) -> dict:
     return fields
 
 
+def on_candidate_device(baseline: list[dict], candidate: list[dict]) -> list[dict]:
+    """A baseline directory may hold reference runs of several GPUs (results/reference keeps the
+    H100's and the H200's side by side): keep the runs recorded on the candidate's device, so
+    the gate picks the baseline of the GPU it runs on without being told. A failed record has
+    no environment; it goes with the other records of its run."""
+    device = lambda r: (r.get("env") or {}).get("gpu_name") or ("cpu" if r.get("env") else None)  # noqa: E731
+    wanted = {device(r) for r in candidate} - {None}
+    runs = {r.get("run_id"): device(r) for r in baseline if device(r) is not None}
+    if len(set(runs.values())) < 2 or len(wanted) != 1:
+        return baseline
+    kept = [r for r in baseline if (device(r) or runs.get(r.get("run_id"))) in wanted]
+    return kept or baseline
+
+
 def check_comparable(baseline: list[dict], candidate: list[dict], ignore: tuple[str, ...] = ()) -> dict:
     """The shared environment, or Incomparable naming every field that differs."""
     b_env, c_env = run_environment(baseline, "baseline"), run_environment(candidate, "candidate")
@@ -300,7 +314,9 @@ def compare_point(base: list[dict], cand: list[dict], s: GateSettings) -> dict:
 
 def compare_runs(baseline: list[dict], candidate: list[dict], settings: GateSettings = GateSettings(),
                  ignore_env: tuple[str, ...] = ()) -> dict:
-    """The whole comparison: environment, one entry per point, counts and `passed`."""
+    """The whole comparison: environment, one entry per point, counts and `passed`. A baseline
+    of several GPUs is narrowed to the candidate's (`on_candidate_device`)."""
+    baseline = on_candidate_device(baseline, candidate)
     env = check_comparable(baseline, candidate, ignore_env)
     b_groups, c_groups = group_points(baseline), group_points(candidate)
     keys = sorted(set(b_groups) | set(c_groups))
