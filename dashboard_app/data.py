@@ -1,5 +1,7 @@
-"""The dashboard's table: `harness.store.results.load()` plus derived columns, cached on the store's
-file signature so new records show up on the next rerun, and the sidebar filters."""
+"""The dashboard's table: `harness.store.results.load()` with the repeats of each point pooled into
+one row (harness.analysis.claims_pool: `processes`, between-process CIs), plus derived columns,
+cached on the store's file signature so new records show up on the next rerun, and the sidebar
+filters."""
 from __future__ import annotations
 
 import json
@@ -9,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.analysis import claims_pool
 from harness.store import results
 from harness.store.schema import FAILED_STATUSES
 
@@ -55,7 +58,7 @@ def load(store: str | Path) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", results.UnreadableRecords)  # shown on the page instead
         raw = results.load(store)
-    df = prepare(raw)
+    df = prepare(claims_pool.pool_processes(raw, within=("source", "run_id")))
     df.attrs["problems"] = raw.attrs.get("problems", [])
     return df
 

@@ -62,14 +62,17 @@ def decode(df: pd.DataFrame) -> None:
                           horizontal=True, key="decode_metric")
         for batch in sorted(latency["batch_size"].dropna().unique().astype(int)):
             st.plotly_chart(charts.decode_figure(rows, metric, batch), key=f"decode_{batch}")
-        st.caption("Transformers decode with transformers' DynamicCache, never graphed; Mamba and the swarm are "
-                   "shown with and without CUDA graphs (dashed), so compare solid lines for a symmetric setting.")
+        st.caption("Each model with and without CUDA graphs (dashed) where its step can be captured (the "
+                   "Transformer then decodes from a StaticCache); compare solid with solid, dashed with dashed.")
     if (rows["sweep"] == "max_batch").any():
         st.plotly_chart(charts.max_batch_figure(rows), key="decode_max_batch")
 
 
 def _selected_records(store: Path, df: pd.DataFrame) -> list[dict]:
+    """The records behind the selected rows, every process of a pooled row."""
     selected = set(df["point_id"].dropna())
+    if "process_point_ids" in df:
+        selected |= {pid for ids in df["process_point_ids"] if isinstance(ids, list) for pid in ids}
     return [record for _, record in results.iter_records(store) if record.get("point_id") in selected]
 
 
@@ -210,8 +213,15 @@ def claims_rows(selected: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims(df: pd.DataFrame, whole: pd.DataFrame | None = None) -> None:
-    """The claims ledger (harness.analysis.claims) over the selected points, verdicts coloured."""
-    view = claims_rows(df, df if whole is None else whole)
+    """The claims ledger (harness.analysis.claims) over the selected points of one GPU (a ratio
+    never mixes two), verdicts coloured."""
+    whole = df if whole is None else whole
+    devices = list(dict.fromkeys(claims_ledger.device_of(whole.sort_values("created_at", ascending=False))
+                                 if "created_at" in whole else claims_ledger.device_of(whole)))
+    if len(devices) > 1:
+        device = st.selectbox("GPU (one ledger per GPU)", devices, key="claims_device")
+        df, whole = df[claims_ledger.device_of(df) == device], whole[claims_ledger.device_of(whole) == device]
+    view = claims_rows(df, whole)
     counts = view["verdict"].value_counts()
     st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
                + ". Verdicts come from the selected points only; `swarm-bench claims store=<dir>` writes the report.")

@@ -30,7 +30,8 @@ def test_pooling_gives_the_between_process_interval_of_the_geometric_mean():
     pooled = claims_pool.pool_processes(pd.DataFrame(processes("mamba", [10.0, 12.0, 11.0])))
     assert len(pooled) == 1
     row = pooled.iloc[0]
-    assert row["processes"] == 3 and row["point_id"] == "scaling-mamba-forward-2048"
+    assert row["processes"] == 3 and row["point_id"] == "scaling-mamba-forward-2048#0"
+    assert row["process_point_ids"] == [f"scaling-mamba-forward-2048#{r}" for r in range(3)]
     assert row["latency_ms_p50"] == pytest.approx(math.exp(sum(map(math.log, [10, 12, 11])) / 3))
     assert row["latency_ms_ci_lo"] < 10.0 and row["latency_ms_ci_hi"] > 12.0  # wider than any one process's CI
     assert sorted(row["latency_process_ms"]) == [10.0, 11.0, 12.0]

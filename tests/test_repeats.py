@@ -56,3 +56,5 @@ def test_the_gate_narrows_a_baseline_of_several_gpus_to_the_candidates():
     kept = compare.on_candidate_device(baseline, [_record("H200", "c")])
     assert [(r["run_id"], r["status"]) for r in kept] == [("b", "ok"), ("b", "oom")]
     assert compare.on_candidate_device(baseline[:3], [_record("H200", "c")]) == baseline[:3]  # one GPU: untouched
+    other_suite = {**_record("H200", "b"), "config": {"suite": "scaling", "dtype": "bf16"}}
+    assert other_suite not in compare.on_candidate_device(baseline + [other_suite], [_record("H200", "c")])

@@ -36,7 +36,7 @@ def _pool_group(group: pd.DataFrame) -> pd.Series:
     ok = group[group["status"] == "ok"]
     first = (ok if not ok.empty else group).sort_values("repeat_index").iloc[0].copy()
     first["processes"] = len(ok)
-    first["point_id"] = first["base_point_id"]
+    first["process_point_ids"] = list(group["point_id"])
     if len(ok) < 2:
         first["latency_process_ms"] = list(ok["latency_ms_p50"].dropna()) if "latency_ms_p50" in ok else []
         return first
@@ -53,10 +53,13 @@ def _pool_group(group: pd.DataFrame) -> pd.Series:
     return first
 
 
-def pool_processes(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per point (`base_point_id`), its processes pooled (module docstring); the row's
-    `point_id` is the first process's, `processes` counts its ok processes and
-    `latency_process_ms` lists their medians."""
+def pool_processes(df: pd.DataFrame, within: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per point (`base_point_id`, and per value of the `within` columns, e.g. the
+    dashboard's `source`), its processes pooled (module docstring); the row's `point_id` is the
+    first process's, `process_point_ids` lists every process's, `processes` counts the ok ones and
+    `latency_process_ms` lists their medians. A table pooled before is returned as it is."""
+    if "processes" in df:
+        return df
     if df.empty or "base_point_id" not in df:
         out = df.copy()
         out["processes"] = 1
@@ -64,8 +67,9 @@ def pool_processes(df: pd.DataFrame) -> pd.DataFrame:
     repeat = df["repeat"] if "repeat" in df else pd.Series(0, index=df.index)
     df = df.assign(repeat_index=pd.to_numeric(repeat, errors="coerce").fillna(0),
                    base_point_id=df["base_point_id"].fillna(df["point_id"]))
-    pooled = [_pool_group(group) for _, group in df.groupby("base_point_id", sort=False)]
-    return pd.DataFrame(pooled).reset_index(drop=True)
+    keys = ["base_point_id", *[c for c in within if c in df]]
+    pooled = [_pool_group(group) for _, group in df.groupby(keys, sort=False, dropna=False)]
+    return pd.DataFrame(pooled).reset_index(drop=True).infer_objects()
 
 
 def decidable(rows: pd.DataFrame) -> str | None:

@@ -161,11 +161,15 @@ def run_environment(records: list[dict], side: str) -> dict:
 
 
 def on_candidate_device(baseline: list[dict], candidate: list[dict]) -> list[dict]:
-    """A baseline directory may hold reference runs of several GPUs (results/reference keeps the
-    H100's and the H200's side by side): keep the runs recorded on the candidate's device, so
-    the gate picks the baseline of the GPU it runs on without being told. A failed record has
-    no environment; it goes with the other records of its run."""
+    """A baseline directory may hold reference runs of several GPUs and suites (results/reference
+    keeps the H100's and the H200's side by side): keep the records of the candidate's suites
+    recorded on the candidate's device, so the gate picks the baseline of the GPU it runs on
+    without being told. A failed record has no environment; it goes with the other records of
+    its run."""
     device = lambda r: (r.get("env") or {}).get("gpu_name") or ("cpu" if r.get("env") else None)  # noqa: E731
+    suite = lambda r: (r.get("config") or {}).get("suite")  # noqa: E731
+    suites = {suite(r) for r in candidate}
+    baseline = [r for r in baseline if suite(r) in suites] or baseline
     wanted = {device(r) for r in candidate} - {None}
     runs = {r.get("run_id"): device(r) for r in baseline if device(r) is not None}
     if len(set(runs.values())) < 2 or len(wanted) != 1:

@@ -33,7 +33,6 @@ from harness.measure.timing import run_for_at_least, time_iterations
 from harness.measure.trackers import EnergyTracker, MemoryTracker
 from harness.tasks.model_setup import DTYPES, build_model, model_info, random_tokens
 
-
 BACKBONE_LOSS_CHUNK = 1024  # positions per chunk of the cross entropy in the backbone training step
 
 
