@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from models import mamba_lm, mamba_moe, swarm, transformer
 from models.errors import ModelConfigError
+from models.swarm import full_attention_pool
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in [
     ModelEntry("transformer_swarm", swarm.SwarmConfig, swarm.SwarmLM, swarm.PRESETS, linear_time=True,
                fixed={"encoder_type": "transformer"}),  # attention inside chunks only: O(L * chunk_len)
     ModelEntry("mamba_moe", mamba_moe.MambaMoEConfig, mamba_moe.MambaMoE, mamba_moe.PRESETS, linear_time=True),
+    ModelEntry("transformer_swarm_full", swarm.SwarmConfig, full_attention_pool.FullAttentionSwarmLM,
+               full_attention_pool.PRESETS, linear_time=False,
+               fixed={"encoder_type": "transformer"}),  # every encoder over the whole prefix, eager: runs x O(L^2)
 ]}
 
 

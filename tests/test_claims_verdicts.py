@@ -118,3 +118,41 @@ def test_claims_that_cannot_be_measured_say_why():
     for claim_id in ("moe_mamba_2_35x", "long_context_models", "stateful_routing", "gpt4_120"):
         finding = catalog.CLAIMS_BY_ID[claim_id].evaluate(pd.DataFrame())
         assert finding.verdict == "not measured" and not finding.detail.startswith("no stored result")
+
+
+def _full(n, seq_len=2048, activation_mb=None, latency=None, status="ok", **kw):
+    """A dense hypothetical-swarm point at the claim's shape: each encoder adds 300 MB of scores."""
+    act = 50 + 300 * n if activation_mb is None else activation_mb
+    return point("transformer_swarm_full", latency or 2.0 * n, seq_len=seq_len, status=status, batch_size=1,
+                 static_alloc_mb=100, peak_alloc_mb=100 + act, backbone_static_alloc_mb=100,
+                 backbone_peak_alloc_mb=100 + act, point_id=f"full-{n}-{seq_len}", base_point_id=f"full-{n}-{seq_len}",
+                 **{"model.n_encoders": n, "model.top_k": n, "model.d_model": 768, "model.n_head": 12}, **kw)
+
+
+def _mamba_swarm_at_claim(activation_mb):
+    return point("swarm", 10.0, batch_size=1, static_alloc_mb=100, peak_alloc_mb=100 + activation_mb,
+                 backbone_static_alloc_mb=100, backbone_peak_alloc_mb=100 + activation_mb,
+                 **{"model.n_encoders": 1000, "model.top_k": 10, "model.d_model": 768, "model.n_head": 12})
+
+
+@pytest.mark.parametrize("mamba_mb, verdict", [(10.0, "supported"), (200.0, "refuted")])
+def test_24000x_extrapolates_the_hypothetical_swarm_to_1000_encoders(mamba_mb, verdict):
+    rows = [_full(n) for n in (4, 16, 64, 256)] + [{**_full(512), "status": "oom"}, _mamba_swarm_at_claim(mamba_mb)]
+    finding = catalog.CLAIMS_BY_ID["memory_24000x"].evaluate(claims_pool.pool_processes(pd.DataFrame(rows)))
+    assert finding.verdict == verdict and finding.measured["extrapolated"]
+    assert finding.measured["transformer_swarm_mb"] == pytest.approx(50 + 300 * 1000)
+    assert "extrapolated from N<=256" in finding.detail and "N=512 ran out of memory" in finding.detail
+
+
+@pytest.mark.parametrize("power, verdict", [(2, "supported"), (1, "refuted")])
+def test_the_hypothetical_swarm_is_judged_quadratic_in_length(power, verdict):
+    rows = [_full(4, seq_len=L, activation_mb=1e-4 * L ** power) for L in (512, 1024, 2048, 4096, 8192)]
+    finding = catalog.CLAIMS_BY_ID["transformer_swarm_quadratic"].evaluate(pd.DataFrame(rows))
+    assert finding.verdict == verdict and "every encoder attending over the whole sequence" in finding.detail
+
+
+@pytest.mark.parametrize("power, verdict", [(1.5, "supported"), (1.0, "refuted")])
+def test_compute_in_n_reads_the_hypothetical_swarm(power, verdict):
+    rows = [_full(n, latency=0.1 * n ** power) for n in (4, 16, 64, 256)]
+    finding = catalog.CLAIMS_BY_ID["compute_superlinear_transformer_swarm"].evaluate(pd.DataFrame(rows))
+    assert finding.verdict == verdict and "hypothetical" in finding.detail

@@ -14,7 +14,14 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.analysis.claims import Claim, Finding, conditions, not_measured, ratio_interval
-from harness.analysis.claims_rows import APPROX, SRC, backbone_activation_mb, exponent_finding, ok_rows
+from harness.analysis.claims_rows import (
+    APPROX,
+    SRC,
+    backbone_activation_mb,
+    exponent_finding,
+    ok_rows,
+    swarm_rows,
+)
 
 BRIEF = "DESIGN.md, published anchors"
 
@@ -37,8 +44,7 @@ def swarm_linear_memory_in_L(df: pd.DataFrame) -> Finding:
 def swarm_memory_formula(df: pd.DataFrame) -> Finding:
     """The document's `num_encoders x sequence_length x d_model` (bytes, per sequence) at our
     swarm's shape, against the measured activation memory per sequence of the N=1000 swarm."""
-    rows = ok_rows(df, suite="encoders", model="swarm", mode="forward", seq_len=2048)
-    rows = rows[(rows["model.n_encoders"] == 1000) & (rows["model.top_k"] == 10)] if not rows.empty else rows
+    rows = swarm_rows(df, 1000, 10)
     if rows.empty:
         return not_measured("suite=encoders: swarm N=1000 k=10 forward peak memory at L=2048")
     row = rows.iloc[0]

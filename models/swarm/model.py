@@ -175,12 +175,18 @@ class SwarmLM(LanguageModel):
         experts = r.experts[item, slot]
         order = experts.argsort(stable=True)
         item, slot, experts = item[order], slot[order], experts[order]
-        encoded = self.encoders(inputs[item], experts)  # (A, Lc, d)
+        encoded = self._run_encoders(inputs, item, experts, batch)  # (A, Lc, d)
         slots = inputs[:, None].expand(-1, k, -1, -1).clone()  # (M, k, Lc, d): dropped slots keep the identity
         slots[item, slot] = encoded.to(slots.dtype)
         fused = self.aggregator(slots, r.gates, inputs)  # (M, Lc, d)
         self.last_routing = r
         return fused.view(n_chunks, batch, lc, -1).transpose(0, 1).reshape(batch, n_chunks * lc, -1)[:, :seq_len]
+
+    def _run_encoders(self, inputs: Tensor, item: Tensor, experts: Tensor, batch: int) -> Tensor:
+        """The kept assignments (chunk `item` to encoder `experts`, (A,) each, sorted by encoder) of the
+        chunk-major inputs (M = C*B, Lc, d) -> (A, Lc, d): each encoder sees only its chunk.
+        models.swarm.full_attention_pool overrides this to attend over the whole prefix."""
+        return self.encoders(inputs[item], experts)
 
     # ---- generation ------------------------------------------------------------------------
     def init_state(self, batch_size: int) -> dict:

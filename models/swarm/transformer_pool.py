@@ -9,6 +9,10 @@ learn positional information"), and the swarm's decoder carries order across chu
 Projections are grouped GEMMs over the dispatched chunks (models.grouped); the reference twin
 is the same code with one F.linear per encoder in use. `step()` recomputes the current
 chunk (at most Lc tokens) instead of keeping a KV cache.
+
+Attention is fused SDPA here; `attention="eager"` materialises the score matrix instead
+(`eager_causal_attention`, as transformers' `eager_attention_forward`), which is what
+models.swarm.full_attention_pool runs over whole sequences.
 """
 from __future__ import annotations
 
@@ -21,6 +25,27 @@ from einops import rearrange
 from torch import Tensor
 
 from models.grouped import ExpertLinear, group_offsets, resolve_grouped_backend
+
+
+def sdpa_causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """q, k, v (A, H, L, hd) -> (A, H, L, hd), causal, one fused kernel (no score matrix kept)."""
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def eager_causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """q, k, v (A, H, L, hd) -> (A, H, L, hd), causal, as transformers' Llama `eager_attention_forward`:
+    the scores are materialised (scaled Q K^T plus an additive causal mask, softmax in float32 cast
+    back), so memory grows as A x H x L^2: in bf16 about 10 bytes per score element at the softmax (the
+    scores, their float32 copy, the float32 result), 8 at the cast back."""
+    seq_len = q.shape[-2]
+    mask = torch.full((seq_len, seq_len), torch.finfo(q.dtype).min, device=q.device, dtype=q.dtype).triu(1)  # (L, L)
+    scores = torch.matmul(q, k.transpose(2, 3)) * q.shape[-1] ** -0.5  # (A, H, L, L)
+    scores = scores + mask
+    weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)  # (A, H, L, L)
+    return torch.matmul(weights, v)
+
+
+ATTENTION = {"sdpa": sdpa_causal_attention, "eager": eager_causal_attention}
 
 
 class TransformerEncoderLayers(nn.Module):
@@ -41,14 +66,14 @@ class TransformerEncoderLayers(nn.Module):
     def banks(self) -> list[ExpertLinear]:
         return [self.qkv, self.attn_out, self.gate_up, self.down]
 
-    def forward(self, h: Tensor, experts: Tensor, offsets: Tensor, backend: str, eps: float) -> Tensor:
-        """h (A, Lc, d) sorted by encoder -> (A, Lc, d)."""
+    def forward(self, h: Tensor, experts: Tensor, offsets: Tensor, backend: str, eps: float, attend) -> Tensor:
+        """h (A, T, d) items of T tokens sorted by encoder, `attend` one of ATTENTION -> (A, T, d)."""
         n_items, chunk_len, d_model = h.shape
         rows = lambda t: rearrange(t, "a l d -> (a l) d")  # noqa: E731
         normed = F.rms_norm(h, (d_model,), eps=eps) * self.norm1_weight[experts][:, None].to(h.dtype)
         qkv = rearrange(self.qkv(rows(normed), offsets, backend), "(a l) (three h e) -> three a h l e",
                         l=chunk_len, three=3, h=self.n_head)
-        attn = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)  # (A, H, Lc, hd)
+        attn = attend(qkv[0], qkv[1], qkv[2])  # (A, H, T, hd)
         h = h + self.attn_out(rearrange(attn, "a h l e -> (a l) (h e)"), offsets, backend).view_as(h).to(h.dtype)
         normed = F.rms_norm(h, (d_model,), eps=eps) * self.norm2_weight[experts][:, None].to(h.dtype)
         gate, up = self.gate_up(rows(normed), offsets, backend).chunk(2, dim=-1)
@@ -85,13 +110,14 @@ class TransformerEncoderPool(nn.Module):
     def _gemm_backend(self, device_type: str) -> str:
         return "loop" if self.pool_backend == "loop" else resolve_grouped_backend("auto", device_type)
 
-    def forward(self, h: Tensor, experts: Tensor) -> Tensor:
-        """h (A, Lc, d) dispatched chunks sorted by encoder id `experts` (A,) -> (A, Lc, d)."""
+    def forward(self, h: Tensor, experts: Tensor, attention: str = "sdpa") -> Tensor:
+        """h (A, Lc, d) dispatched chunks sorted by encoder id `experts` (A,) -> (A, Lc, d), each item
+        attended causally within itself with `attention` (sdpa | eager)."""
         backend = self._gemm_backend(h.device.type)
         offsets = group_offsets(experts, self.n_encoders, rows_per_item=h.shape[1])
         for layer in self.layers:
-            h = layer(h, experts, offsets, backend, self.eps)
-        self.last_dispatch = {"pool": f"transformer+{backend}+sdpa", "chunks": h.shape[0]}
+            h = layer(h, experts, offsets, backend, self.eps, ATTENTION[attention])
+        self.last_dispatch = {"pool": f"transformer+{backend}+{attention}", "chunks": h.shape[0]}
         return h
 
     def init_state(self, batch_size: int, k: int, device=None, dtype=torch.float32) -> Tensor:
