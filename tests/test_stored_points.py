@@ -1,7 +1,9 @@
-"""Point ids are the store's keys: the suites must still build, on the device the reference
-was measured on, exactly the points stored in results/reference, so a rerun resumes instead of
-measuring again. A dry run over each committed GPU run finds every point done (or skipped
-after a stored failure of its stop group)."""
+"""Point ids are the store's keys: the suites must still build, on the device the reference was
+measured on, exactly the points stored in results/reference, so a rerun resumes instead of
+measuring again. A dry run over each complete GPU reference (the H100's in results/reference,
+the H200's in results/reference/h200) finds every point done, or skipped after a stored failure;
+every point of the H200 set, which is partial for encoders, decode and the claims, is one the
+suites build."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,17 +14,33 @@ from harness.measure.env import REPO_ROOT
 from harness.run import runner
 from harness.run.config import compose_config, to_container
 from harness.run.sweep import _expander, build
+from harness.store import results
+from harness.store.points import point_id
 from suites.common import RunContext
 
-REFERENCE = str(REPO_ROOT / "results" / "reference")
+H100 = str(REPO_ROOT / "results" / "reference")
+H200 = str(REPO_ROOT / "results" / "reference" / "h200")
 DONE = {"done before (force=true to redo)", "a shorter point of this group failed"}
 
 
-@pytest.mark.parametrize("suite", ["scaling", "encoders", "decode", "regression", "claims"])
-def test_a_dry_run_over_the_gpu_reference_finds_every_point_done(suite):
+def _points(suite: str):
     ctx = RunContext(device="cuda", dtype="bf16", seed=0, vocab_size=16384, model_choice=None)
     ctx = dataclasses.replace(ctx, expand=_expander(ctx))  # the reference runs: GPU profile, defaults
-    _, _, _, points, _ = build(to_container(compose_config([f"suite={suite}"])), ctx)
-    states = runner.plan(points, REFERENCE)
+    return build(to_container(compose_config([f"suite={suite}"])), ctx)[3]
+
+
+@pytest.mark.parametrize("suite, store", [("scaling", H100), ("encoders", H100), ("regression", H100),
+                                          ("scaling", H200), ("regression", H200)])
+def test_a_dry_run_over_a_complete_gpu_reference_finds_every_point_done(suite, store):
+    points = _points(suite)
+    states = runner.plan(points, store)
     assert points and set(states) <= DONE, [(p.label, s) for p, s in zip(points, states) if s not in DONE][:5]
     assert states.count("done before (force=true to redo)") >= 0.8 * len(points)
+
+
+def test_every_stored_h200_point_is_one_the_suites_build():
+    built = {point_id(p.config) for suite in ("claims", "scaling", "encoders", "decode", "regression")
+             for p in _points(suite)}
+    stored = [(path, record["point_id"]) for path, record in results.iter_records(H200)]
+    assert len(stored) > 250
+    assert [str(path) for path, pid in stored if pid not in built] == []

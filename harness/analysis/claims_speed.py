@@ -90,13 +90,15 @@ def _best_generation(rows: pd.DataFrame) -> pd.Series | None:
     return None if rows.empty else rows.loc[rows["generation_tokens_per_s"].idxmax()]
 
 
+def _bound(row: pd.Series, side: str) -> float:
+    """A pooled throughput's CI bound; the value itself for one process (no interval)."""
+    value = row.get(f"generation_tokens_per_s_ci_{side}")
+    return float(row["generation_tokens_per_s"]) if value is None or pd.isna(value) else float(value)
+
+
 def _throughput_ratio(m: pd.Series, t: pd.Series) -> tuple[float, float, float]:
     ratio = m["generation_tokens_per_s"] / t["generation_tokens_per_s"]
-    lo = m.get("generation_tokens_per_s_ci_lo", m["generation_tokens_per_s"]) / \
-        t.get("generation_tokens_per_s_ci_hi", t["generation_tokens_per_s"])
-    hi = m.get("generation_tokens_per_s_ci_hi", m["generation_tokens_per_s"]) / \
-        t.get("generation_tokens_per_s_ci_lo", t["generation_tokens_per_s"])
-    return float(ratio), float(lo), float(hi)
+    return float(ratio), _bound(m, "lo") / _bound(t, "hi"), _bound(m, "hi") / _bound(t, "lo")
 
 
 def generation_throughput_5x(df: pd.DataFrame) -> Finding:
