@@ -52,3 +52,25 @@ def test_the_default_out_is_beside_the_store(tmp_path):
     (store / "unit").mkdir(parents=True)
     assert cli.main(["export", f"store={store}"]) == 0
     assert (tmp_path / "mystore.csv").exists()
+
+
+def test_mlflow_gets_one_run_per_record_and_a_second_export_adds_none(tmp_path, capsys):
+    mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (in dev) is not installed")
+    out = tmp_path / "runs.mlruns"
+    records = {r["point_id"]: r for _, r in results.iter_records(STORE)}
+    assert cli.main(["export", f"store={STORE}", "format=mlflow", f"out={out}"]) == 0
+    assert f"({len(records)} MLflow runs added" in capsys.readouterr().out
+    client = mlflow.MlflowClient(tracking_uri=out.resolve().as_uri())
+    experiment = client.get_experiment_by_name("regression")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert sorted(run.data.tags["point_id"] for run in runs) == sorted(records)
+    for run in runs:
+        record = records[run.data.tags["point_id"]]
+        assert run.data.params["model"] == record["config"]["model"]
+        assert run.info.status == ("FINISHED" if record["status"] == "ok" else "FAILED")
+        if record.get("latency_ms"):
+            assert run.data.metrics["latency_ms_p50"] == pytest.approx(record["latency_ms"]["median"])
+    artifact = client.download_artifacts(runs[0].info.run_id, "record.json", str(tmp_path))
+    assert json.loads(open(artifact).read())["point_id"] == runs[0].data.tags["point_id"]
+    assert cli.main(["export", f"store={STORE}", "format=mlflow", f"out={out}"]) == 0
+    assert "(0 MLflow runs added" in capsys.readouterr().out

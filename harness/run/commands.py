@@ -95,7 +95,7 @@ def claims(argv: list[str]) -> int:
 class ExportConfig:
     store: str
     format: str = "csv"
-    out: Optional[str] = None  # default: <store>.<csv|parquet|json> beside the store
+    out: Optional[str] = None  # default: <store>.<csv|parquet|json|mlruns> beside the store
 
 
 def export(argv: list[str]) -> int:
@@ -105,7 +105,7 @@ def export(argv: list[str]) -> int:
     ext = exporter.FORMATS.get(cfg.format, "out")
     out = cfg.out or f"{str(Path(cfg.store)).rstrip('/')}.{ext}"
     path, count = exporter.export(cfg.store, cfg.format, out)
-    what = "benchmarks" if cfg.format == "pytest-benchmark" else "rows"
+    what = {"pytest-benchmark": "benchmarks", "mlflow": "MLflow runs added"}.get(cfg.format, "rows")
     print(f"wrote {path} ({count} {what}, format={cfg.format})")
     return 0
 
@@ -137,7 +137,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "compare": (compare, "the regression gate: compare baseline=<run> candidate=<run>"),
     "claims": (claims, "the claims ledger over a store: claims store=<dir> [out=<dir>]"),
     "corpus": (corpus, "build the quality corpus and tokenizer: corpus build [out=data/corpus ...]"),
-    "export": (export, "a store as csv, parquet or pytest-benchmark JSON: export store=<dir> format=<f> [out=...]"),
+    "export": (export, "a store as csv, parquet, pytest-benchmark JSON or MLflow runs: export store=<dir> format=<f> [out=...]"),
 }
 
 

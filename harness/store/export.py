@@ -6,6 +6,8 @@
                       machine_info, commit_info, benchmarks[] with stats in seconds), so
                       `pytest-benchmark compare` and github-action-benchmark (tool: pytest) read
                       them; a point's per-iteration samples become the benchmark's `data`
+    mlflow            one MLflow run per record in a tracking directory (harness.store.export_mlflow:
+                      params, metrics, tags, the record as an artifact; the `mlflow` extra)
 Unreadable records are reported as by `results.load` (a warning naming them), never dropped
 silently; columns holding lists or dicts are written as JSON text in csv and parquet.
 """
@@ -21,7 +23,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.store import results
 
-FORMATS = {"csv": "csv", "parquet": "parquet", "pytest-benchmark": "json"}  # format -> file extension
+FORMATS = {"csv": "csv", "parquet": "parquet", "pytest-benchmark": "json", "mlflow": "mlruns"}  # format -> extension
 
 
 def _scalar_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -69,11 +71,17 @@ def pytest_benchmark_json(store: str | Path) -> dict:
 
 
 def export(store: str | Path, fmt: str, out: str | Path) -> tuple[Path, int]:
-    """Write `store` as `fmt` to `out`; returns (the file, the number of rows or benchmarks)."""
+    """Write `store` as `fmt` to `out`; returns (the file or tracking directory, the number of rows,
+    benchmarks or MLflow runs added)."""
     if fmt not in FORMATS:
         raise UserError(f"export: format={fmt!r}; valid: {', '.join(FORMATS)}")
     if not Path(store).is_dir():
         raise UserError(f"export: store={str(store)!r} is not a directory of results")
+    if fmt == "mlflow":
+        from harness.store.export_mlflow import export_mlflow
+
+        uri, added = export_mlflow(store, out)
+        return Path(uri.removeprefix("file://")) if uri.startswith("file://") else Path(uri), added
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
