@@ -39,7 +39,7 @@ class TimingParams:
     max_time_s: Optional[float] = None  # time cap on the timed iterations of one point (at least 3 run)
     energy_min_s: Optional[float] = None  # NVML energy window per point (GPU only)
     timeout_s: Optional[float] = None  # per point, spawn to exit; the process group is killed after it
-    repeats: Optional[int] = None  # processes per point (None: 1); verdicts read their between-process spread
+    repeats: Optional[int] = None  # processes per point (1 when no profile sets it); verdicts read their spread
     profiles: dict = field(default_factory=dict)  # device type -> values for the None fields
 
 
@@ -77,6 +77,8 @@ def apply_profile(params, device_type: str, may_stay_none: tuple[str, ...] = ("p
             raise UserError(f"suite.{unset[0]} is not set and suite {params.name!r} has no {device_type} "
                             "profile value for it")
     if isinstance(resolved, TimingParams):
+        if resolved.repeats is None:
+            resolved.repeats = 1  # one process per point unless asked
         check_timing(resolved)
     return resolved, description
 
