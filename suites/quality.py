@@ -7,6 +7,11 @@ sequence length (harness.tasks.synthetic).
 reference; an entry with `match` (params_active | params_total) is sized to the entry labelled
 `target` (default: the first) by depth or width. Swarms get the corpus's domains as their
 specialist domains unless their overrides say otherwise, so the router learns the domains.
+
+With `keep_checkpoints`, the corpus points of the models transformers can save (KEEPABLE) carry
+`keep_checkpoint: true` and save their trained model beside their record
+(harness.tasks.corpus_quality; the runner tells a task where its record goes); the key is absent
+otherwise, so the ids of points that keep nothing do not change.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from suites import registry as suite_registry
 from suites.common import RunContext, apply_profile, require
 
 SWARMS = ("swarm", "transformer_swarm")
+KEEPABLE = SWARMS + ("transformer",)  # save_pretrained: models.swarm.hf_swarm, or the Transformer's LlamaForCausalLM
 ENTRY_KEYS = {"model", "label", "overrides", "match", "by", "target"}
 PARTS = ("corpus", "synthetic")
 
@@ -60,6 +66,7 @@ class QualityParams:
     eval_tokens: Optional[int] = None  # validation tokens per domain at each
     test_tokens: Optional[int] = None  # per domain; null: the whole test split
     max_wall_s: Optional[float] = None  # optional wall-clock cap per model
+    keep_checkpoints: bool = False  # save each trained KEEPABLE model of the corpus part beside its record
     timeout_s: Optional[float] = None
     profiles: dict = field(default_factory=dict)
 
@@ -129,6 +136,8 @@ def _corpus_points(params: QualityParams, ctx: RunContext) -> list[Point]:
                      "tokenizer_sha256": codec.sha256, "train_tokens": params.train_tokens, "lr": params.lr,
                      "eval_every": params.eval_every, "eval_tokens": params.eval_tokens,
                      "test_tokens": params.test_tokens, "max_wall_s": params.max_wall_s}
+            if params.keep_checkpoints and model in KEEPABLE:
+                point["keep_checkpoint"] = True
             points.append(Point(point, params.timeout_s, label=f"{label} seed={seed}"))
     return points
 

@@ -95,10 +95,12 @@ class ChainRunner:
         if skipped is not None:
             return skipped
         before(point)
-        request = point.config
-        if self.profile:  # where the task writes its trace: beside the record, outside the point's identity
-            trace = results.record_path(self.store, point.config["suite"], point_id(point.config))
-            request = {**point.config, "profile_trace": str(trace.with_name(f"{trace.stem}.trace.json.gz"))}
+        # out of band, beside the point's identity: where its record goes (a task may keep files
+        # beside it, e.g. a quality checkpoint) and, with profile, where its trace goes
+        path = results.record_path(self.store, point.config["suite"], point_id(point.config))
+        request = {**point.config, "record_path": str(path.resolve())}
+        if self.profile:
+            request["profile_trace"] = str(path.with_name(f"{path.stem}.trace.json.gz"))
         outcome = self.isolation.run(request, point.timeout_s)
         record_file = results.write_record(self.store, point_id(point.config), self.run_id, point.config, outcome)
         if outcome["status"] != "ok" and point.stop_group:

@@ -31,7 +31,8 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
                             device latency, all-to-all median and share, error vs single device
     quality         dict    suite=quality only (harness.tasks.corpus_quality): corpus_id, tokenizer and its
                             sha256, training (curves, tokens, wall, status), test (per domain:
-                            nll, tokens, bytes, ppl, bpb), test_bpb_mean, routing, eval_capacity
+                            nll, tokens, bytes, ppl, bpb), test_bpb_mean, routing, eval_capacity,
+                            checkpoint (keep_checkpoints only: the saved model beside the record)
     loss            dict    fixed-seed training runs only (harness.tasks.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
     env             dict    harness.measure.env.collect + clocks/throttle reasons after the point

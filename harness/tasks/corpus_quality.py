@@ -5,10 +5,15 @@ for the swarm, the router's domain accuracy and per-encoder load on test text. S
 lm-evaluation-harness's rolling log-likelihood; bits per byte as the Pile's (Gao et al. 2020).
 
 The point carries the corpus_id and tokenizer hash it was built for; a corpus that changed
-since is refused rather than mixed into the same table.
+since is refused rather than mixed into the same table. A point with `keep_checkpoint` (the
+suite's keep_checkpoints) also saves its trained model with transformers' `save_pretrained`
+beside its record, `<store>/<suite>/<point_id>.checkpoint/` (a swarm through
+models.swarm.hf_swarm, a Transformer as its LlamaForCausalLM); harness.tasks.quality_checkpoint
+scores such a checkpoint later.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +25,10 @@ from harness.quality.evaluate import no_capacity_drops, score_stream
 from harness.quality.train import TokenSampler, TrainConfig, run_summary, train, validation_bpb
 from harness.tasks.model_setup import DTYPES, build_model
 from models import routing
+from models.swarm import SwarmLM
 
 
-def _streams(corpus: Path, codec, split: str) -> dict[str, np.ndarray]:
+def domain_streams(corpus: Path, codec, split: str) -> dict[str, np.ndarray]:
     manifest = load_manifest(corpus)
     return {d: codec.encode_documents(read_split(corpus, d, split)) for d in sorted(manifest["domains"])}
 
@@ -56,8 +62,8 @@ def _routing_on_test(model, test: dict[str, np.ndarray], context: int, device) -
     return out
 
 
-def train_and_evaluate(point: dict) -> dict:
-    device = torch.device(point["device"])
+def load_corpus(point: dict) -> tuple[Path, dict, tokenizer.Codec]:
+    """The point's corpus, its manifest and tokenizer, refused if either changed since the point was built."""
     corpus = Path(point["corpus"])
     manifest = load_manifest(corpus)
     if manifest["corpus_id"] != point["corpus_id"]:
@@ -65,7 +71,35 @@ def train_and_evaluate(point: dict) -> dict:
     codec = tokenizer.load(corpus, point["tokenizer"])
     if codec.sha256 != point["tokenizer_sha256"]:
         raise ValueError(f"tokenizer {point['tokenizer']} changed since the point was built")
-    train_streams, val, test = (_streams(corpus, codec, s) for s in ("train", "val", "test"))
+    return corpus, manifest, codec
+
+
+def score_test_split(model, test: dict[str, np.ndarray], codec, point: dict, device, dtype) -> dict:
+    """Every domain's test stream scored (harness.quality.evaluate), capacity limits off."""
+    model.eval()
+    with no_capacity_drops(model):
+        return {d: score_stream(model, s, codec.token_bytes, point["seq_len"], device, dtype=dtype,
+                                max_tokens=point.get("test_tokens"))
+                for d, s in test.items()}
+
+
+def keep_checkpoint(model, point: dict) -> str:
+    """save_pretrained the trained model beside the point's record (written whole, then renamed)."""
+    from models.swarm import hf_swarm
+
+    final = Path(point["record_path"]).with_suffix(".checkpoint")  # the runner says where the record goes
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (hf_swarm.wrap(model) if isinstance(model, SwarmLM) else model.hf).save_pretrained(partial)  # else a TransformerLM
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    return str(final)
+
+
+def train_and_evaluate(point: dict) -> dict:
+    device = torch.device(point["device"])
+    corpus, manifest, codec = load_corpus(point)
+    train_streams, val, test = (domain_streams(corpus, codec, s) for s in ("train", "val", "test"))
     model = build_model(point, train=True)
     cfg = TrainConfig(tokens=point["train_tokens"], batch_size=point["batch_size"], context=point["seq_len"],
                       lr=point["lr"], eval_every=point["eval_every"], eval_tokens=point["eval_tokens"],
@@ -74,17 +108,13 @@ def train_and_evaluate(point: dict) -> dict:
     dtype = DTYPES[point["dtype"]]
     history = train(model, sampler, cfg, device, dtype,
                     lambda: validation_bpb(model, val, codec.token_bytes, cfg.context, device, dtype, cfg.eval_tokens))
-    scores = {}
-    if history["status"] != "diverged":
-        model.eval()
-        with no_capacity_drops(model):
-            scores = {d: score_stream(model, s, codec.token_bytes, cfg.context, device, dtype=dtype,
-                                      max_tokens=point.get("test_tokens"))
-                      for d, s in test.items()}
+    scores = score_test_split(model, test, codec, point, device, dtype) if history["status"] != "diverged" else {}
     quality = {
         "corpus_id": manifest["corpus_id"], "tokenizer": codec.name, "tokenizer_sha256": codec.sha256,
         "training": history, "test": scores, "eval_capacity": "unlimited",
         "test_bpb_mean": float(np.mean([s["bpb"] for s in scores.values()])) if scores else None,
         "routing": _routing_on_test(model, test, cfg.context, device) if scores else {},
     }
+    if scores and point.get("keep_checkpoint"):
+        quality["checkpoint"] = keep_checkpoint(model, point)
     return {"quality": quality, **run_summary(model, history, cfg.context, device)}
