@@ -24,12 +24,13 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 
 
 def state_nbytes(state) -> int:
-    """Bytes held by a generation state: any nest of tensors and transformers Caches (keys and
-    values of every layer: a StaticCache's whole preallocated buffers, which it holds from the
-    prefill on; a DynamicCache's so far)."""
+    """Bytes held by a generation state: any nest of tensors and transformers Caches (every tensor
+    each cache layer holds: keys and values, a StaticCache's whole preallocated buffers from the
+    prefill on, a DynamicCache's so far; a Mamba-style layer's conv and recurrent states)."""
     leaves, _ = tree_flatten(state)
     caches = [leaf for leaf in leaves if hasattr(leaf, "layers")]  # transformers.Cache
-    tensors = [t for leaf in caches for layer in leaf.layers for t in (layer.keys, layer.values)]
+    tensors = [t for leaf in caches for layer in leaf.layers for t in tree_flatten(vars(layer))[0]
+               if isinstance(t, Tensor) and t.is_floating_point()]  # not a layer's position counters
     return sum(t.numel() * t.element_size() for t in tensors + leaves if isinstance(t, Tensor))
 
 

@@ -11,7 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from models import mamba_lm, mamba_moe, swarm, transformer
+from models import hf_model, mamba_lm, mamba_moe, swarm, transformer
 from models.errors import ModelConfigError
 from models.swarm import full_attention_pool
 
@@ -40,6 +40,8 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in [
     ModelEntry("transformer_swarm_full", swarm.SwarmConfig, full_attention_pool.FullAttentionSwarmLM,
                full_attention_pool.PRESETS, linear_time=False,
                fixed={"encoder_type": "transformer"}),  # every encoder over the whole prefix, eager: runs x O(L^2)
+    ModelEntry("hf", hf_model.HFConfig, hf_model.HFCausalLM, hf_model.PRESETS,
+               linear_time=False),  # any transformers causal LM; its lengths are not extended, even for a Mamba
 ]}
 
 

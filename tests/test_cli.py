@@ -20,7 +20,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args,message", [
     (["suite=scalng"], "unknown suite 'scalng'; valid: claims, decode, distributed, encoders, quality, regression, scaling, smoke"),
-    (["model=gpt"], "unknown model 'gpt'; valid: mamba, mamba_moe, swarm, transformer"),
+    (["model=gpt"], "unknown model 'gpt'; valid: hf, mamba, mamba_moe, swarm, transformer"),
     (["suite.seq_len=[1]"], "unknown key 'suite.seq_len'; valid keys of suite:"),
     (["colour=red"], "unknown key 'colour'; valid keys of the config:"),
     (["seed=abc"], "config.seed: expected int, got 'abc'"),
