@@ -1,7 +1,7 @@
 """The dashboard's table: `harness.store.results.load()` with the repeats of each point pooled into
 one row (harness.analysis.claims_pool: `processes`, between-process CIs), plus derived columns,
-cached on the store's file signature so new records show up on the next rerun, and the sidebar
-filters."""
+the store's file signature that dashboard_app.cache keys it on (new records show up on the next
+rerun), the sidebar filters, and the keys of a row's records."""
 from __future__ import annotations
 
 import json
@@ -35,7 +35,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     """Derived columns every view uses; tolerant of old or partial records (missing -> NaN)."""
     df = df.copy()
     for name in ("suite", "model", "mode", "dtype", "status", "run_id", "gpu_name", "source", "matched_to", "backend",
-                 "sweep"):
+                 "sweep", "created_at", "git_sha"):
         df[name] = _column(df, name, None)
     df["gpu"] = df["gpu_name"].fillna("cpu")
     df["status"] = df["status"].fillna("unknown")
@@ -80,6 +80,14 @@ def apply_filters(df: pd.DataFrame, chosen: dict[str, list]) -> pd.DataFrame:
 
 def options(df: pd.DataFrame, label: str) -> list[str]:
     return sorted(df[FILTERS[label]].dropna().astype(str).unique())
+
+
+def process_keys(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(directory, point id) of every process behind the rows of `df`: a pooled row lists its
+    processes' ids; a point id names a config, so the directory tells apart runs that share one."""
+    ids = df["process_point_ids"] if "process_point_ids" in df else df["point_id"]
+    return [(str(source), pid) for source, own, processes in zip(df["source"], df["point_id"], ids)
+            for pid in (processes if isinstance(processes, list) else [own])]
 
 
 # dense BF16 tensor throughput of the project's H100 (datasheet, and the best of its cuBLAS bf16

@@ -1,79 +1,120 @@
-"""One function per dashboard tab: each takes the filtered table (and the store where it needs
-raw records), draws with Streamlit, and shows an empty state naming the command to run."""
+"""One function per dashboard view: each takes the `Selection` (dashboard_app.cache), draws with
+Streamlit, and shows an empty state naming the command to run. The tables and figures behind
+a view are cached on the selection and the view's widget values, so only the view shown is
+computed, and a widget change recomputes only what it feeds: tables as data (`_cached`, a copy
+per rerun), figures as resources (`_shared`: built once, never changed, not unpickled per
+rerun, which for a plotly figure costs as much as drawing it)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard_app import charts, data
+from dashboard_app import cache, charts, data
+from dashboard_app.cache import Selection
 from harness.analysis import claims as claims_ledger
-from harness.analysis import compare, compare_report, quality_report
 from harness.analysis.claims_catalog import CLAIMS
-from harness.errors import UserError
-from harness.quality.synthetic_tasks import TASKS
-from harness.store import results
+
+_cached = st.cache_data(show_spinner=False, max_entries=64)
+_shared = st.cache_resource(show_spinner=False, max_entries=64)
 
 
-def _empty(what: str, command: str) -> None:
+def empty(what: str, command: str) -> None:
+    """The empty state of a view: what is missing and the command that records it."""
     st.info(f"No {what} in the selection. Record some with `{command}`, or widen the filters.")
 
 
-def scaling(df: pd.DataFrame) -> None:
-    rows = df[df["suite"] == "scaling"]
-    if rows.empty:
-        return _empty("scaling results", "python run.py suite=scaling")
+def _suite(sel: Selection, suite: str) -> pd.DataFrame:
+    df = cache.selected(sel)
+    return df[df["suite"] == suite]
+
+
+@_cached
+def _scaling_axes(sel: Selection) -> tuple[list[int], int | None]:
+    rows = _suite(sel, "scaling")
+    return sorted(rows["seq_len"].dropna().unique().astype(int)), charts.launch_bound_knee(rows)
+
+
+@_shared
+def _scaling_figures(sel: Selection, metric: str) -> list:
+    rows = _suite(sel, "scaling")
+    return [charts.scaling_figure(rows, metric, mode) for mode in sorted(rows["mode"].dropna().unique())]
+
+
+@_cached
+def _exponents(sel: Selection, metric: str, min_len: int) -> pd.DataFrame:
+    return charts.exponents_table(_suite(sel, "scaling"), metric, min_len)
+
+
+def scaling(sel: Selection) -> None:
+    lengths, knee = _scaling_axes(sel)
+    if not lengths:
+        return empty("scaling results", "python run.py suite=scaling")
     metric = st.radio("metric", list(charts.METRICS), format_func=charts.METRICS.get, horizontal=True, key="scaling_metric")
-    lengths = sorted(rows["seq_len"].dropna().unique().astype(int))
-    knee = charts.launch_bound_knee(rows)
     min_len = st.select_slider("fit exponents from L >=", lengths, value=knee if knee in lengths else lengths[0],
                                key="scaling_min_len")
-    for mode in sorted(rows["mode"].dropna().unique()):
-        st.plotly_chart(charts.scaling_figure(rows, metric, mode), key=f"scaling_{mode}")
+    for i, fig in enumerate(_scaling_figures(sel, metric)):
+        st.plotly_chart(fig, key=f"scaling_{i}")
     meaning = {"tokens_per_s": "~0 linear time, ~-1 quadratic"}.get(metric, "~1 linear, ~2 quadratic")
     st.caption(f"Fitted exponent of the metric in L (log-log least squares, 95% CI): {meaning}. "
                + (f"Fits start at L={knee:,} by default: below it latency does not yet grow with L in some model "
                   "(launch-bound), found from the data." if knee else ""))
-    st.dataframe(charts.exponents_table(rows, metric, min_len), hide_index=True)
+    st.dataframe(_exponents(sel, metric, min_len), hide_index=True)
 
 
-def encoders(df: pd.DataFrame) -> None:
-    rows = df[df["suite"] == "encoders"]
-    if rows.empty:
-        return _empty("encoder-count results", "python run.py suite=encoders")
+@_shared
+def _encoders(sel: Selection, metric: str) -> tuple[list, object]:
+    """The figures per mode, and the router figure (None without routing statistics)."""
+    rows = _suite(sel, "encoders")
+    router = charts.router_figure(rows) if rows["routing_load_entropy_bits"].notna().any() else None
+    return [charts.encoders_figure(rows, metric, mode) for mode in sorted(rows["mode"].dropna().unique())], router
+
+
+def encoders(sel: Selection) -> None:
+    if _suite(sel, "encoders").empty:
+        return empty("encoder-count results", "python run.py suite=encoders")
     metric = st.radio("metric", ["latency_ms_p50", "memory_mb", "tokens_per_s"], format_func=charts.METRICS.get,
                       horizontal=True, key="encoders_metric")
-    for mode in sorted(rows["mode"].dropna().unique()):
-        st.plotly_chart(charts.encoders_figure(rows, metric, mode), key=f"encoders_{mode}")
-    if rows["routing_load_entropy_bits"].notna().any():
-        st.plotly_chart(charts.router_figure(rows), key="encoders_router")
+    figures, router = _encoders(sel, metric)
+    for i, fig in enumerate(figures):
+        st.plotly_chart(fig, key=f"encoders_{i}")
+    if router is not None:
+        st.plotly_chart(router, key="encoders_router")
         st.caption("Routing statistics of the measured batch (untrained router; the timing profiles lift the "
                    "capacity limit, so nothing is dropped).")
 
 
-def decode(df: pd.DataFrame) -> None:
-    rows = df[df["suite"] == "decode"]
-    if rows.empty:
-        return _empty("generation results", "python run.py suite=decode")
-    latency = rows[rows["sweep"] == "latency"]
-    if not latency.empty:
+@_cached
+def _decode_sweeps(sel: Selection) -> tuple[bool, bool, bool]:
+    """Whether the selection holds decode points, a latency sweep, a largest-batch sweep."""
+    rows = _suite(sel, "decode")
+    return not rows.empty, bool((rows["sweep"] == "latency").any()), bool((rows["sweep"] == "max_batch").any())
+
+
+@_shared
+def _decode_figures(sel: Selection, metric: str) -> list:
+    rows = _suite(sel, "decode")
+    batches = rows.loc[rows["sweep"] == "latency", "batch_size"].dropna().unique().astype(int)
+    return [charts.decode_figure(rows, metric, batch) for batch in sorted(batches)]
+
+
+@_shared
+def _max_batch_figure(sel: Selection):
+    return charts.max_batch_figure(_suite(sel, "decode"))
+
+
+def decode(sel: Selection) -> None:
+    any_rows, latency, max_batch = _decode_sweeps(sel)
+    if not any_rows:
+        return empty("generation results", "python run.py suite=decode")
+    if latency:
         metric = st.radio("metric", list(charts.DECODE_METRICS), format_func=charts.DECODE_METRICS.get,
                           horizontal=True, key="decode_metric")
-        for batch in sorted(latency["batch_size"].dropna().unique().astype(int)):
-            st.plotly_chart(charts.decode_figure(rows, metric, batch), key=f"decode_{batch}")
+        for i, fig in enumerate(_decode_figures(sel, metric)):
+            st.plotly_chart(fig, key=f"decode_{i}")
         st.caption("Each model with and without CUDA graphs (dashed) where its step can be captured (the "
                    "Transformer then decodes from a StaticCache); compare solid with solid, dashed with dashed.")
-    if (rows["sweep"] == "max_batch").any():
-        st.plotly_chart(charts.max_batch_figure(rows), key="decode_max_batch")
-
-
-def _selected_records(store: Path, df: pd.DataFrame) -> list[dict]:
-    """The records behind the selected rows, every process of a pooled row."""
-    selected = set(df["point_id"].dropna())
-    if "process_point_ids" in df:
-        selected |= {pid for ids in df["process_point_ids"] if isinstance(ids, list) for pid in ids}
-    return [record for _, record in results.iter_records(store) if record.get("point_id") in selected]
+    if max_batch:
+        st.plotly_chart(_max_batch_figure(sel), key="decode_max_batch")
 
 
 def loss_curves(records: list[dict]) -> pd.DataFrame:
@@ -89,9 +130,32 @@ def loss_curves(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "label", "tokens", "loss"])
 
 
-def quality(store: Path, df: pd.DataFrame) -> None:
-    records = _selected_records(store, df)
-    table = quality_report.bpb_table(records)
+@_cached
+def _quality_tables(sel: Selection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Bits per byte, synthetic-task accuracy and loss curves of the selected records."""
+    # imported here, when the view is first shown: harness.quality.synthetic_tasks imports torch (seconds)
+    from harness.analysis import quality_report
+
+    records = cache.records_of(sel, cache.selected(sel))
+    return quality_report.bpb_table(records), quality_report.synthetic_table(records), loss_curves(records)
+
+
+@_shared
+def _quality_figures(sel: Selection) -> tuple[list, object]:
+    """A figure per synthetic task, and the loss curves' figure (None without curves)."""
+    from harness.quality.synthetic_tasks import TASKS  # imports torch: see _quality_tables
+
+    _, synthetic, curves = _quality_tables(sel)
+    tasks = [] if synthetic.empty else sorted(synthetic["task"].unique())
+    trained = {task: max(int(n) for row in synthetic.loc[synthetic["task"] == task, "trained at"]
+                         for n in row.split("/")) for task in tasks}
+    return ([charts.synthetic_figure(synthetic, task, 1 / TASKS[task].answers, trained[task]) for task in tasks],
+            None if curves.empty else charts.loss_curves_figure(curves))
+
+
+def quality(sel: Selection) -> None:
+    table, synthetic, curves = _quality_tables(sel)
+    task_figures, curves_figure = _quality_figures(sel)
     if not table.empty:
         if table[["corpus", "tokenizer"]].drop_duplicates().shape[0] > 1:
             st.error("The selection mixes corpora or tokenizers; filter to one run: their bits per byte do not compare.")
@@ -99,88 +163,69 @@ def quality(store: Path, df: pd.DataFrame) -> None:
             st.dataframe(table.sort_values("mean bpb"), hide_index=True)
             st.caption("Held-out bits per byte per domain (lower is better), each model trained from scratch on the "
                        "same tokens. Routed models scored with capacity limits ('limited') lose dropped chunks.")
-    synthetic = quality_report.synthetic_table(records)
     if not synthetic.empty:
-        synthetic_tasks(synthetic)
-    curves = loss_curves(records)
+        for i, fig in enumerate(task_figures):
+            st.plotly_chart(fig, key=f"synthetic_{i}")
+        st.dataframe(synthetic, hide_index=True)
+        st.caption("Synthetic tasks (harness.quality.synthetic_tasks): each model trained from scratch on each task, "
+                   "then scored on fresh sequences; lengths right of the dashed line were never trained on.")
     if curves.empty and table.empty and synthetic.empty:
-        return _empty("training results", "python run.py suite=quality")
+        return empty("training results", "python run.py suite=quality")
     if not curves.empty:
-        st.plotly_chart(charts.loss_curves_figure(curves), key="quality_curves")
+        st.plotly_chart(curves_figure, key="quality_curves")
         st.caption("Seeded short runs on bigram data (suite=regression).")
 
 
-def synthetic_tasks(table: pd.DataFrame) -> None:
-    for task in sorted(table["task"].unique()):
-        trained = max(int(n) for row in table.loc[table["task"] == task, "trained at"] for n in row.split("/"))
-        st.plotly_chart(charts.synthetic_figure(table, task, 1 / TASKS[task].answers, trained), key=f"synthetic_{task}")
-    st.dataframe(table, hide_index=True)
-    st.caption("Synthetic tasks (harness.quality.synthetic_tasks): each model trained from scratch on each task, then scored "
-               "on fresh sequences; lengths right of the dashed line were never trained on.")
-
-
-def efficiency(df: pd.DataFrame) -> None:
+@_cached
+def _efficiency_points(sel: Selection) -> pd.DataFrame:
+    """Fixed-seed loss joined to training-step latency, per model, width, device and directory."""
+    df = cache.selected(sel)
     loss = df[(df["mode"] == "loss") & df["loss_final"].notna()]
     train = df[(df["mode"] == "train") & ~df["failed"] & (df["suite"] == "regression")]
     keys = ["model", "model.d_model", "gpu", "source"]
     keys = [k for k in keys if k in df.columns]
     points = (loss.groupby(keys, dropna=False)["loss_final"].median().to_frame()
               .join(train.groupby(keys, dropna=False)["latency_ms_p50"].median(), how="inner").reset_index())
+    points["label"] = points["model"] + " (" + points["source"].astype(str) + ")"
+    return points
+
+
+@_shared
+def _pareto_figure(sel: Selection, device: str):
+    points = _efficiency_points(sel)
+    return charts.pareto_figure(points[points["gpu"] == device], "latency_ms_p50", "loss_final",
+                                "training step latency, median over the suite's shapes (ms)",
+                                "loss after the fixed-seed run (nats/token)")
+
+
+def efficiency(sel: Selection) -> None:
+    points = _efficiency_points(sel)
     if points.empty:
-        return _empty("points with both a fixed-seed loss and a training-step latency", "python run.py suite=regression")
+        return empty("points with both a fixed-seed loss and a training-step latency", "python run.py suite=regression")
     devices = sorted(points["gpu"].unique(), key=lambda g: (g == "cpu", g))  # a GPU first
     device = st.selectbox("device (a front only compares points measured on one)", devices, key="efficiency_device")
-    points = points[points["gpu"] == device]
-    points["label"] = points["model"] + " (" + points["source"].astype(str) + ")"
-    st.plotly_chart(charts.pareto_figure(points, "latency_ms_p50", "loss_final",
-                                         "training step latency, median over the suite's shapes (ms)",
-                                         "loss after the fixed-seed run (nats/token)"), key="efficiency_pareto")
-    st.dataframe(points, hide_index=True)
+    st.plotly_chart(_pareto_figure(sel, device), key="efficiency_pareto")
+    st.dataframe(points[points["gpu"] == device], hide_index=True)
 
 
-def default_pair(df: pd.DataFrame, sources: list[str]) -> tuple[int, int]:
-    """Indices of the first two sources holding the same suites on the same GPU (comparable)."""
-    kind = {s: (tuple(sorted(g["suite"].astype(str).unique())), tuple(sorted(g["gpu"].unique())))
-            for s, g in df.groupby("source")}
-    for i, a in enumerate(sources):
-        for j in range(i + 1, len(sources)):
-            if kind[a] == kind[sources[j]]:
-                return i, j
-    return 0, 1
+@_cached
+def _achieved(sel: Selection) -> tuple[dict, pd.DataFrame]:
+    """(ceilings by GPU, achieved rows); the signature covers the ceilings*.json files."""
+    ceilings = data.load_ceilings(sel.store)
+    return ceilings, charts.achieved_table(cache.selected(sel), ceilings)
 
 
-def runs(store: Path, df: pd.DataFrame) -> None:
-    sources = sorted(df["source"].dropna().unique())
-    if len(sources) < 2:
-        return _empty("pair of result directories to compare", "python run.py suite=regression results_dir=runs/<name>")
-    first, second = default_pair(df, sources)
-    left, right = st.columns(2)
-    base = left.selectbox("baseline", sources, index=first, key="runs_baseline")
-    cand = right.selectbox("candidate", sources, index=second, key="runs_candidate")
-    threshold = st.slider("latency threshold", 0.02, 0.5, 0.10, 0.01, key="runs_threshold")
-    try:
-        result = compare.compare_runs(compare.load_run(str(store / base)), compare.load_run(str(store / cand)),
-                                      compare.GateSettings(threshold=threshold))
-    except UserError as exc:
-        st.warning(f"Not comparable: {exc}")
-    else:
-        (st.success if result["passed"] else st.error)(compare_report.summary(result))
-        table = pd.DataFrame([compare_report.row(p) for p in result["points"]], columns=compare_report.COLUMNS)
-        st.dataframe(table, hide_index=True)
-    env_cols = ["source", "gpu", "torch_version", "cuda_version", "mamba_ssm_version", "transformers_version",
-                "driver_version", "git_sha", "dtype"]
-    env = df[df["source"].isin([base, cand])][[c for c in env_cols if c in df.columns]].drop_duplicates()
-    st.caption("environment of each run")
-    st.dataframe(env, hide_index=True)
+@_shared
+def _achieved_figure(sel: Selection):
+    return charts.achieved_figure(_achieved(sel)[1])
 
 
-def achieved(df: pd.DataFrame, store) -> None:
-    ceilings = data.load_ceilings(store)
-    rows = charts.achieved_table(df, ceilings)
+def achieved(sel: Selection) -> None:
+    ceilings, rows = _achieved(sel)
     if rows.empty:
-        return _empty("GPU results with a measured ceiling",
-                      "python -m benchmarks.ceilings --out <store>/ceilings.json, and python run.py suite=scaling")
-    st.plotly_chart(charts.achieved_figure(rows), key="achieved")
+        return empty("GPU results with a measured ceiling",
+                     "python -m benchmarks.ceilings --out <store>/ceilings.json, and python run.py suite=scaling")
+    st.plotly_chart(_achieved_figure(sel), key="achieved")
     shown = sorted(set(rows["gpu"]))
     st.caption("Model FLOPs are analytic (params and attention/scan terms); ceilings, per GPU: " + "; ".join(
         f"{g}: best BF16 GEMM measured {ceilings[g]['measured']:.0f} TF/s (datasheet "
@@ -212,16 +257,27 @@ def claims_rows(selected: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claims(df: pd.DataFrame, whole: pd.DataFrame | None = None) -> None:
+@_cached
+def _devices(store: str, signature: tuple) -> list[str]:
+    """The store's devices, the most recently measured first."""
+    whole = cache.table(store, signature)
+    return list(dict.fromkeys(claims_ledger.device_of(whole.sort_values("created_at", ascending=False))))
+
+
+@_cached
+def _claims_rows(sel: Selection, device: str | None) -> pd.DataFrame:
+    df, whole = cache.selected(sel), cache.table(sel.store, sel.signature)
+    if device is not None:
+        df, whole = df[claims_ledger.device_of(df) == device], whole[claims_ledger.device_of(whole) == device]
+    return claims_rows(df, whole)
+
+
+def claims(sel: Selection) -> None:
     """The claims ledger (harness.analysis.claims) over the selected points of one GPU (a ratio
     never mixes two), verdicts coloured."""
-    whole = df if whole is None else whole
-    devices = list(dict.fromkeys(claims_ledger.device_of(whole.sort_values("created_at", ascending=False))
-                                 if "created_at" in whole else claims_ledger.device_of(whole)))
-    if len(devices) > 1:
-        device = st.selectbox("GPU (one ledger per GPU)", devices, key="claims_device")
-        df, whole = df[claims_ledger.device_of(df) == device], whole[claims_ledger.device_of(whole) == device]
-    view = claims_rows(df, whole)
+    devices = _devices(sel.store, sel.signature)
+    device = st.selectbox("GPU (one ledger per GPU)", devices, key="claims_device") if len(devices) > 1 else None
+    view = _claims_rows(sel, device)
     counts = view["verdict"].value_counts()
     st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
                + ". Verdicts come from the selected points only; `swarm-bench claims store=<dir>` writes the report.")
@@ -235,11 +291,17 @@ def claims(df: pd.DataFrame, whole: pd.DataFrame | None = None) -> None:
         "rule": st.column_config.TextColumn(width="medium")})
 
 
-def table(df: pd.DataFrame) -> None:
+@_cached
+def _csv(sel: Selection) -> bytes:
+    return cache.selected(sel).to_csv(index=False).encode()
+
+
+def table(sel: Selection) -> None:
+    df = cache.selected(sel)
     failed = df[df["failed"]]
     if not failed.empty:
         st.warning(f"{len(failed)} failed point(s) in the selection: "
                    + ", ".join(f"{s} {n}" for s, n in failed["status"].value_counts().items()))
     st.dataframe(df, hide_index=True)
-    st.download_button("download CSV", df.to_csv(index=False).encode(), "swarm-bench-results.csv", "text/csv",
+    st.download_button("download CSV", _csv(sel), "swarm-bench-results.csv", "text/csv",
                        key="download_csv")

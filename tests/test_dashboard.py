@@ -1,6 +1,8 @@
-"""The Streamlit dashboard under streamlit.testing.v1.AppTest, over fixture stores: every tab
-renders without exception, filters change the plotted traces, empty, missing and partial
-stores are handled; and the pure figure helpers."""
+"""The Streamlit dashboard under streamlit.testing.v1.AppTest, over fixture stores: every view
+renders without exception and only the chosen one runs, filters change the plotted traces,
+empty, missing and partial stores are handled, the History view draws a trace and a band per
+chosen point and flags the step the gate calls a regression, the Runs view gates any number of
+runs with a forest of ratios; and the pure figure helpers."""
 from __future__ import annotations
 
 import json
@@ -15,7 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard_app import charts
+from dashboard_app import charts, data, history, runs
 from harness.measure.stats import fit_power_law
 from harness.store.atomic import write_json_atomic
 from tests.limits import limit
@@ -38,6 +40,11 @@ def _record(suite, model, mode, seq_len, latency, status="ok", run="run-a", **ex
     return rec
 
 
+REGRESSION_RUNS = (("run-a", 1, 1.0), ("run-b", 2, 1.0), ("run-c", 3, 2.0))  # (run id, day, swarm slowdown)
+VIEWS = ("Scaling", "Encoders", "Decode", "Quality", "Efficiency", "Runs", "History", "Achieved vs limit", "Claims",
+         "Table")
+
+
 def fixture_store(root: Path) -> Path:
     records = []
     for model, power in (("mamba", 1.0), ("transformer", 2.0)):
@@ -53,11 +60,14 @@ def fixture_store(root: Path) -> Path:
                                                                      "experts_used": min(n, 40 * k)}}}))
     records.append(_record("encoders", "mamba", "forward", 2048, 9.0, matched_to="params_active of swarm N=1000 k=4",
                            config={"matched_to": "params_active of swarm N=1000 k=4"}))
-    for run in ("run-a", "run-b"):
+    for run, day, slower in REGRESSION_RUNS:  # run-c's swarm steps are twice as slow: a regression
+        stamp = {"created_at": f"2026-01-0{day}T00:00:00+00:00", "env": {**H100, "git_sha": f"{run[-1] * 8}{day}" * 4}}
         for model in ("mamba", "swarm"):
+            factor = slower if model == "swarm" else 1.0
             for repeat in range(3):
-                records.append(_record("regression", model, "train", 256, 20.0 + repeat, run=run, config={"repeat": repeat}))
-            records.append(_record("regression", model, "loss", 128, None, run=run,
+                records.append(_record("regression", model, "train", 256, (20.0 + repeat) * factor, run=run,
+                                       config={"repeat": repeat}, **stamp))
+            records.append(_record("regression", model, "loss", 128, None, run=run, **stamp,
                                    loss={"curve": [5.0, 3.0, 2.0], "initial": 5.0, "final": 2.0 + (model == "swarm")}))
     for model, graphs, state in (("mamba", False, 2.5), ("mamba", True, 2.5), ("transformer", False, None)):
         for L in (512, 4096):
@@ -79,8 +89,10 @@ def fixture_store(root: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     st.cache_data.clear()
+    st.cache_resource.clear()
     yield
     st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def app(monkeypatch, store: Path) -> AppTest:
@@ -96,25 +108,133 @@ def trace_names(at: AppTest) -> set[str]:
     return {trace.get("name") for fig in figures(at) for trace in fig["data"]}
 
 
+def show(at: AppTest, view: str) -> AppTest:
+    """Choose `view` in the view selector and rerun; fails on an exception in it."""
+    at.segmented_control(key="view").set_value(view).run()
+    assert not at.exception, (view, [e.value for e in at.exception])
+    return at
+
+
+def every_view(at: AppTest) -> dict[str, dict]:
+    """view -> what it drew: figures, dataframes, info texts, widget keys."""
+    drawn = {}
+    for view in VIEWS:
+        show(at, view)
+        drawn[view] = {"figures": figures(at), "dataframes": [d.value for d in at.dataframe],
+                       "infos": [i.value for i in at.info],
+                       "widgets": {w.key for kind in ("radio", "selectbox", "multiselect") for w in at.get(kind) if w.key}}
+    return drawn
+
+
 def test_every_view_renders_over_a_full_store(monkeypatch, tmp_path):
     at = app(monkeypatch, fixture_store(tmp_path))
     assert not at.exception, [e.value for e in at.exception]
-    titles = [fig["layout"]["title"]["text"] for fig in figures(at)]
+    drawn = every_view(at)
+    all_figures = [f for view in drawn.values() for f in view["figures"]]
+    titles = [fig["layout"]["title"]["text"] for fig in all_figures]
+    names = {trace.get("name") for fig in all_figures for trace in fig["data"]}
     assert any("vs length" in t for t in titles) and any("encoder count" in t for t in titles)
     assert any("fixed-seed" in t for t in titles) and any("quality vs cost" in t for t in titles)
     assert any("ceiling" in t for t in titles) and any("router load" in t for t in titles)
     assert any("vs context, batch 1" in t for t in titles) and any("largest batch" in t for t in titles)
-    assert {"mamba (CUDA graphs)", "transformer oom"} <= trace_names(at)
-    scaling = next(f for f in figures(at) if "vs length" in f["layout"]["title"]["text"])
+    assert any("by commit" in t for t in titles) and any("ratio per point" in t for t in titles)
+    assert {"mamba (CUDA graphs)", "transformer oom"} <= names
+    scaling = next(f for f in drawn["Scaling"]["figures"] if "vs length" in f["layout"]["title"]["text"])
     assert scaling["layout"]["xaxis"]["type"] == "log" and "tokens" in scaling["layout"]["xaxis"]["title"]["text"]
-    assert {"mamba failed", "transformer failed"} <= trace_names(at)  # oom points shown, not dropped
-    exponents = at.dataframe[0].value
+    assert {"mamba failed", "transformer failed"} <= names  # oom points shown, not dropped
+    exponents = drawn["Scaling"]["dataframes"][0]
     fitted = dict(zip(exponents["model"], exponents["exponent"]))
     assert fitted["mamba"] == pytest.approx(1.0) and fitted["transformer"] == pytest.approx(2.0)
-    assert any("run-a" in str(s) for s in at.selectbox(key="runs_baseline").options)  # runs view offers both runs
+    show(at, "Runs")
+    offered = {option.split(" (")[0] for option in at.multiselect(key="runs_run_id").options}
+    assert {"run-a", "run-b", "run-c", "b64"} <= offered  # the runs view offers every run
+    show(at, "Efficiency")
     assert at.selectbox(key="efficiency_device").value == "NVIDIA H100 80GB HBM3"
-    ledger = next(d.value for d in at.dataframe if "verdict" in d.value.columns and "claim" in d.value.columns)
+    ledger = next(d for d in drawn["Claims"]["dataframes"] if "verdict" in d.columns and "claim" in d.columns)
     assert set(ledger["verdict"]) <= {"supported", "refuted", "inconclusive", "not measured"} and len(ledger) >= 10
+
+
+def test_the_view_selector_runs_only_the_chosen_view(monkeypatch, tmp_path):
+    at = app(monkeypatch, fixture_store(tmp_path))
+    assert at.segmented_control(key="view").value == "Scaling"
+    assert all("vs length" in f["layout"]["title"]["text"] for f in figures(at))
+    drawn = every_view(at)
+    own = {"Scaling": "scaling_metric", "Encoders": "encoders_metric", "Decode": "decode_metric",
+           "Efficiency": "efficiency_device", "Runs": "runs_run_id", "History": "history_keys"}
+    for view, key in own.items():  # a view's widgets exist only while it is shown
+        assert {v for v, d in drawn.items() if key in d["widgets"]} == {view}, key
+    assert all("encoder count" in f["layout"]["title"]["text"] or "router" in f["layout"]["title"]["text"]
+               for f in drawn["Encoders"]["figures"])
+    assert not drawn["Table"]["figures"] and not drawn["Claims"]["figures"]
+    linked = AppTest.from_file(APP, default_timeout=limit(60))
+    linked.query_params["view"] = "Runs"  # the view is bound to the URL: a link opens it
+    linked.run()
+    assert linked.segmented_control(key="view").value == "Runs" and linked.multiselect(key="runs_run_id").value
+
+
+def test_history_draws_a_trace_and_a_band_per_chosen_point_and_flags_the_regression(monkeypatch, tmp_path):
+    store = fixture_store(tmp_path)
+    at = show(app(monkeypatch, store), "History")
+    keys = at.multiselect(key="history_keys")
+    train = [k for k in sorted(set(history.keyed(data.load(store))))
+             if "regression: " in keys.format_func(k) and " train " in keys.format_func(k)]
+    assert len(train) == 2
+    keys.set_value(train).run()
+    (fig,) = figures(at)
+    labels = {keys.format_func(k).rsplit(" (", 1)[0] for k in train}
+    lines = [t for t in fig["data"] if t.get("mode") == "lines+markers"]
+    bands = [t for t in fig["data"] if t.get("fill") == "toself"]
+    assert {t["name"] for t in lines} == labels and {t["name"] for t in bands} == {f"{lb} 95% CI" for lb in labels}
+    assert fig["layout"]["xaxis"]["categoryarray"] == ["aaaaaaaa", "bbbbbbbb", "cccccccc"]  # commits, in order
+    assert all(len(_values(t["x"])) == 3 for t in lines)
+    (step,) = [t for t in fig["data"] if t.get("name", "").startswith("step: ")]
+    assert step["name"] == "step: regressed" and _values(step["x"]) == ["cccccccc"]
+    assert "swarm" in step["hovertext"][0] and "latency ratio 2.0" in step["hovertext"][0]
+    flagged = at.dataframe[0].value
+    assert list(flagged["verdict"]) == ["regressed"] and list(flagged["x"]) == ["cccccccc"]
+    at.radio(key="history_axis").set_value("date").run()
+    (fig,) = figures(at)
+    assert fig["layout"]["xaxis"]["type"] == "date"
+    at.radio(key="history_metric").set_value("memory_mb").run()
+    (fig,) = figures(at)
+    assert "MiB" in fig["layout"]["yaxis"]["title"]["text"] and not [t for t in fig["data"] if t.get("fill")]
+
+
+def test_runs_gates_any_number_of_runs_against_the_first_with_a_forest(monkeypatch, tmp_path):
+    at = show(app(monkeypatch, fixture_store(tmp_path)), "Runs")
+    chosen = at.multiselect(key="runs_run_id")
+    assert chosen.value == ["run-b", "run-c"]  # the newest two GPU runs with a point in common
+    assert "run-c: gate FAILED" in at.error[0].value
+    (forest,) = figures(at)
+    assert forest["layout"]["xaxis"]["type"] == "log"
+    (trace,) = forest["data"]
+    ticks = dict(zip(forest["layout"]["yaxis"]["tickvals"], forest["layout"]["yaxis"]["ticktext"]))
+    by_point = {ticks[round(y)]: (x, s) for x, y, s in zip(_values(trace["x"]), _values(trace["y"]),
+                                                          trace["marker"]["symbol"])}
+    swarm = next(v for k, v in by_point.items() if "swarm" in k)
+    mamba = next(v for k, v in by_point.items() if "mamba" in k)
+    assert swarm == (pytest.approx(2.0), "triangle-right") and mamba == (pytest.approx(1.0), "circle")
+    chosen.set_value(["run-a", "run-b", "run-c"]).run()
+    assert {t["name"] for t in figures(at)[0]["data"]} == {"run-b", "run-c"}
+    assert "run-b: gate PASSED" in at.success[0].value
+    table = next(d.value for d in at.dataframe if "candidate" in d.value.columns)
+    assert set(table["candidate"]) == {"run-b", "run-c"}
+    next(m for m in at.multiselect if m.label == "model").select("mamba").run()  # the sidebar filters apply
+    assert not at.exception and "run-c: gate PASSED" in " ".join(s.value for s in at.success)
+    assert all("mamba" in label for label in figures(at)[0]["layout"]["yaxis"]["ticktext"])
+    at.radio(key="runs_unit").set_value("source").run()  # or result directories
+    assert not at.exception and at.multiselect(key="runs_source").value == ["run-b/regression", "run-c/regression"]
+
+
+def test_default_runs_prefer_a_comparable_pair_and_labels_tell_configs_apart():
+    df = pd.DataFrame({"run_id": ["old", "mid", "new"], "created_at": ["2026-01-01", "2026-01-02", "2026-01-03"],
+                       "base_point_id": ["p", "p", "q"], "gpu_name": ["H100"] * 3, "suite": ["s"] * 3})
+    assert runs.default_runs(df, "run_id") == ["old", "mid"]  # "new" shares no point with the others
+    assert runs.default_runs(df.iloc[[0, 2]], "run_id") == ["old", "new"]  # none comparable: the newest two
+    configs = {k: {"suite": "encoders", "model": "swarm", "mode": "forward", "seq_len": 2048, "batch_size": 4,
+                   "model_config": {"n_encoders": n, "top_k": 4}} for k, n in (("a", 10), ("b", 100))}
+    labels = runs.distinct_labels(configs)
+    assert labels["a"] != labels["b"] and labels["b"].endswith("n_encoders=100")
 
 
 def test_filters_change_the_plotted_traces(monkeypatch, tmp_path):
@@ -149,7 +269,7 @@ def test_partial_store_shows_empty_states(monkeypatch, tmp_path):
     write_json_atomic(tmp_path / "x" / "a.json", {"point_id": "a", "status": "oom", "config": {"model": "mamba"}})
     at = app(monkeypatch, tmp_path)
     assert not at.exception
-    infos = " ".join(i.value for i in at.info)
+    infos = " ".join(i for view in every_view(at).values() for i in view["infos"])
     assert "suite=scaling" in infos and "suite=encoders" in infos and "suite=quality" in infos
     assert "suite=decode" in infos
     assert "1 failed point" in at.warning[0].value
@@ -169,8 +289,7 @@ def test_model_colours_are_stable():
 
 
 def test_quality_tab_over_the_reference_run_shows_bpb_and_synthetic_accuracy(monkeypatch):
-    at = app(monkeypatch, Path(APP).parent / "results" / "reference" / "quality")
-    assert not at.exception, [e.value for e in at.exception]
+    at = show(app(monkeypatch, Path(APP).parent / "results" / "reference" / "quality"), "Quality")
     titles = {fig["layout"]["title"]["text"] for fig in figures(at)}
     assert {"mqar", "selective_copying", "induction_heads"} <= titles
     tables = [d.value for d in at.dataframe]
@@ -206,10 +325,11 @@ def check_figure(fig: dict) -> None:
 
 
 def test_every_figure_keeps_model_colours_and_its_markers_inside_the_data(monkeypatch, tmp_path):
-    at = app(monkeypatch, fixture_store(tmp_path))
-    assert figures(at)
-    for fig in figures(at):
-        check_figure(fig)
+    drawn = every_view(app(monkeypatch, fixture_store(tmp_path)))
+    assert all(drawn[view]["figures"] for view in VIEWS if view not in ("Claims", "Table"))
+    for view in drawn.values():
+        for fig in view["figures"]:
+            check_figure(fig)
 
 
 def test_the_synthetic_task_chart_marks_the_training_length_on_its_log_axis():

@@ -1,7 +1,11 @@
 """End to end in a real browser: `streamlit run dashboard.py` on 127.0.0.1 over the committed
-reference results, driven by Playwright with Debian's Chromium (headless). Each tab is opened,
-waited for, checked for Streamlit exception elements and screenshotted (to tmp, or to
-$SWARM_BENCH_SCREENSHOTS: that is how docs/*.png are made).
+reference results, driven by Playwright with Debian's Chromium (headless). Each view is chosen
+in the view selector, waited for, checked for Streamlit exception elements and screenshotted
+(to tmp, or to $SWARM_BENCH_SCREENSHOTS: that is how docs/*.png are made); choosing one puts
+its name in the URL.
+
+It also prints how long the first load and each widget change took until the page was drawn
+again (a benchmark for the reader, never asserted: the tests do not depend on machine speed).
 
 Skipped, with the reason, where Chromium or Playwright is not installed (.ci/run installs
 both: `apt-get install chromium`, `pip install playwright`)."""
@@ -15,6 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -22,7 +27,12 @@ from harness.measure.env import REPO_ROOT
 from tests.limits import limit
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-TABS = ("Scaling", "Encoders", "Quality", "Efficiency", "Runs", "Achieved vs limit", "Claims", "Table")
+VIEWS = {  # view -> text that shows once it has drawn
+    "Scaling": "vs length, forward", "Encoders": "vs encoder count", "Decode": "vs context", "Quality": "mqar",
+    "Efficiency": "quality vs cost", "Runs": "environment of each run", "History": "by commit",
+    "Achieved vs limit": "achieved model FLOP/s", "Claims": "Verdicts come from the selected points",
+    "Table": "download CSV",
+}
 
 pytestmark = [
     pytest.mark.slow,
@@ -62,27 +72,58 @@ def dashboard_url():
 
 
 def _wait_idle(page) -> None:
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=limit(60_000))
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=limit(60_000))
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=limit(120_000))
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=limit(120_000))
 
 
-def test_dashboard_in_chromium(dashboard_url, tmp_path):
+def _timed(page, action, drawn: str) -> float:
+    """Seconds from `action` until the text `drawn` shows and the script is idle again."""
+    start = time.perf_counter()
+    action()
+    page.get_by_text(drawn).first.wait_for(timeout=limit(120_000))
+    _wait_idle(page)
+    return time.perf_counter() - start
+
+
+def _choose(page, group: str, option: str):
+    return lambda: page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
+
+
+def test_dashboard_in_chromium(dashboard_url, tmp_path, capsys):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
     shots = Path(os.environ.get("SWARM_BENCH_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
+    timings = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(dashboard_url)
-        _wait_idle(page)
-        for tab in TABS:
-            page.get_by_role("tab", name=tab).click()
-            _wait_idle(page)
-            panel = page.locator("[role='tabpanel']:visible")
-            if tab not in ("Runs", "Claims", "Table"):
+        timings.append(("first load (Scaling)", _timed(page, lambda: page.goto(dashboard_url), VIEWS["Scaling"])))
+        timings.append(("Scaling: metric -> peak memory (first time)",
+                        _timed(page, _choose(page, "metric", "peak memory (MiB; GPU allocated, else host RSS)"),
+                               "peak memory (MiB; GPU allocated, else host RSS) vs length")))
+        timings.append(("Scaling: metric -> latency (cached)",
+                        _timed(page, _choose(page, "metric", "latency per step, median (ms)"),
+                               "latency per step, median (ms) vs length")))
+        for view, drawn in VIEWS.items():
+            timings.append((f"view -> {view} (first time)", _timed(page, _choose(page, "view", view), drawn)))
+            panel = page.locator("[data-testid='stMain']")
+            if view not in ("Runs", "Claims", "Table"):
                 panel.locator(".main-svg").first.wait_for(timeout=limit(30_000))  # a plotly chart drew
-            assert page.locator("[data-testid='stException']").count() == 0, f"exception on tab {tab}"
-            name = tab.lower().replace(" ", "_")
+            assert page.locator("[data-testid='stException']").count() == 0, f"exception in view {view}"
+            assert parse_qs(urlparse(page.url).query).get("view", ["Scaling"]) == [view], page.url  # a link to it
+            name = view.lower().replace(" ", "_")
             page.screenshot(path=str(shots / f"dashboard_{name}.png"), full_page=True)
+            if view == "History":
+                timings.append(("History: against -> date (first time)",
+                                _timed(page, _choose(page, "against", "date"), "by date")))
+                page.screenshot(path=str(shots / "dashboard_history_by_date.png"), full_page=True)
+                timings.append(("History: against -> commit (cached)",
+                                _timed(page, _choose(page, "against", "commit"), VIEWS["History"])))
+        for view in ("Scaling", "Claims", "Runs"):
+            timings.append((f"view -> {view} (cached)", _timed(page, _choose(page, "view", view), VIEWS[view])))
         browser.close()
-    assert len(list(shots.glob("dashboard_*.png"))) == len(TABS)
+    assert {f"dashboard_{v.lower().replace(' ', '_')}.png" for v in VIEWS} <= {p.name for p in shots.glob("*.png")}
+    with capsys.disabled():  # the benchmark, printed (not asserted)
+        print(f"\ndashboard over results/reference in Chromium ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}):")
+        for what, seconds in timings:
+            print(f"  {what:48s} {seconds:6.2f} s")

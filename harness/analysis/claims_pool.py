@@ -68,8 +68,16 @@ def pool_processes(df: pd.DataFrame, within: tuple[str, ...] = ()) -> pd.DataFra
     df = df.assign(repeat_index=pd.to_numeric(repeat, errors="coerce").fillna(0),
                    base_point_id=df["base_point_id"].fillna(df["point_id"]))
     keys = ["base_point_id", *[c for c in within if c in df]]
-    pooled = [_pool_group(group) for _, group in df.groupby(keys, sort=False, dropna=False)]
-    return pd.DataFrame(pooled).reset_index(drop=True).infer_objects()
+    size = df.groupby(keys, sort=False, dropna=False)[keys[0]].transform("size")
+    single = df[size == 1].copy()  # most points ran once: their row stands as it is (vectorised)
+    ok = single["status"] == "ok"
+    single["processes"] = ok.astype(int)
+    single["process_point_ids"] = [[pid] for pid in single["point_id"]]
+    latency = single["latency_ms_p50"] if "latency_ms_p50" in single else pd.Series(float("nan"), index=single.index)
+    single["latency_process_ms"] = [[v] if is_ok and pd.notna(v) else [] for v, is_ok in zip(latency, ok)]
+    pooled = [_pool_group(group) for _, group in df[size > 1].groupby(keys, sort=False, dropna=False)]
+    many = pd.DataFrame(pooled).infer_objects() if pooled else single.iloc[0:0]
+    return pd.concat([single, many], ignore_index=True).drop(columns="repeat_index")
 
 
 def decidable(rows: pd.DataFrame) -> str | None:
