@@ -47,3 +47,14 @@ def test_state_bytes_count_kv_cache_and_recurrent_state():
     cfg = transformer.cfg  # K and V: 2 x layers x batch x positions x d_model x 4 bytes (fp32)
     assert generation.state_nbytes(cache) == 2 * cfg.n_layer * 2 * 10 * cfg.d_model * 4
     assert generation.state_nbytes(state) == mamba.state_bytes(2)  # independent of the prompt length
+
+
+def test_only_mamba_encoders_offer_a_static_step_to_capture():
+    """The Transformer swarm's encoders recompute their growing chunk: no step may be captured."""
+    from models import registry
+
+    for name, capturable in (("swarm", True), ("transformer_swarm", False)):
+        model = registry.build(name, registry.resolve_config(name, "tiny", {"vocab_size": 32}))
+        state = model.init_state(2)
+        state["t"] = 1  # inside the first chunk
+        assert model.graph_capturable(state) is capturable
