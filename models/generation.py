@@ -35,7 +35,8 @@ def state_nbytes(state) -> int:
 
 
 def supports_cuda_graphs(model) -> bool:
-    return hasattr(model, "graph_capturable")
+    """A model with a static-shape step (`graph_capturable`), unless it says its step never is."""
+    return hasattr(model, "graph_capturable") and getattr(model, "static_step", True)
 
 
 class GreedyDecoder:

@@ -122,7 +122,7 @@ def build_points(params: DecodeParams, ctx: RunContext) -> tuple[list[Point], st
                     label=f"{name} max-batch L={params.max_batch_context} B={batch}{' graphs' if graphs else ''}",
                     gen_tokens=params.max_batch_gen_tokens, decode_repeats=1, cuda_graphs=graphs,
                     sweep="max_batch"))
-    max_batch_processes = max(params.repeats or 1, params.max_batch_repeats)
+    max_batch_processes = max(params.repeats, params.max_batch_repeats)
     return with_repeats(points, params.repeats) + with_repeats(max_batch, max_batch_processes), description
 
 

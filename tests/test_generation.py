@@ -50,11 +50,10 @@ def test_state_bytes_count_kv_cache_and_recurrent_state():
 
 
 def test_only_mamba_encoders_offer_a_static_step_to_capture():
-    """The Transformer swarm's encoders recompute their growing chunk: no step may be captured."""
-    from models import registry
-
+    """The Transformer swarm's encoders recompute their growing chunk: no step may be captured,
+    and the decoder refuses to try."""
     for name, capturable in (("swarm", True), ("transformer_swarm", False)):
         model = registry.build(name, registry.resolve_config(name, "tiny", {"vocab_size": 32}))
-        state = model.init_state(2)
-        state["t"] = 1  # inside the first chunk
-        assert model.graph_capturable(state) is capturable
+        assert generation.supports_cuda_graphs(model) is capturable
+    with pytest.raises(ValueError, match="no static-shape step"):
+        generation.GreedyDecoder(model, cuda_graphs=True)

@@ -248,10 +248,15 @@ class SwarmLM(LanguageModel):
         state["t"] += 1
         return self.lm_head(self.norm_f(h)), state
 
+    @property
+    def static_step(self) -> bool:
+        """Whether a step can be captured at all: Mamba encoders carry a fixed-size state; Transformer
+        encoders recompute their chunk so far, which grows every step."""
+        return self.cfg.encoder_type == "mamba"
+
     def graph_capturable(self, state: dict) -> bool:
-        """Steps inside a chunk have static shapes for Mamba encoders; the routing step at a chunk
-        boundary does not, nor does any step of Transformer encoders (their chunk so far grows)."""
-        return self.cfg.encoder_type == "mamba" and state["t"] % self.cfg.chunk_len != 0
+        """Steps inside a chunk have static shapes; the routing step at a chunk boundary does not."""
+        return state["t"] % self.cfg.chunk_len != 0
 
     def state_bytes(self, batch_size: int) -> int:
         """Generation state at its largest (end of a chunk), independent of the context length."""
