@@ -42,6 +42,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from models.errors import ModelConfigError
+from models.family import ModelEntry
 from models.lm_base import LanguageModel, head_and_loss
 
 SIZES = {"d_model": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
@@ -293,3 +294,6 @@ class HFCausalLM(LanguageModel):
             ran.append("ssm_" + ("+".join(installed) if installed else "torch_reference"))
         return "+".join(ran) or f"hf_{self.cfg.config}"
 
+
+# any transformers causal LM; its lengths are not extended, even for a Mamba
+MODEL_FAMILIES = [ModelEntry("hf", HFConfig, HFCausalLM, PRESETS, linear_time=False)]

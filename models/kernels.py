@@ -4,11 +4,15 @@ mamba-ssm and causal-conv1d are compiled CUDA extensions that cannot be installe
 machine without nvcc and a GPU, so they are imported lazily and may be absent. On a CUDA
 device an absent kernel is an error, never a silent fall back to the slow reference.
 
-Backends of the Mamba mixer (names recorded with every result):
-    cuda_fused      mamba_ssm `mamba_inner_fn` (needs causal-conv1d): conv + scan + gating fused
-    cuda_scan       mamba_ssm `selective_scan_fn`; the short conv by causal-conv1d or torch
-    reference       models.selective_scan.selective_scan_chunked (pure PyTorch, any device)
-One-token decode (`MambaBlock.step`) uses `decode_kernels()` on CUDA when both are installed.
+Backends of the Mamba mixers (names recorded with every result):
+    cuda_fused      mamba_ssm `mamba_inner_fn` (Mamba-2: `mamba_split_conv1d_scan_combined`;
+                    both need causal-conv1d): conv + scan + gating fused
+    cuda_scan       mamba_ssm `selective_scan_fn` (Mamba-2: the Triton `mamba_chunk_scan_combined`);
+                    the short conv by causal-conv1d or torch
+    reference       models.selective_scan.selective_scan_chunked (Mamba-2: models.ssd.ssd_chunked),
+                    pure PyTorch, any device
+One-token decode (`MambaBlock.step`, `Mamba2Block.step`) uses `decode_kernels()` on CUDA when
+both are installed.
 """
 from __future__ import annotations
 
@@ -33,6 +37,17 @@ def mamba_kernels() -> SimpleNamespace | None:
 
 
 @functools.lru_cache(maxsize=None)
+def mamba2_kernels() -> SimpleNamespace | None:
+    """mamba-ssm's Triton SSD ops (Mamba-2), or None when the package or Triton is missing."""
+    try:
+        from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined, mamba_split_conv1d_scan_combined
+    except Exception:
+        return None
+    return SimpleNamespace(mamba_chunk_scan_combined=mamba_chunk_scan_combined,
+                           mamba_split_conv1d_scan_combined=mamba_split_conv1d_scan_combined)
+
+
+@functools.lru_cache(maxsize=None)
 def decode_kernels() -> SimpleNamespace | None:
     """The one-token update kernels upstream's `Mamba.step` uses, or None when either is missing:
     mamba-ssm's Triton `selective_state_update` and causal-conv1d's `causal_conv1d_update`."""
@@ -54,8 +69,9 @@ def causal_conv1d_fn():
     return fn
 
 
-def resolve_backend(requested: str, device_type: str) -> str:
-    """Turn `requested` (one of BACKENDS) into the backend that will run on `device_type`."""
+def resolve_backend(requested: str, device_type: str, family: str = "mamba") -> str:
+    """Turn `requested` (one of BACKENDS) into the backend that will run on `device_type` for
+    the mixer `family` (mamba | mamba2)."""
     if requested not in BACKENDS:
         raise ValueError(f"unknown Mamba backend {requested!r}; valid: {', '.join(BACKENDS)}")
     if requested == "reference":
@@ -64,7 +80,7 @@ def resolve_backend(requested: str, device_type: str) -> str:
         if requested == "auto":
             return "reference"
         raise KernelUnavailable(f"backend {requested!r} needs a CUDA device, got {device_type!r}")
-    if mamba_kernels() is None:
+    if (mamba_kernels() if family == "mamba" else mamba2_kernels()) is None:
         raise KernelUnavailable(
             "mamba-ssm's CUDA kernels are not importable on this CUDA machine; install them with "
             "`pip install -e '.[gpu]' --no-build-isolation`, or choose the slow path explicitly "

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from models.family import ModelEntry
 from models.lm_base import LanguageModel, head_and_loss
 from models.mamba_block import MambaBlock
 
@@ -38,12 +39,18 @@ PRESETS = {
 }
 
 
+def mamba_mixer(cfg: MambaConfig) -> MambaBlock:
+    return MambaBlock(cfg.d_model, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
+                      backend=cfg.backend, scan_chunk_len=cfg.scan_chunk_len)
+
+
 class MambaResidual(nn.Module):
-    def __init__(self, cfg: MambaConfig):
+    """RMSNorm -> mixer (a Mamba-1 block from `cfg`, or the `mixer` given), plus the residual."""
+
+    def __init__(self, cfg: MambaConfig, mixer: nn.Module | None = None):
         super().__init__()
         self.norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
-        self.mixer = MambaBlock(cfg.d_model, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
-                                backend=cfg.backend, scan_chunk_len=cfg.scan_chunk_len)
+        self.mixer = mixer if mixer is not None else mamba_mixer(cfg)
 
     def forward(self, x: Tensor, return_state: bool = False):
         if not return_state:
@@ -66,11 +73,13 @@ def prefill_layers(layers, x: Tensor) -> tuple[Tensor, list]:
 
 
 class MambaLM(LanguageModel):
+    make_mixer = staticmethod(mamba_mixer)  # cfg -> one mixer block; Mamba-2 swaps it (models.mamba2_lm)
+
     def __init__(self, cfg: MambaConfig):
         super().__init__()
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.layers = nn.ModuleList(MambaResidual(cfg) for _ in range(cfg.n_layer))
+        self.layers = nn.ModuleList(MambaResidual(cfg, self.make_mixer(cfg)) for _ in range(cfg.n_layer))
         self.norm_f = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.embedding.weight
@@ -121,3 +130,6 @@ class MambaLM(LanguageModel):
     def kernel_backend(self) -> str:
         ran = sorted({layer.mixer.last_backend for layer in self.layers if layer.mixer.last_backend})
         return "+".join(ran) if ran else "not run"
+
+
+MODEL_FAMILIES = [ModelEntry("mamba", MambaConfig, MambaLM, PRESETS, linear_time=True)]

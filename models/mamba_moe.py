@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from models import routing
+from models.family import ModelEntry
 from models.grouped import ExpertLinear, group_offsets, resolve_grouped_backend
 from models.lm_base import LanguageModel, head_and_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual
@@ -204,3 +205,6 @@ class MambaMoE(LanguageModel):
         return {"routing": {"dropped_fraction": sum(s["dropped_fraction"] for s in stats) / len(stats),
                             "load_entropy_bits": sum(s["load_entropy_bits"] for s in stats) / len(stats),
                             "max_entropy_bits": stats[0]["max_entropy_bits"]}}
+
+
+MODEL_FAMILIES = [ModelEntry("mamba_moe", MambaMoEConfig, MambaMoE, PRESETS, linear_time=True)]

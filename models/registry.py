@@ -1,48 +1,39 @@
 """The model registry: every measurable model family, its presets and how to build it.
 
-Adding a model is one file plus one `ModelEntry` here. A name may be a variant of a family
-with fixed options (e.g. `transformer_eager`). Values arrive type-checked by the caller (the
-harness checks overrides against the config dataclass); this module checks names and ranges.
+Families register themselves: each module of the `models` package that defines
+`MODEL_FAMILIES` (a list of models.family.ModelEntry) is imported on first use and its entries
+join `MODELS`, sorted by name. Values arrive type-checked by the caller (the harness checks
+overrides against the config dataclass); this module checks names and ranges.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import pkgutil
 import typing
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
-from models import hf_model, mamba_lm, mamba_moe, swarm, transformer
 from models.errors import ModelConfigError
-from models.swarm import full_attention_pool
+from models.family import ModelEntry
 
 
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    config_cls: type
-    build: Callable[[Any], Any]
-    presets: dict[str, dict]
-    linear_time: bool  # cost grows linearly in sequence length: scaling sweeps extend its lengths
-    fixed: dict = field(default_factory=dict)  # options a variant pins
+@functools.cache
+def _families() -> dict[str, ModelEntry]:
+    import models
+
+    found: dict[str, ModelEntry] = {}
+    for module in pkgutil.walk_packages(models.__path__, prefix="models."):
+        for e in getattr(importlib.import_module(module.name), "MODEL_FAMILIES", []):
+            if e.name in found:
+                raise RuntimeError(f"model {e.name!r} is registered twice ({module.name})")
+            found[e.name] = e
+    return dict(sorted(found.items()))
 
 
-MODELS: dict[str, ModelEntry] = {e.name: e for e in [
-    ModelEntry("mamba", mamba_lm.MambaConfig, mamba_lm.MambaLM, mamba_lm.PRESETS, linear_time=True),
-    ModelEntry("transformer", transformer.TransformerConfig, transformer.TransformerLM, transformer.PRESETS,
-               linear_time=False, fixed={"attn_implementation": "sdpa"}),
-    ModelEntry("transformer_eager", transformer.TransformerConfig, transformer.TransformerLM,
-               transformer.PRESETS, linear_time=False, fixed={"attn_implementation": "eager"}),
-    ModelEntry("swarm", swarm.SwarmConfig, swarm.SwarmLM, swarm.PRESETS, linear_time=True,
-               fixed={"encoder_type": "mamba"}),
-    ModelEntry("transformer_swarm", swarm.SwarmConfig, swarm.SwarmLM, swarm.PRESETS, linear_time=True,
-               fixed={"encoder_type": "transformer"}),  # attention inside chunks only: O(L * chunk_len)
-    ModelEntry("mamba_moe", mamba_moe.MambaMoEConfig, mamba_moe.MambaMoE, mamba_moe.PRESETS, linear_time=True),
-    ModelEntry("transformer_swarm_full", swarm.SwarmConfig, full_attention_pool.FullAttentionSwarmLM,
-               full_attention_pool.PRESETS, linear_time=False,
-               fixed={"encoder_type": "transformer"}),  # every encoder over the whole prefix, eager: runs x O(L^2)
-    ModelEntry("hf", hf_model.HFConfig, hf_model.HFCausalLM, hf_model.PRESETS,
-               linear_time=False),  # any transformers causal LM; its lengths are not extended, even for a Mamba
-]}
+def __getattr__(name: str):
+    if name == "MODELS":  # {name: ModelEntry}, found on first use (PEP 562)
+        return _families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Integer config fields where 0 means something (off, or "the default size"); every other
@@ -51,9 +42,9 @@ ZERO_ALLOWED = frozenset({"d_ff", "generalists", "share_rank", "min_capacity", "
 
 
 def entry(name: str) -> ModelEntry:
-    if name not in MODELS:
-        raise ModelConfigError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
-    return MODELS[name]
+    if name not in _families():
+        raise ModelConfigError(f"unknown model {name!r}; valid: {', '.join(_families())}")
+    return _families()[name]
 
 
 def _config(cls: type, values: dict, where: str):

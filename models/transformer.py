@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from models.family import ModelEntry
 from models.lm_base import LanguageModel, head_and_loss, mlp_width
 
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
@@ -136,3 +137,11 @@ class TransformerLM(LanguageModel):
 
     def kernel_backend(self) -> str:
         return f"attn_{self.cfg.attn_implementation}" if self._ran else "not run"
+
+
+MODEL_FAMILIES = [
+    ModelEntry("transformer", TransformerConfig, TransformerLM, PRESETS, linear_time=False,
+               fixed={"attn_implementation": "sdpa"}),
+    ModelEntry("transformer_eager", TransformerConfig, TransformerLM, PRESETS, linear_time=False,
+               fixed={"attn_implementation": "eager"}),
+]

@@ -20,14 +20,14 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args,message", [
     (["suite=scalng"], "unknown suite 'scalng'; valid: claims, decode, distributed, encoders, quality, regression, scaling, smoke"),
-    (["model=gpt"], "unknown model 'gpt'; valid: hf, mamba, mamba_moe, swarm, transformer"),
+    (["model=gpt"], "unknown model 'gpt'; valid: hf, mamba, mamba2, mamba_moe, swarm, transformer"),
     (["suite.seq_len=[1]"], "unknown key 'suite.seq_len'; valid keys of suite:"),
     (["colour=red"], "unknown key 'colour'; valid keys of the config:"),
     (["seed=abc"], "config.seed: expected int, got 'abc'"),
     (["suite=scaling", "suite.seq_lens=[1024,x]"], "suite.seq_lens[1]: expected int, got 'x'"),
     (["suite.seq_lens=[0,64]"], "suite.seq_lens has impossible lengths [0]"),
     (["suite.batch_size=-2"], "suite.batch_size=-2 is impossible"),
-    (["suite.models=[mamba,gpt]"], "unknown model 'gpt'; valid: mamba"),
+    (["suite.models=[mamba,gpt]"], "unknown model 'gpt'; valid: hf, mamba, mamba2"),
     (["device=tpu"], "device='tpu'; valid: auto, cpu, cuda, cuda:N"),
     (["dtype=int3"], "dtype='int3'; valid: auto, fp32, bf16, fp16"),
     (["model=mamba", "model.d_model=-8"], "model[mamba].d_model=-8 is impossible"),
@@ -66,7 +66,7 @@ def test_help_lists_commands_suites_models_and_exit_codes_and_cfg_job_works():
         assert word in help_out.stdout
     for suite in ("claims", "decode", "distributed", "encoders", "quality", "regression", "scaling", "smoke"):
         assert f"\n  {suite} " in help_out.stdout
-    assert "mamba, transformer, transformer_eager, swarm, transformer_swarm, mamba_moe" in help_out.stdout
+    assert "hf, mamba, mamba2, mamba_moe, swarm, transformer, transformer_eager, transformer_swarm" in help_out.stdout
     cfg = run_cli("suite=scaling", "suite.seq_lens=[1024,4096]", "--cfg", "job")
     assert cfg.returncode == 0
     assert "seq_lens:\n  - 1024\n  - 4096" in cfg.stdout

@@ -84,7 +84,7 @@ def test_match_depth_gets_closest_parameter_count():
 
 
 def test_unknown_model_preset_and_option_are_model_config_errors():
-    with pytest.raises(ModelConfigError, match="unknown model 'gpt5'; valid: mamba"):
+    with pytest.raises(ModelConfigError, match="unknown model 'gpt5'; valid: hf, mamba, mamba2, "):
         registry.entry("gpt5")
     with pytest.raises(ModelConfigError, match="unknown preset 'huge'"):
         registry.resolve_config("mamba", "huge")
@@ -105,3 +105,17 @@ def test_match_width_gets_closest_parameter_count():
     for neighbour in (matched["d_model"] - 64, matched["d_model"] + 64):
         other = matching.count_params("transformer", {**matched, "d_model": neighbour, "n_head": neighbour // 64})
         assert abs(count - target) <= abs(other - target)
+
+
+def test_every_family_registers_itself_from_its_own_module():
+    modules = {e.build.__module__ for e in registry.MODELS.values()}
+    assert {"models.mamba_lm", "models.mamba2_lm", "models.transformer", "models.swarm.model"} <= modules
+    assert list(registry.MODELS) == sorted(registry.MODELS)
+
+
+def test_a_family_without_a_yaml_gets_its_model_group():
+    from harness.run.config import compose_config, to_container
+
+    cfg = to_container(compose_config(["suite=scaling", "model=mamba2", "model.headdim=16"]))
+    assert cfg["model"]["name"] == "mamba2" and cfg["model"]["headdim"] == 16 and cfg["model"]["d_state"] is None
+    assert "vocab_size" not in cfg["model"]

@@ -21,6 +21,7 @@ from suites.common import RunContext
 H100 = str(REPO_ROOT / "results" / "reference")
 H200 = str(REPO_ROOT / "results" / "reference" / "h200")
 DONE = {"done before (force=true to redo)", "a shorter point of this group failed"}
+ADDED_LATER = {H100: {"mamba2"}}  # models the suites gained after that GPU was measured
 
 
 def _points(suite: str):
@@ -32,7 +33,7 @@ def _points(suite: str):
 @pytest.mark.parametrize("suite, store", [("scaling", H100), ("encoders", H100), ("regression", H100),
                                           ("scaling", H200), ("regression", H200)])
 def test_a_dry_run_over_a_complete_gpu_reference_finds_every_point_done(suite, store):
-    points = _points(suite)
+    points = [p for p in _points(suite) if p.config.get("model") not in ADDED_LATER.get(store, set())]
     states = runner.plan(points, store)
     assert points and set(states) <= DONE, [(p.label, s) for p, s in zip(points, states) if s not in DONE][:5]
     assert states.count("done before (force=true to redo)") >= 0.8 * len(points)

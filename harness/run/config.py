@@ -1,7 +1,8 @@
 """The config schema and its composition: Hydra over `conf/`, the dataclasses as the schema.
 
 Each suite's params dataclass (suites/*.py) and each launcher's dataclass is registered in
-Hydra's ConfigStore as `<group>/<name>_schema`; the YAML of `conf/suite/<name>.yaml` extends it
+Hydra's ConfigStore as `<group>/<name>_schema`, and every model family without a YAML of its own
+as `model/<name>` (models.registry finds the families); the YAML of `conf/suite/<name>.yaml` extends it
 (`defaults: [<name>_schema, _self_]`) and holds only defaults and device profiles, so a key is
 declared once, with its type, in Python. Every mistake becomes a one-line UserError naming
 the bad group option or key and the valid ones (Hydra's own message is several lines with a
@@ -12,6 +13,7 @@ hint about HYDRA_FULL_ERROR).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from harness.errors import UserError
 from harness.run import launchers
 from harness.structured import one_line
+from models import registry as model_registry
 from suites import registry as suites
 
 _HERE = Path(__file__).resolve().parent
@@ -33,7 +36,18 @@ LAUNCHER_SCHEMAS = {"local_gpus": launchers.LocalGpusConfig, "slurm": launchers.
 
 
 def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    names = {p.stem for p in (CONF_DIR / group).glob("*.yaml")}
+    return sorted(names | set(model_registry.MODELS) if group == "model" else names)
+
+
+def model_node(name: str) -> dict:
+    """The `model=<name>` group of a family without its own conf/model/<name>.yaml: its name, a
+    preset and every config key but the shared vocabulary and the options its variant pins,
+    all null (the preset's value)."""
+    family = model_registry.entry(name)
+    keys = [f.name for f in dataclasses.fields(family.config_cls)
+            if f.init and f.name != "vocab_size" and f.name not in family.fixed]
+    return {"name": name, "preset": None, **dict.fromkeys(keys)}
 
 
 def groups() -> list[str]:
@@ -48,6 +62,9 @@ def register_schemas() -> None:
         store.store(group="suite", name=f"{name}_schema", node=entry.params_cls)
     for name, schema in LAUNCHER_SCHEMAS.items():
         store.store(group="launcher", name=f"{name}_schema", node=schema)
+    for name in model_registry.MODELS:  # a family is one file: conf/model/<name>.yaml is optional
+        if not (CONF_DIR / "model" / f"{name}.yaml").exists():
+            store.store(group="model", name=name, node=model_node(name))
 
 
 def _first_line(exc: Exception) -> str:

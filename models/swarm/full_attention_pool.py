@@ -38,6 +38,7 @@ import math
 import torch
 from torch import Tensor
 
+from models.family import ModelEntry
 from models.swarm.model import PRESETS as SWARM_PRESETS
 from models.swarm.model import SwarmConfig, SwarmLM
 
@@ -104,3 +105,8 @@ class FullAttentionSwarmLM(SwarmLM):
     def state_bytes(self, batch_size: int) -> int:
         raise NotImplementedError("the full-attention swarm recomputes: its state is the tokens so far, "
                                   "which grow with the context")
+
+
+# every encoder over the whole prefix, eager: encoder runs x O(L^2)
+MODEL_FAMILIES = [ModelEntry("transformer_swarm_full", SwarmConfig, FullAttentionSwarmLM, PRESETS, linear_time=False,
+                             fixed={"encoder_type": "transformer"})]

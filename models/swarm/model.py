@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from models import routing
+from models.family import ModelEntry
 from models.lm_base import LanguageModel, head_and_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual, prefill_layers
 from models.swarm.aggregator import Aggregator
@@ -298,3 +299,10 @@ class SwarmLM(LanguageModel):
         stats.pop("load")
         aux = {k: float(v) for k, v in self.last_aux.items()}
         return {"routing": stats, "aux_losses": aux, "dispatch": dict(self.encoders.last_dispatch)}
+
+
+MODEL_FAMILIES = [
+    ModelEntry("swarm", SwarmConfig, SwarmLM, PRESETS, linear_time=True, fixed={"encoder_type": "mamba"}),
+    ModelEntry("transformer_swarm", SwarmConfig, SwarmLM, PRESETS, linear_time=True,
+               fixed={"encoder_type": "transformer"}),  # attention inside chunks only: O(L * chunk_len)
+]
