@@ -18,7 +18,8 @@ def build(name: str, **overrides):
 
 
 CASES = {"mamba": ("mamba", {}), "transformer": ("transformer", {}), "mamba_moe": ("mamba_moe", {})}
-CASES.update({f"swarm-{v}": ("swarm" if not v.startswith("transformer") else "transformer_swarm",
+SWARM_OF_ENCODER = {"mamba": "swarm", "mamba2": "mamba2_swarm", "transformer": "transformer_swarm"}
+CASES.update({f"swarm-{v}": (SWARM_OF_ENCODER[v.split("-")[0]],
                              {k: x for k, x in VARIANTS[v].items() if k != "encoder_type"}) for v in VARIANTS})
 
 
@@ -49,10 +50,10 @@ def test_state_bytes_count_kv_cache_and_recurrent_state():
     assert generation.state_nbytes(state) == mamba.state_bytes(2)  # independent of the prompt length
 
 
-def test_only_mamba_encoders_offer_a_static_step_to_capture():
+def test_only_recurrent_encoders_offer_a_static_step_to_capture():
     """The Transformer swarm's encoders recompute their growing chunk: no step may be captured,
     and the decoder refuses to try."""
-    for name, capturable in (("swarm", True), ("transformer_swarm", False)):
+    for name, capturable in (("swarm", True), ("mamba2_swarm", True), ("transformer_swarm", False)):
         model = registry.build(name, registry.resolve_config(name, "tiny", {"vocab_size": 32}))
         assert generation.supports_cuda_graphs(model) is capturable
     with pytest.raises(ValueError, match="no static-shape step"):

@@ -63,3 +63,20 @@ def test_auto_backend_on_cuda_is_a_triton_kernel():
     block = Mamba2Block(64).cuda()
     block(torch.randn(1, 16, 64, device="cuda"))
     assert block.last_backend in ("cuda_fused", "cuda_scan")
+
+
+def test_mamba2_swarm_on_triton_matches_its_reference():
+    from models.swarm import SwarmConfig, SwarmLM
+
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=512, d_model=128, n_encoders=50, top_k=4, chunk_len=64, encoder_type="mamba2",
+               pool_backend="loop", n_head=4)
+    fast = SwarmLM(SwarmConfig(**cfg)).cuda().eval()
+    ref = SwarmLM(SwarmConfig(**cfg, backend="reference")).cuda().eval()
+    ref.load_state_dict(fast.state_dict())
+    idx = torch.randint(0, 512, (2, 256), device="cuda")
+    with torch.no_grad():
+        logits, _ = fast(idx)
+        expected, _ = ref(idx)
+    assert "mamba2+cuda_fused" in fast.kernel_backend() and "mamba2+reference" in ref.kernel_backend()
+    assert _rel(logits, expected) < 1e-3

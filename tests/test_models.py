@@ -39,7 +39,7 @@ def test_forward_returns_logits_and_loss(name):
     logits, loss = model(idx, idx)
     assert logits.shape == (3, 11, VOCAB)
     assert loss.ndim == 0 and torch.isfinite(loss)
-    sparse = name in ("swarm", "transformer_swarm", "mamba_moe")
+    sparse = name in ("swarm", "mamba2_swarm", "transformer_swarm", "mamba_moe")
     assert 0 < model.num_params(active=True) < model.num_params() if sparse else \
         model.num_params(active=True) == model.num_params() > 0
     # every active weight is used at least once per token (2 FLOPs per multiply-add)

@@ -25,6 +25,8 @@ VARIANTS = {
     "mamba-drops": DROPPING,
     "mamba-attention-fusion": dict(fusion="attention"),
     "mamba-domains-shared": dict(domains=["a", "b"], generalists=1, share_rank=8),
+    "mamba2": dict(encoder_type="mamba2", pool_backend="loop"),
+    "mamba2-drops": dict(encoder_type="mamba2", pool_backend="loop", **DROPPING),
     "transformer": dict(encoder_type="transformer"),
     "transformer-drops": dict(encoder_type="transformer", **DROPPING),
 }

@@ -2,7 +2,7 @@
 
     tokens -> shared embedding (no positional encoding)
            -> router: k of N encoders per chunk of `chunk_len` tokens (models.swarm.router)
-           -> the chosen encoders, run sparsely (models.swarm.mamba_pool / transformer_pool)
+           -> the chosen encoders, run sparsely (models.swarm.mamba_pool, mamba2_pool, transformer_pool)
            -> aggregator: fuse the k outputs per token (models.swarm.aggregator)
            -> Mamba decoder over the whole fused sequence (carries context across chunks)
            -> RMSNorm -> LM head tied to the embedding
@@ -26,11 +26,13 @@ from models.family import ModelEntry
 from models.lm_base import LanguageModel, head_and_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual, prefill_layers
 from models.swarm.aggregator import Aggregator
+from models.swarm.mamba2_pool import Mamba2EncoderPool
 from models.swarm.mamba_pool import MambaEncoderPool
 from models.swarm.router import ChunkRouter
 from models.swarm.transformer_pool import TransformerEncoderPool
 
-ENCODER_TYPES = ("mamba", "transformer")
+ENCODER_TYPES = ("mamba", "mamba2", "transformer")
+RECURRENT_ENCODERS = ("mamba", "mamba2")  # a fixed-size state per encoder
 
 
 @dataclass
@@ -41,7 +43,7 @@ class SwarmConfig:
     top_k: int = 2
     chunk_len: int = 64
     encoder_layers: int = 2
-    encoder_type: str = "mamba"  # mamba | transformer
+    encoder_type: str = "mamba"  # mamba | mamba2 (n_head Mamba-2 heads) | transformer
     decoder_layers: int = 2
     fusion: str = "gate"  # gate | attention
     # router
@@ -99,6 +101,8 @@ def _validate(cfg: SwarmConfig) -> None:
         raise ValueError(f"top_k={cfg.top_k} must be between 1 and n_encoders={cfg.n_encoders}")
     if cfg.chunk_len < 1 or cfg.encoder_layers < 1:
         raise ValueError("chunk_len and encoder_layers must be >= 1")
+    if cfg.share_rank and cfg.encoder_type == "mamba2":
+        raise ValueError("share_rank needs encoder_type mamba or transformer: Mamba-2 encoders have no shared base")
     if cfg.share_rank % 8:
         raise ValueError(f"share_rank={cfg.share_rank} must be a multiple of 8 (grouped GEMM alignment)")
 
@@ -117,6 +121,9 @@ class SwarmLM(LanguageModel):
             self.encoders = MambaEncoderPool(cfg.n_encoders, cfg.encoder_layers, cfg.d_model, cfg.d_state, cfg.d_conv,
                                              cfg.expand, cfg.share_rank, family, cfg.backend, cfg.pool_backend,
                                              cfg.norm_eps)
+        elif cfg.encoder_type == "mamba2":
+            self.encoders = Mamba2EncoderPool(cfg.n_encoders, cfg.encoder_layers, cfg.d_model, cfg.n_head, cfg.d_state,
+                                              cfg.d_conv, cfg.expand, cfg.backend, cfg.pool_backend, cfg.norm_eps)
         else:
             self.encoders = TransformerEncoderPool(cfg.n_encoders, cfg.encoder_layers, cfg.d_model, cfg.n_head,
                                                    mlp_width(cfg.d_model, cfg.d_ff), cfg.share_rank, family,
@@ -253,7 +260,7 @@ class SwarmLM(LanguageModel):
     def static_step(self) -> bool:
         """Whether a step can be captured at all: Mamba encoders carry a fixed-size state; Transformer
         encoders recompute their chunk so far, which grows every step."""
-        return self.cfg.encoder_type == "mamba"
+        return self.cfg.encoder_type in RECURRENT_ENCODERS
 
     def graph_capturable(self, state: dict) -> bool:
         """Steps inside a chunk have static shapes; the routing step at a chunk boundary does not."""
@@ -264,7 +271,7 @@ class SwarmLM(LanguageModel):
         state = self.init_state(batch_size)
         tensors = [state["chunk_sum"], state["previous_mean"], state["experts"], state["gates"], state["keep"]]
         tensors += [t for s in state["decoder"] for t in s]
-        if self.cfg.encoder_type == "mamba":
+        if self.cfg.encoder_type in RECURRENT_ENCODERS:
             tensors += [t for s in state["encoders"] for t in s]
             extra = 0
         else:  # the chunk's inputs, up to chunk_len tokens
@@ -303,6 +310,8 @@ class SwarmLM(LanguageModel):
 
 MODEL_FAMILIES = [
     ModelEntry("swarm", SwarmConfig, SwarmLM, PRESETS, linear_time=True, fixed={"encoder_type": "mamba"}),
+    ModelEntry("mamba2_swarm", SwarmConfig, SwarmLM, PRESETS, linear_time=True,
+               fixed={"encoder_type": "mamba2", "pool_backend": "loop"}),  # Mamba-2 encoders, run one by one
     ModelEntry("transformer_swarm", SwarmConfig, SwarmLM, PRESETS, linear_time=True,
                fixed={"encoder_type": "transformer"}),  # attention inside chunks only: O(L * chunk_len)
 ]
