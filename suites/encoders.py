@@ -24,14 +24,14 @@ from suites.common import RunContext, TimingParams, apply_profile, measurement_p
 
 MODES = ("forward", "train")
 MATCHES = ("params_active", "params_total")
-SWARMS = ("swarm", "transformer_swarm")
+SWARMS = ("swarm", "mamba2_swarm", "transformer_swarm")
 
 
 @dataclass(kw_only=True)
 class EncodersParams(TimingParams):
     name: str
     modes: list[str]
-    swarm_model: str = "swarm"  # swarm (Mamba encoders) | transformer_swarm
+    swarm_model: str = "swarm"  # swarm (Mamba encoders) | mamba2_swarm (run encoder by encoder) | transformer_swarm
     swarm: Optional[dict] = None  # SwarmConfig overrides on top of `preset`
     baselines: list[dict] = field(default_factory=list)  # {model, match, by}
     preset: Optional[str] = None

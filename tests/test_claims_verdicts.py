@@ -96,6 +96,15 @@ def test_the_swarm_memory_formula_at_our_shape(per_sequence_mb, verdict):
     assert finding.verdict == verdict and finding.measured["formula_mb"] == pytest.approx(500)
 
 
+def test_the_swarm_memory_formula_prefers_the_claims_shape():
+    ours = _swarm(static_alloc_mb=100, peak_alloc_mb=2100)  # 500 MB per sequence at 256d
+    claims = point("swarm", 10.0, suite="scaling", batch_size=1, static_alloc_mb=100, peak_alloc_mb=400,
+                   **{"model.n_encoders": 1000, "model.top_k": 10, "model.d_model": 768})
+    finding = anchors.swarm_memory_formula(pd.DataFrame([ours, claims]))
+    assert finding.measured["formula_mb"] == pytest.approx(1500) and finding.measured["measured_mb"] == pytest.approx(300)
+    assert finding.verdict == "refuted" and "the claim's shape" in finding.detail
+
+
 @pytest.mark.parametrize("eager_mb, eager_ms, verdict", [(1e6, 2000.0, "supported"), (5e3, 2000.0, "refuted"),
                                                          (1e6, 100.0, "refuted")])
 def test_1000x_memory_and_100x_compute(eager_mb, eager_ms, verdict):
