@@ -117,3 +117,26 @@ def test_bits_per_byte_of_a_uniform_model_is_log2_vocab_over_bytes_per_token():
     assert score["bpb"] == pytest.approx(math.log2(257)) and score["ppl"] == pytest.approx(257)
     two_bytes = evaluate.score_stream(Uniform(257), tokens, np.full(257, 2), context=16, device="cpu")
     assert two_bytes["bpb"] == pytest.approx(math.log2(257) / 2)
+
+
+def test_a_long_document_sits_in_one_split(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(300)]
+    manual = "\n\n".join(" ".join(rng.choice(words, 200)) + f" part{k}." for k in range(400))  # ~600 KB
+    files = {"prose/manual.txt": manual}
+    files.update({f"prose/doc{i:03d}.txt": " ".join(rng.choice(words, 2000)) for i in range(120)})
+    name, digest = artifact(tmp_path, files)
+    monkeypatch.setattr(corpus_build, "SOURCES", [Source("fixture-prose", "pip", "fixture==1.0", name, digest,
+                                                         "prose", "test", files_as_units(r"^prose/"))])
+    cfg = CorpusConfig(out=str(tmp_path / "corpus"), cache=str(tmp_path / "cache"), min_split_kb=64, vocab_size=0)
+    corpus_build.build(cfg)
+    docs = split_docs(cfg, "prose")
+    holding = {s for s, texts in docs.items() if any(" part" in t for t in texts)}
+    parts = sum(" part" in t for texts in docs.values() for t in texts)
+    assert parts > 5 and len(holding) == 1  # the manual was cut, and all its parts share one split
+
+
+def test_the_parts_of_a_cut_document_keep_its_unit():
+    text = "\n\n".join("x" * 1000 for _ in range(600))  # ~600 KB
+    parts = corpus_build.cut_long(corpus_build.Document("prose", "manual", "prose/manual", text))
+    assert len(parts) > 5 and {p.unit for p in parts} == {"manual"} and len({p.doc_id for p in parts}) == len(parts)

@@ -8,8 +8,11 @@ The recipe (a deterministic split with checksums, so two builds give one corpus_
   documents under 64 bytes are dropped;
 - near-duplicates (MinHash over word 5-grams, 64 permutations, Jaccard >= 0.5, datasketch's
   LSH) are merged into one unit with a union-find, so no licence variant sits in two splits;
+- documents over 256 KB are cut into ~64 KB parts at blank lines; the parts keep their
+  document's unit, so a document sits in one split;
 - per domain, units sorted by sha256(SALT \\0 domain \\0 unit) fill test up to 2% of the
-  domain's bytes (at least 256 KB, at most 2 MB), then val the same, the rest is train;
+  domain's bytes (at least 256 KB, at most 2 MB; the last unit placed may overshoot), then val
+  the same, the rest is train;
   training text is capped per domain (`max_train_mb`) in the same order, so the cap never
   moves test or val;
 - each file holds its split's documents sorted by id, each followed by a NUL separator.
@@ -34,7 +37,7 @@ from harness.errors import UserError
 from harness.quality.corpus_sources import DOMAINS, SOURCES, Document, Source, files_as_units
 
 SALT = "swarm-bench-v1"
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: a long document's parts share its unit (split by document, then cut)
 SPLITS = ("train", "val", "test")
 SEPARATOR = "\x00"
 MIN_DOC_BYTES = 64
@@ -144,8 +147,10 @@ def group_near_duplicates(docs: list[Document], threshold: float, num_perm: int 
 
 
 def cut_long(doc: Document) -> list[Document]:
-    """A document over LONG_DOC_BYTES becomes consecutive ~PART_BYTES parts cut at blank lines,
-    each its own unit (as data.md's 64 KB blocks), so one book cannot fill a whole split."""
+    """A document over LONG_DOC_BYTES becomes consecutive ~PART_BYTES parts cut at blank lines
+    (as data.md's 64 KB blocks). The parts keep the document's unit, so the split is by document:
+    every part of one manual lands in the split its document drew (build version 1 made each
+    part its own unit, and one manual's parts leaked into several splits)."""
     if len(doc.text.encode()) <= LONG_DOC_BYTES:
         return [doc]
     parts, current, size = [], [], 0
@@ -157,7 +162,7 @@ def cut_long(doc: Document) -> list[Document]:
             current, size = [], 0
     if current:
         parts.append("\n\n".join(current))
-    return [Document(doc.domain, f"{doc.unit}#{k:04d}", f"{doc.doc_id}#{k:04d}", text) for k, text in enumerate(parts)]
+    return [Document(doc.domain, doc.unit, f"{doc.doc_id}#{k:04d}", text) for k, text in enumerate(parts)]
 
 
 def split_rank(domain: str, unit: str) -> str:
