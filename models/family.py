@@ -2,7 +2,9 @@
 
 A module anywhere in the `models` package that defines `MODEL_FAMILIES = [ModelEntry(...)]`
 is found by models.registry; adding a family is that one file. A name may be a variant of a
-family with fixed options (e.g. `transformer_eager`).
+family with fixed options (e.g. `transformer_eager`). A config field added after records
+exist is named in the config class's `ADDED_LATER`; at its default it is left out of the
+resolved config, so the point ids of every earlier record stay.
 """
 from __future__ import annotations
 

@@ -69,7 +69,12 @@ def resolve_config(name: str, preset: str, overrides: dict | None = None) -> dic
         if isinstance(value, int) and not isinstance(value, bool) and value < (0 if key in ZERO_ALLOWED else 1):
             raise ModelConfigError(f"model[{name}].{key}={value} is impossible: must be >= "
                                    f"{0 if key in ZERO_ALLOWED else 1}")
-    return dataclasses.asdict(cfg)
+    resolved = dataclasses.asdict(cfg)
+    defaults = e.config_cls()
+    for key in getattr(e.config_cls, "ADDED_LATER", ()):  # at its default, a later field stays out of the point id
+        if resolved[key] == getattr(defaults, key):
+            del resolved[key]
+    return resolved
 
 
 def build(name: str, config: dict):

@@ -25,6 +25,8 @@ VARIANTS = {
     "mamba-drops": DROPPING,
     "mamba-attention-fusion": dict(fusion="attention"),
     "mamba-domains-shared": dict(domains=["a", "b"], generalists=1, share_rank=8),
+    "mamba-dynamic-k": dict(top_k=4, routing_threshold=0.6),
+    "mamba-dynamic-k-drops": dict(top_k=4, routing_threshold=0.6, **DROPPING),
     "mamba2": dict(encoder_type="mamba2", pool_backend="loop"),
     "mamba2-drops": dict(encoder_type="mamba2", pool_backend="loop", **DROPPING),
     "transformer": dict(encoder_type="transformer"),
@@ -45,7 +47,8 @@ def test_swarm_step_equals_forward(variant):
     torch.testing.assert_close(torch.stack(stepped, dim=1), logits, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("variant", ["mamba-drops", "transformer-drops", "mamba-attention-fusion"])
+@pytest.mark.parametrize("variant", ["mamba-drops", "transformer-drops", "mamba-attention-fusion",
+                                     "mamba-dynamic-k-drops"])
 @pytest.mark.parametrize("t", [6, 7, 8, 15])  # around the chunk boundaries at 8 and 16
 def test_swarm_is_causal_with_capacity_drops(variant, t):
     dropped = causal_after(swarm(**VARIANTS[variant]), t)
@@ -218,3 +221,42 @@ def test_mamba_moe_runs_only_routed_experts_within_capacity():
     used = r.experts[r.keep].unique()
     assert (grad[used] > 0).all() and grad.sum() == grad[used].sum()
     assert model.num_params(active=True) < model.num_params()
+
+
+def test_dynamic_k_takes_the_fewest_encoders_reaching_the_threshold_and_never_more_than_k_max():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.1, 0.06, 0.04], [0.9, 0.04, 0.03, 0.02, 0.01],
+                                     [0.22, 0.21, 0.2, 0.19, 0.18]]))
+    experts, gates, _, active = routing.top_p(logits, threshold=0.75, k_max=3)
+    assert active.sum(-1).tolist() == [2, 1, 3]  # 0.5+0.3 reaches 0.75; 0.9 alone; capped at 3
+    assert experts[0, :2].tolist() == [0, 1] and torch.allclose(gates.sum(-1), torch.ones(3))
+    assert (gates[~active] == 0).all()
+    fixed_experts, fixed_gates, _ = routing.top_k(logits, 3)
+    all_experts, all_gates, _, all_active = routing.top_p(logits, threshold=1.0, k_max=3)
+    assert all_active.all() and torch.equal(all_experts, fixed_experts)
+    torch.testing.assert_close(all_gates, fixed_gates)
+
+
+def test_inactive_slots_claim_no_capacity():
+    experts = torch.tensor([[0, 1], [0, 1], [1, 0]])
+    active = torch.tensor([[True, False], [True, False], [True, True]])
+    keep = routing.keep_within_capacity(experts, torch.zeros(3, dtype=torch.long), slots=1, n_experts=2, active=active)
+    assert keep.tolist() == [[True, False], [False, False], [True, False]]  # encoder 1's slot goes to row 2
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_dynamic_k_at_threshold_1_equals_fixed_top_k(k):
+    fixed, dynamic = swarm(n_encoders=6, top_k=k), swarm(n_encoders=6, top_k=k, routing_threshold=1.0)
+    dynamic.load_state_dict(fixed.state_dict())
+    idx = torch.randint(0, VOCAB, (4, 27))
+    with torch.no_grad():
+        torch.testing.assert_close(dynamic(idx)[0], fixed(idx)[0])
+
+
+def test_dynamic_k_records_its_mean_and_distribution():
+    model = swarm(n_encoders=6, top_k=4, routing_threshold=0.5)
+    with torch.no_grad():
+        model(torch.randint(0, VOCAB, (4, 32)))
+    stats = model.extra_info()["routing"]
+    assert 1 <= stats["k_mean"] <= 4 and sum(stats["k_histogram"]) == 16 and len(stats["k_histogram"]) == 4
+    with pytest.raises(ValueError, match="routing_threshold"):
+        swarm(routing_threshold=1.5)

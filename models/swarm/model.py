@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -67,6 +68,9 @@ class SwarmConfig:
     backend: str = "auto"  # Mamba kernels: auto | cuda_fused | cuda_scan | reference
     pool_backend: str = "auto"  # auto (grouped on CUDA, loop elsewhere) | grouped | loop
     norm_eps: float = 1e-5
+    routing_threshold: float = 0.0  # > 0: dynamic k, the fewest encoders (<= top_k) whose router mass reaches it
+    # fields added after records existed: left out of a resolved config at their default (point ids stay)
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("routing_threshold",)
 
 
 PRESETS = {
@@ -99,6 +103,8 @@ def _validate(cfg: SwarmConfig) -> None:
         raise ValueError(f"encoder_type={cfg.encoder_type!r}; valid: {', '.join(ENCODER_TYPES)}")
     if not 1 <= cfg.top_k <= cfg.n_encoders:
         raise ValueError(f"top_k={cfg.top_k} must be between 1 and n_encoders={cfg.n_encoders}")
+    if not 0 <= cfg.routing_threshold <= 1:
+        raise ValueError(f"routing_threshold={cfg.routing_threshold} must be in [0, 1] (0: fixed top_k)")
     if cfg.chunk_len < 1 or cfg.encoder_layers < 1:
         raise ValueError("chunk_len and encoder_layers must be >= 1")
     if cfg.share_rank and cfg.encoder_type == "mamba2":
@@ -116,7 +122,7 @@ class SwarmLM(LanguageModel):
         family = [d if d >= 0 else len(cfg.domains) for d in domains]  # generalists share a family
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.router = ChunkRouter(cfg.d_model, cfg.n_encoders, cfg.top_k, cfg.noisy_gating, cfg.capacity_factor,
-                                  cfg.min_capacity, domains if cfg.domains else [], cfg.norm_eps)
+                                  cfg.min_capacity, domains if cfg.domains else [], cfg.norm_eps, cfg.routing_threshold)
         if cfg.encoder_type == "mamba":
             self.encoders = MambaEncoderPool(cfg.n_encoders, cfg.encoder_layers, cfg.d_model, cfg.d_state, cfg.d_conv,
                                              cfg.expand, cfg.share_rank, family, cfg.backend, cfg.pool_backend,

@@ -4,6 +4,9 @@ The Mamba Encoder Swarm design document ("router.py"): text is chunked and each 
 to the encoders suited to it. To stay causal, the scores of chunk j come from a summary of
 chunk j-1 only (the mean of its token embeddings, RMS-normalised); chunk 0 has nothing
 before it and uses a learned prior. Gates, capacity, balance and z-losses: models.routing.
+With `routing_threshold` > 0 a chunk takes the fewest encoders (at most top_k) whose router
+probability reaches the threshold: the design document's "activate optimal number of
+encoders based on task complexity" as top-p routing (models.routing.top_p).
 
 Domain specialists: encoders are grouped into domains (contiguous blocks of encoder ids,
 generalists last). With per-chunk domain labels, the router is also trained as a topic
@@ -24,9 +27,11 @@ from models.routing import Routing
 
 class ChunkRouter(nn.Module):
     def __init__(self, d_model: int, n_encoders: int, top_k: int, noisy_gating: bool,
-                 capacity_factor: float, min_capacity: int, domain_of_encoder: list[int], eps: float = 1e-5):
+                 capacity_factor: float, min_capacity: int, domain_of_encoder: list[int], eps: float = 1e-5,
+                 routing_threshold: float = 0.0):
         super().__init__()
         self.n_encoders, self.top_k = n_encoders, top_k
+        self.threshold = routing_threshold  # > 0: dynamic k (top-p), at most top_k encoders per chunk
         self.capacity_factor, self.min_capacity = capacity_factor, min_capacity
         self.norm = nn.RMSNorm(d_model, eps=eps)
         self.proj = nn.Linear(d_model, n_encoders)
@@ -56,9 +61,12 @@ class ChunkRouter(nn.Module):
 
     def route(self, logits: Tensor, group: Tensor, batch_size: int) -> Routing:
         """logits (M, N) of M chunks, `group` (M,) their chunk position -> Routing."""
-        experts, gates, probs = routing.top_k(logits, self.top_k)
-        keep = routing.keep_within_capacity(experts, group, self.slots(batch_size), self.n_encoders)
-        return Routing(experts=experts, gates=gates, keep=keep, probs=probs, logits=logits)
+        if self.threshold > 0:
+            experts, gates, probs, active = routing.top_p(logits, self.threshold, self.top_k)
+        else:
+            (experts, gates, probs), active = routing.top_k(logits, self.top_k), None
+        keep = routing.keep_within_capacity(experts, group, self.slots(batch_size), self.n_encoders, active)
+        return Routing(experts=experts, gates=gates, keep=keep, probs=probs, logits=logits, active=active)
 
     def forward(self, chunks: Tensor) -> Routing:
         """chunks (B, C, Lc, d) -> Routing of the C*B chunks, ordered chunk-major (c, b)."""
@@ -71,7 +79,8 @@ class ChunkRouter(nn.Module):
         return self.route(logits, group, batch)
 
     def losses(self, r: Routing) -> dict[str, Tensor]:
-        return {"balance": routing.balance_loss(r.probs, r.experts), "z": routing.z_loss(r.logits)}
+        used = r.experts if r.active is None else r.experts[r.active]
+        return {"balance": routing.balance_loss(r.probs, used), "z": routing.z_loss(r.logits)}
 
     def domain_logits(self, logits: Tensor) -> Tensor:
         """(M, N) -> (M, n_domains): log-sum-exp over each domain's encoders."""
