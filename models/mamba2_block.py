@@ -80,12 +80,13 @@ class Mamba2Block(nn.Module):
             return conv_fn(xBC.transpose(1, 2), weight, self.conv1d.bias, activation="silu").transpose(1, 2)
         return F.silu(self.conv1d(xBC.transpose(1, 2))[..., :xBC.shape[1]]).transpose(1, 2)
 
-    def forward(self, hidden_states: Tensor, return_state: bool = False):
+    def forward(self, hidden_states: Tensor, return_state: bool = False, initial_state=None):
         """(B, L, d_model) -> (B, L, d_model); with `return_state`, also the state after the last
-        token (as `init_state`), so generation can continue with `step` (prefill)."""
+        token (as `init_state`), so generation can continue with `step` (prefill).
+        `initial_state` (as `init_state`) continues from an earlier sequence's state."""
         seqlen = hidden_states.shape[1]
         backend = kernels.resolve_backend(self.backend, hidden_states.device.type, family="mamba2")
-        if return_state and backend == "cuda_fused":  # the fused kernel keeps no conv state
+        if (return_state or initial_state is not None) and backend == "cuda_fused":  # it keeps no conv state
             backend = "cuda_scan"
         self.last_backend = backend
         zxbcdt = self.in_proj(hidden_states)  # (B, L, d_inner + conv_dim + H)
@@ -98,20 +99,23 @@ class Mamba2Block(nn.Module):
                 headdim=self.headdim, ngroups=self.ngroups, norm_before_gate=False)
 
         z, xBC, dt = self._split(zxbcdt)
-        conv_state = F.pad(xBC.transpose(1, 2), (self.d_conv - seqlen, 0)) if seqlen < self.d_conv \
+        if initial_state is not None:  # the conv window continues the earlier inputs
+            xBC = torch.cat([initial_state[0].transpose(1, 2).to(xBC.dtype), xBC], dim=1)  # (B, d_conv + L, conv_dim)
+        conv_state = F.pad(xBC.transpose(1, 2), (self.d_conv - xBC.shape[1], 0)) if xBC.shape[1] < self.d_conv \
             else xBC[:, -self.d_conv:].transpose(1, 2)  # (B, conv_dim, d_conv)
-        x, B, C = torch.split(self._conv(xBC, backend), [self.d_inner, self.ngroups * self.d_state,
-                                                         self.ngroups * self.d_state], dim=-1)
+        x, B, C = torch.split(self._conv(xBC, backend)[:, -seqlen:], [self.d_inner, self.ngroups * self.d_state,
+                                                                      self.ngroups * self.d_state], dim=-1)
         x = rearrange(x, "b l (h p) -> b l h p", p=self.headdim)
         B = rearrange(B, "b l (g n) -> b l g n", g=self.ngroups)
         C = rearrange(C, "b l (g n) -> b l g n", g=self.ngroups)
         if backend == "cuda_scan":
             y, ssm_state = kernels.mamba2_kernels().mamba_chunk_scan_combined(
                 x, dt, A, B, C, chunk_size=self.chunk_size, D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
-                return_final_states=True)
+                initial_states=None if initial_state is None else initial_state[1], return_final_states=True)
         else:
             y, ssm_state = ssd_chunked(x, F.softplus(dt.float() + self.dt_bias.float()), A, B, C,
-                                       chunk_len=self.chunk_size, D=self.D)
+                                       chunk_len=self.chunk_size, D=self.D,
+                                       initial_state=None if initial_state is None else initial_state[1])
         out = self.out_proj(self.norm(rearrange(y, "b l h p -> b l (h p)"), z))
         return (out, (conv_state.contiguous(), ssm_state.float())) if return_state else out
 

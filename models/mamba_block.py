@@ -60,13 +60,17 @@ class MambaBlock(nn.Module):
         for p in (self.A_log, self.D, self.dt_proj.bias):
             p._no_weight_decay = True
 
-    def forward(self, hidden_states: Tensor, return_state: bool = False):
+    def forward(self, hidden_states: Tensor, return_state: bool = False, initial_state=None):
         """(B, L, d_model) -> (B, L, d_model); with `return_state`, also the recurrent state after
-        the last token (as `init_state`), so generation can continue with `step` (prefill)."""
+        the last token (as `init_state`), so generation can continue with `step` (prefill).
+        `initial_state` (as `init_state`) continues from an earlier sequence's state; mamba-ssm's
+        Mamba-1 scan takes none, so that runs the reference scan on any device."""
         batch, seqlen, _ = hidden_states.shape
         backend = kernels.resolve_backend(self.backend, hidden_states.device.type)
         if return_state and backend == "cuda_fused":  # the fused kernel keeps no state; upstream
             backend = "cuda_scan"  # prefills through the unfused path the same way
+        if initial_state is not None:
+            backend = "reference"
         self.last_backend = backend
         # one GEMM straight into the (B, 2*d_inner, L) layout the scan kernels read (as upstream)
         xz = rearrange(self.in_proj.weight @ rearrange(hidden_states, "b l d -> d (b l)"),
@@ -79,12 +83,15 @@ class MambaBlock(nn.Module):
                 delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
 
         x, z = xz.chunk(2, dim=1)  # (B, d_inner, L) each
-        conv_state = F.pad(x, (self.d_conv - seqlen, 0)) if seqlen < self.d_conv else x[..., -self.d_conv:]
+        if initial_state is not None:  # the conv window continues the earlier inputs
+            x = torch.cat([initial_state[0].to(x.dtype), x], dim=-1)  # (B, d_inner, d_conv + L)
+        conv_state = F.pad(x, (self.d_conv - x.shape[-1], 0)) if x.shape[-1] < self.d_conv else x[..., -self.d_conv:]
         conv_fn = kernels.causal_conv1d_fn() if backend == "cuda_scan" else None
         if conv_fn is not None:
             x = conv_fn(x, rearrange(self.conv1d.weight, "d 1 w -> d w"), self.conv1d.bias, activation="silu")
         else:
-            x = F.silu(self.conv1d(x)[..., :seqlen])  # causal: left padding, right side cut
+            x = F.silu(self.conv1d(x)[..., :x.shape[-1]])  # causal: left padding, right side cut
+        x = x[..., -seqlen:]  # (B, d_inner, L): the prefix only fed the window
         x_dbl = self.x_proj(rearrange(x, "b d l -> (b l) d"))  # (B*L, dt_rank + 2N)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = rearrange(self.dt_proj.weight @ dt.t(), "d (b l) -> b d l", l=seqlen)  # (B, d_inner, L)
@@ -97,7 +104,8 @@ class MambaBlock(nn.Module):
         else:
             y = selective_scan_chunked(x, dt, A, B, C, self.D, z=z, delta_bias=self.dt_proj.bias,
                                        delta_softplus=True, chunk_len=self.scan_chunk_len,
-                                       return_last_state=return_state)
+                                       return_last_state=return_state,
+                                       initial_state=None if initial_state is None else initial_state[1])
         if not return_state:
             return self.out_proj(rearrange(y, "b d l -> b l d"))
         y, ssm_state = y  # ssm_state (B, d_inner, N), float32

@@ -80,3 +80,21 @@ def test_mamba2_swarm_on_triton_matches_its_reference():
         expected, _ = ref(idx)
     assert "mamba2+cuda_fused" in fast.kernel_backend() and "mamba2+reference" in ref.kernel_backend()
     assert _rel(logits, expected) < 1e-3
+
+
+@pytest.mark.parametrize("encoder_type", ["mamba", "mamba2"])
+def test_stateful_swarm_on_cuda_matches_its_reference(encoder_type):
+    """Carried states through mamba-ssm's chunked SSD (initial_states) for Mamba-2 encoders; Mamba-1
+    encoders carry theirs through the reference scan on any device."""
+    from models.swarm import SwarmConfig, SwarmLM
+
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=512, d_model=128, n_encoders=12, top_k=2, chunk_len=64, encoder_type=encoder_type,
+               pool_backend="loop", n_head=4, stateful_encoders=True)
+    fast = SwarmLM(SwarmConfig(**cfg)).cuda().eval()
+    ref = SwarmLM(SwarmConfig(**cfg, backend="reference")).cuda().eval()
+    ref.load_state_dict(fast.state_dict())
+    idx = torch.randint(0, 512, (2, 256), device="cuda")
+    with torch.no_grad():
+        assert _rel(fast(idx)[0], ref(idx)[0]) < 1e-3
+    assert fast.kernel_backend().startswith("encoders=stateful-loop")

@@ -27,6 +27,9 @@ VARIANTS = {
     "mamba-domains-shared": dict(domains=["a", "b"], generalists=1, share_rank=8),
     "mamba-dynamic-k": dict(top_k=4, routing_threshold=0.6),
     "mamba-dynamic-k-drops": dict(top_k=4, routing_threshold=0.6, **DROPPING),
+    "mamba-stateful": dict(stateful_encoders=True),
+    "mamba-stateful-drops": dict(stateful_encoders=True, **DROPPING),
+    "mamba2-stateful": dict(encoder_type="mamba2", pool_backend="loop", stateful_encoders=True),
     "mamba2": dict(encoder_type="mamba2", pool_backend="loop"),
     "mamba2-drops": dict(encoder_type="mamba2", pool_backend="loop", **DROPPING),
     "transformer": dict(encoder_type="transformer"),
@@ -48,7 +51,7 @@ def test_swarm_step_equals_forward(variant):
 
 
 @pytest.mark.parametrize("variant", ["mamba-drops", "transformer-drops", "mamba-attention-fusion",
-                                     "mamba-dynamic-k-drops"])
+                                     "mamba-dynamic-k-drops", "mamba-stateful-drops"])
 @pytest.mark.parametrize("t", [6, 7, 8, 15])  # around the chunk boundaries at 8 and 16
 def test_swarm_is_causal_with_capacity_drops(variant, t):
     dropped = causal_after(swarm(**VARIANTS[variant]), t)
@@ -260,3 +263,21 @@ def test_dynamic_k_records_its_mean_and_distribution():
     assert 1 <= stats["k_mean"] <= 4 and sum(stats["k_histogram"]) == 16 and len(stats["k_histogram"]) == 4
     with pytest.raises(ValueError, match="routing_threshold"):
         swarm(routing_threshold=1.5)
+
+
+@pytest.mark.parametrize("encoder_type", ["mamba", "mamba2"])
+def test_a_stateful_encoder_continues_across_chunks_as_over_one_long_chunk(encoder_type):
+    """One encoder takes every chunk: carrying its state chunk to chunk must equal one chunk
+    spanning the whole sequence."""
+    kw = dict(n_encoders=1, top_k=1, encoder_type=encoder_type, pool_backend="loop")
+    stateful, whole = swarm(stateful_encoders=True, **kw), swarm(chunk_len=32, **kw)
+    whole.load_state_dict(stateful.state_dict())
+    idx = torch.randint(0, VOCAB, (2, 32))
+    with torch.no_grad():
+        torch.testing.assert_close(stateful(idx)[0], whole(idx)[0], rtol=1e-4, atol=1e-4)
+        assert not torch.allclose(swarm(**kw)(idx)[0], whole(idx)[0], atol=1e-3)  # stateless resets at 8
+
+
+def test_stateful_encoders_need_recurrent_encoders():
+    with pytest.raises(ValueError, match="stateful_encoders needs recurrent encoders"):
+        swarm(stateful_encoders=True, encoder_type="transformer")

@@ -26,6 +26,7 @@ from models import routing
 from models.family import ModelEntry
 from models.lm_base import LanguageModel, head_and_loss, mlp_width
 from models.mamba_lm import MambaConfig, MambaResidual, prefill_layers
+from models.swarm import stateful
 from models.swarm.aggregator import Aggregator
 from models.swarm.mamba2_pool import Mamba2EncoderPool
 from models.swarm.mamba_pool import MambaEncoderPool
@@ -69,8 +70,9 @@ class SwarmConfig:
     pool_backend: str = "auto"  # auto (grouped on CUDA, loop elsewhere) | grouped | loop
     norm_eps: float = 1e-5
     routing_threshold: float = 0.0  # > 0: dynamic k, the fewest encoders (<= top_k) whose router mass reaches it
+    stateful_encoders: bool = False  # each encoder resumes its state per row (models.swarm.stateful)
     # fields added after records existed: left out of a resolved config at their default (point ids stay)
-    ADDED_LATER: ClassVar[tuple[str, ...]] = ("routing_threshold",)
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("routing_threshold", "stateful_encoders")
 
 
 PRESETS = {
@@ -103,6 +105,9 @@ def _validate(cfg: SwarmConfig) -> None:
         raise ValueError(f"encoder_type={cfg.encoder_type!r}; valid: {', '.join(ENCODER_TYPES)}")
     if not 1 <= cfg.top_k <= cfg.n_encoders:
         raise ValueError(f"top_k={cfg.top_k} must be between 1 and n_encoders={cfg.n_encoders}")
+    if cfg.stateful_encoders and cfg.encoder_type not in RECURRENT_ENCODERS:
+        raise ValueError(f"stateful_encoders needs recurrent encoders ({', '.join(RECURRENT_ENCODERS)}), "
+                         f"not encoder_type={cfg.encoder_type!r}")
     if not 0 <= cfg.routing_threshold <= 1:
         raise ValueError(f"routing_threshold={cfg.routing_threshold} must be in [0, 1] (0: fixed top_k)")
     if cfg.chunk_len < 1 or cfg.encoder_layers < 1:
@@ -148,6 +153,7 @@ class SwarmLM(LanguageModel):
                 layer.mixer.out_proj.weight /= math.sqrt(cfg.decoder_layers)
         self.last_routing: routing.Routing | None = None
         self.last_aux: dict[str, Tensor] = {}
+        self.last_encoder_table: list = []  # stateful encoders: every (row, encoder) state after the last forward
 
     # ---- forward -------------------------------------------------------------------------
     def forward(self, idx: Tensor, targets: Tensor | None = None, domain_labels: Tensor | None = None,
@@ -185,13 +191,17 @@ class SwarmLM(LanguageModel):
         r = self.router(chunks)  # M = C*B chunks, chunk-major
         inputs = chunks.transpose(0, 1).flatten(0, 1)  # (M, Lc, d)
 
-        item, slot = torch.nonzero(r.keep, as_tuple=True)  # kept assignments (A,)
-        experts = r.experts[item, slot]
-        order = experts.argsort(stable=True)
-        item, slot, experts = item[order], slot[order], experts[order]
-        encoded = self._run_encoders(inputs, item, experts, batch)  # (A, Lc, d)
-        slots = inputs[:, None].expand(-1, k, -1, -1).clone()  # (M, k, Lc, d): dropped slots keep the identity
-        slots[item, slot] = encoded.to(slots.dtype)
+        if self.cfg.stateful_encoders:
+            table = self.encoders.init_state(batch, self.cfg.n_encoders, x.device, x.dtype)
+            slots, self.last_encoder_table = stateful.stateful_slots(self.encoders, inputs, r, batch, table)
+        else:
+            item, slot = torch.nonzero(r.keep, as_tuple=True)  # kept assignments (A,)
+            experts = r.experts[item, slot]
+            order = experts.argsort(stable=True)
+            item, slot, experts = item[order], slot[order], experts[order]
+            encoded = self._run_encoders(inputs, item, experts, batch)  # (A, Lc, d)
+            slots = inputs[:, None].expand(-1, k, -1, -1).clone()  # (M, k, Lc, d): dropped slots keep the identity
+            slots[item, slot] = encoded.to(slots.dtype)
         fused = self.aggregator(slots, r.gates, inputs)  # (M, Lc, d)
         self.last_routing = r
         return fused.view(n_chunks, batch, lc, -1).transpose(0, 1).reshape(batch, n_chunks * lc, -1)[:, :seq_len]
@@ -215,6 +225,8 @@ class SwarmLM(LanguageModel):
             "keep": torch.ones(batch_size, k, dtype=torch.bool, device=device),
             "encoders": self.encoders.init_state(batch_size, k, device, dtype),
             "decoder": [layer.mixer.init_state(batch_size, device, dtype) for layer in self.decoder],
+            **({"encoder_table": self.encoders.init_state(batch_size, self.cfg.n_encoders, device, dtype)}
+               if self.cfg.stateful_encoders else {}),
         }
 
     def prefill(self, idx: Tensor):
@@ -232,6 +244,8 @@ class SwarmLM(LanguageModel):
             logits = self.lm_head(self.norm_f(h[:, -1]))
             last_chunk = self.embedding(idx[:, whole - self.cfg.chunk_len:whole])  # (B, Lc, d)
             state.update(t=whole, chunk_sum=last_chunk.float().sum(1))
+            if self.cfg.stateful_encoders:  # the whole chunks' encoder states; no chunk in progress to write back
+                state.update(encoder_table=self.last_encoder_table, keep=torch.zeros_like(state["keep"]))
         for t in range(whole, seq_len):
             logits, state = self.step(idx[:, t], state)
         return logits, state
@@ -246,9 +260,13 @@ class SwarmLM(LanguageModel):
                 state["chunk_sum"] = torch.zeros_like(state["chunk_sum"])
             logits = self.router.logits(state["previous_mean"] if state["t"] > 0 else None, batch)
             r = self.router.route(logits, torch.zeros(batch, dtype=torch.long, device=token.device), batch)
-            state.update(experts=r.experts, gates=r.gates, keep=r.keep,
-                         encoders=self.encoders.init_state(batch, self.cfg.top_k, token.device,
-                                                           self.embedding.weight.dtype))
+            if self.cfg.stateful_encoders:  # the finished chunk's states back, the new chunk's encoders resume
+                table = stateful.write_back(state["encoder_table"], state["experts"], state["keep"], state["encoders"])
+                state.update(encoder_table=table, encoders=stateful.gather(table, r.experts))
+            else:
+                state["encoders"] = self.encoders.init_state(batch, self.cfg.top_k, token.device,
+                                                             self.embedding.weight.dtype)
+            state.update(experts=r.experts, gates=r.gates, keep=r.keep)
         x = self.embedding(token)  # (B, d)
         state["chunk_sum"] = state["chunk_sum"] + x.float()
         encoded, state["encoders"] = self.encoders.step(x, state["experts"], state["encoders"])  # (B, k, d)
@@ -278,7 +296,7 @@ class SwarmLM(LanguageModel):
         tensors = [state["chunk_sum"], state["previous_mean"], state["experts"], state["gates"], state["keep"]]
         tensors += [t for s in state["decoder"] for t in s]
         if self.cfg.encoder_type in RECURRENT_ENCODERS:
-            tensors += [t for s in state["encoders"] for t in s]
+            tensors += [t for s in state["encoders"] + state.get("encoder_table", []) for t in s]
             extra = 0
         else:  # the chunk's inputs, up to chunk_len tokens
             extra = batch_size * self.cfg.chunk_len * self.cfg.d_model * self.embedding.weight.element_size()
