@@ -130,10 +130,13 @@ CLAIMS = [
           "below: refuted (memory is deterministic, no interval)",
           memory_1000x_long),
     Claim("stateful_routing", "Stateful Routing: Encoders maintain context across routing decisions", f"{SRC}:71",
-          "encoders that carry state from one routed chunk to the next", "a swarm whose encoders keep their state",
-          "cannot be measured on this swarm: see the finding",
-          _cannot("our swarm, built from the design document, resets every encoder's state at each chunk, so "
-                  "there is no carried context to measure; a stateful-encoder variant is the quality issue's work")),
+          "encoders that carry state from one routed chunk to the next",
+          "suite=quality: the swarm with model.stateful_encoders=true against the stateless swarm",
+          "not measured yet: see the finding",
+          _cannot("the default swarm resets every encoder's state at each chunk; the stateful variant "
+                  "(model.stateful_encoders=true, models/swarm/stateful.py: each encoder resumes its state per row) "
+                  "is built and tested on CPU but not yet trained and scored against the stateless swarm "
+                  "(the quality issue)")),
     Claim("gpt4_120", "1000-Encoder Swarm: 120% of GPT-4 performance potential", f"{SRC}:127",
           "a 1000-encoder swarm against GPT-4", "none possible",
           "cannot be measured: see the finding",
