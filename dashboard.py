@@ -1,8 +1,8 @@
 """swarm-bench results dashboard: `streamlit run dashboard.py` (store: `SWARM_BENCH_RESULTS`
 or the sidebar; default `results/`, the committed reference set included). Only the view
-chosen at the top runs (its name is in the URL, `?view=History`); the store is read once per
-signature and every view's data are cached (dashboard_app.cache), so a widget change reruns
-from the caches."""
+chosen at the top runs (its name is in the URL, `?view=History`; `?view=Point&point=<id>` opens
+one point's record); the store is read once per signature and every view's data are cached
+(dashboard_app.cache), so a widget change reruns from the caches."""
 from __future__ import annotations
 
 import os
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard_app import cache, data, views, views_runs
+from dashboard_app import cache, data, views, views_point, views_quality, views_runs, views_table
 
-VIEWS = {"Scaling": views.scaling, "Encoders": views.encoders, "Decode": views.decode, "Quality": views.quality,
+VIEWS = {"Scaling": views.scaling, "Encoders": views.encoders, "Decode": views.decode, "Quality": views_quality.quality,
          "Efficiency": views.efficiency, "Runs": views_runs.runs_view, "History": views_runs.history_view,
-         "Achieved vs limit": views.achieved, "Claims": views.claims, "Table": views.table}
+         "Achieved vs limit": views.achieved, "Claims": views_table.claims, "Table": views_table.table,
+         "Point": views_point.point_view}
 
 st.set_page_config(page_title="swarm-bench", layout="wide")
 st.title("swarm-bench results")

@@ -1,5 +1,10 @@
-"""Plotly figures of the dashboard, as pure functions of a filtered table (testable without
-Streamlit). Every axis names its unit; every model keeps its colour across views."""
+"""Plotly figures of the Scaling, Decode and Achieved views, as pure functions of a filtered
+table (testable without Streamlit). Every axis names its unit and log axes tick whole values
+(dashboard_app.ticks); every model keeps its colour across views; a line is one series
+(dashboard_app.series: a model on one GPU in one config) and each measured point carries its
+key, hover text and CI. Failures never sit among the measurements: a status row under the
+chart marks, per series and length, measured (dot), failed (cross, the status in the hover)
+and not run (open circle)."""
 from __future__ import annotations
 
 import zlib
@@ -7,7 +12,9 @@ import zlib
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+from dashboard_app import data, series, ticks
 from harness.measure.stats import fit_power_law
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -18,6 +25,8 @@ METRICS = {  # column -> axis title
     "tokens_per_s": "throughput (tokens/s)",
     "energy_j_per_token": "energy (J/token)",
 }
+UNITS = {"latency_ms_p50": "ms", "memory_mb": "MiB", "tokens_per_s": "tokens/s", "energy_j_per_token": "J/token",
+         "prefill_ms_p50": "ms", "state_mb": "MiB", "generation_tokens_per_s": "tokens/s"}
 DECODE_METRICS = {
     "latency_ms_p50": "decode step, median (ms per token)",
     "prefill_ms_p50": "prefill of the prompt, median (ms)",
@@ -35,197 +44,193 @@ def model_color(model: str) -> str:
 
 
 def launch_bound_knee(rows: pd.DataFrame, min_slope: float = 0.5) -> int | None:
-    """The smallest length from which latency grows with L in every model and mode: below it
+    """The smallest length from which latency grows with L in every series and mode: below it
     some group's log-log slope between neighbouring lengths is under `min_slope` (the GPU waits
     on kernel launches, not on the sequence). Each group keeps at least 3 lengths to fit."""
     knees = []
     ok = rows[~rows["failed"]].dropna(subset=["latency_ms_p50", "seq_len"])
-    for _, g in ok.groupby(["model", "mode"]):
-        series = g.groupby("seq_len")["latency_ms_p50"].median().sort_index()
-        if len(series) < 3:
+    for _, g in ok.groupby(["series" if "series" in ok else "model", "mode"]):
+        curve = g.groupby("seq_len")["latency_ms_p50"].median().sort_index()
+        if len(curve) < 3:
             continue
-        slopes = np.diff(np.log(series.to_numpy())) / np.diff(np.log(series.index.to_numpy(dtype=float)))
-        knee = series.index[-1]
+        slopes = np.diff(np.log(curve.to_numpy())) / np.diff(np.log(curve.index.to_numpy(dtype=float)))
+        knee = curve.index[-1]
         for i in range(len(slopes) - 1, -1, -1):  # walk back while latency still grows
             if slopes[i] < min_slope:
                 break
-            knee = series.index[i]
-        knees.append(min(knee, series.index[-3]))
+            knee = curve.index[i]
+        knees.append(min(knee, curve.index[-3]))
     return int(max(knees)) if knees else None
 
 
+def _lengths(values) -> str:
+    return ", ".join(ticks.label(v, binary=True) for v in sorted(set(values))) or "-"
+
+
 def exponents_table(df: pd.DataFrame, metric: str, min_len: int) -> pd.DataFrame:
-    rows = []
-    for (model, mode), g in df[~df["failed"]].groupby(["model", "mode"]):
-        g = g[g["seq_len"] >= min_len]
-        fit = fit_power_law(g["seq_len"], g[metric])
-        ok_lengths = df[(df["model"] == model) & (df["mode"] == mode) & (df["status"] == "ok")]["seq_len"]
-        rows.append({"model": model, "mode": mode, **(fit or {"exponent": np.nan, "ci_lo": np.nan, "ci_hi": np.nan,
-                                                            "points": len(g)}),
-                     "longest ok L": ok_lengths.max()})
+    """Per series and mode: the fitted exponent of `metric` in L from `min_len` (95% CI), the
+    lengths it rests on, and where the series failed or was not run."""
+    rows, everywhere = [], set(df["seq_len"].dropna())
+    for (name, mode), g in df.groupby(["series", "mode"]):
+        ok = g[~g["failed"] & g[metric].notna()]
+        fitted = ok[ok["seq_len"] >= min_len]
+        fit = fit_power_law(fitted["seq_len"], fitted[metric]) or {"exponent": np.nan, "ci_lo": np.nan,
+                                                                   "ci_hi": np.nan, "points": len(fitted)}
+        rows.append({"series": name, "model": g["model"].iloc[0], "mode": mode, **fit,
+                     "fitted at L": _lengths(fitted["seq_len"]), "longest ok L": ok["seq_len"].max(),
+                     "failed at L": _lengths(g.loc[g["failed"], "seq_len"]),
+                     "not run at L": _lengths(everywhere - set(g["seq_len"]))})
     return pd.DataFrame(rows)
 
 
-def scaling_figure(df: pd.DataFrame, metric: str, mode: str) -> go.Figure:
-    """metric vs sequence length per model (log-log); failed points as crosses at the last
-    feasible value, the longest feasible length as a ring."""
-    fig = go.Figure()
-    for model, g in df[df["mode"] == mode].sort_values("seq_len").groupby("model", sort=True):
-        ok = g[~g["failed"] & g[metric].notna()]
-        color = model_color(model)
-        fig.add_trace(go.Scatter(x=ok["seq_len"], y=ok[metric], mode="lines+markers", name=model,
-                                 line={"color": color}, legendgroup=model))
+def mark_x(fig: go.Figure, x: float, text: str, log: bool = True, dash: str = "dot", row: int | None = None) -> None:
+    """A vertical line at `x` with `text` at its top. The dashboard's plotly.js (v4) places a
+    shape on a log axis in data units but an annotation in log10 units (x=256 lands at 10^256),
+    so each gets its own; tests/test_dashboard_browser.py checks the drawn axes."""
+    where = {"row": row, "col": 1} if row else {}
+    fig.add_vline(x=x, line_dash=dash, line_color="#888", **where)
+    fig.add_annotation(x=np.log10(x) if log else x, y=1, xref="x", yref="y domain", text=text, showarrow=False,
+                       xanchor="left", yanchor="bottom", font={"size": 10, "color": "#666"})
+
+
+def _color(g: pd.DataFrame) -> str:
+    return model_color(str(g["model"].iloc[0]))
+
+
+def newest_per_x(g: pd.DataFrame, x: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the newest row at each x, the older ones): a line joins one measurement per x; a config
+    measured again in another run is drawn as faint markers beside it (History compares them)."""
+    ordered = g.sort_values("created_at", na_position="first")
+    older = ordered.duplicated(subset=[x], keep="last")
+    return ordered[~older].sort_values(x), ordered[older]
+
+
+STATUS_MARKS = {"measured": ("circle", 6), "failed": ("x", 11), "not run": ("circle-open", 8)}
+
+
+def status_marks(rows: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The status row's marks: per series and x of the chart, `measured`, `failed` (a point
+    key, the status in the hover) or `not run` (no record of that series there)."""
+    marks = pd.DataFrame({"series": rows["series"], "model": rows["model"], "x": rows[x],
+                          "status": np.where(rows["failed"], "failed", "measured"), "text": rows["status"],
+                          "key": data.point_keys(rows)})
+    everywhere = sorted(rows[x].dropna().unique())
+    missing = [{"series": name, "model": g["model"].iloc[0], "x": v, "status": "not run", "text": "not run", "key": ""}
+               for name, g in rows.groupby("series") for v in everywhere if v not in set(g[x])]
+    return pd.concat([marks, pd.DataFrame(missing, columns=marks.columns)], ignore_index=True)
+
+
+def status_figure(rows: pd.DataFrame, x: str, height: int = 460) -> go.Figure:
+    """Two rows sharing the x axis: the measurements, and under them the status row of each
+    series in `rows` (its `series`, `model`, `failed`, `status` and `x` columns), one trace
+    per status (few traces draw fast), each mark in its model's colour."""
+    names = sorted(rows["series"].unique())
+    share = min(0.45, (18 * len(names) + 30) / (height + 18 * len(names)))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[1 - share, share])
+    marks = status_marks(rows, x)
+    for what, (symbol, size) in STATUS_MARKS.items():
+        g = marks[marks["status"] == what]
+        if not g.empty:
+            fig.add_trace(go.Scatter(
+                x=g["x"], y=g["series"], mode="markers", name=what, showlegend=False, customdata=list(g["key"]),
+                marker={"symbol": symbol, "size": size, "color": [model_color(str(m)) for m in g["model"]]},
+                hoverinfo="text", hovertext=[f"{n} at {x}={ticks.label(v, True)}: {t}"
+                                             for n, v, t in zip(g["series"], g["x"], g["text"])]), row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1], title_text="status",
+                     tickfont={"size": 10}, row=2, col=1)
+    fig.update_xaxes(**ticks.log_axis(marks["x"]))
+    fig.update_layout(height=height + 18 * len(names) + 22 * (len(names) // 4 + 1),
+                      legend={"groupclick": "togglegroup", "orientation": "h", "yanchor": "top", "y": -0.12})
+    return fig
+
+
+def _measured(fig: go.Figure, g: pd.DataFrame, name: str, metric: str, x: str, color: str, dash: str) -> None:
+    """A series' line (the newest measurement per x, CI error bars, hover, point keys) and the
+    older measurements of the same config as faint markers."""
+    line, older = newest_per_x(g[~g["failed"] & g[metric].notna()], x)
+    fig.add_trace(go.Scatter(x=line[x], y=line[metric], mode="lines+markers", name=name, legendgroup=name,
+                             line={"color": color, "dash": dash},
+                             marker={"color": color, "symbol": line["symbol"].iloc[0] if len(line) else "circle"},
+                             **series.marks(line, metric, UNITS.get(metric, ""))), row=1, col=1)
+    if not older.empty:
+        fig.add_trace(go.Scatter(x=older[x], y=older[metric], mode="markers", name=f"{name} older runs",
+                                 legendgroup=name, showlegend=False, opacity=0.35, marker={"color": color, "size": 7},
+                                 **series.marks(older, metric, UNITS.get(metric, ""))), row=1, col=1)
+
+
+def _fit_line(fig: go.Figure, ok: pd.DataFrame, name: str, metric: str, min_len: int, color: str) -> None:
+    """The fitted power law of a series from `min_len` on, dotted over the lengths it rests on."""
+    fitted = ok[(ok["seq_len"] >= min_len) & (ok[metric] > 0)]
+    fit = fit_power_law(fitted["seq_len"], fitted[metric])
+    if not fit:
+        return
+    logx, logy = np.log(fitted["seq_len"].astype(float)), np.log(fitted[metric].astype(float))
+    xs = np.array([fitted["seq_len"].min(), fitted["seq_len"].max()], float)
+    ys = np.exp(logy.mean() + fit["exponent"] * (np.log(xs) - logx.mean()))
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} fit", legendgroup=name, showlegend=False,
+                             line={"color": color, "dash": "dot", "width": 1}, hoverinfo="text",
+                             hovertext=f"{name}: L^{fit['exponent']:.2f} [{fit['ci_lo']:.2f}, {fit['ci_hi']:.2f}] "
+                                       f"from L={ticks.label(min_len, True)}"), row=1, col=1)
+
+
+def scaling_figure(df: pd.DataFrame, metric: str, mode: str, min_len: int | None = None) -> go.Figure:
+    """metric vs sequence length per series (log-log) with CI bars, the fitted power law from
+    `min_len` (dotted, the start marked), a ring at the longest feasible length, status row."""
+    rows = df[df["mode"] == mode]
+    fig, longest = status_figure(rows, "seq_len"), []
+    for name, g in rows.groupby("series", sort=True):
+        color, dash = _color(g), g["dash"].iloc[0]
+        _measured(fig, g, name, metric, "seq_len", color, dash)
+        ok = g[~g["failed"] & g[metric].notna()].sort_values("seq_len")
         if ok.empty:
             continue
-        last = ok.iloc[-1]
-        fig.add_trace(go.Scatter(x=[last["seq_len"]], y=[last[metric]], mode="markers", showlegend=False,
-                                 marker={"symbol": "circle-open", "size": 16, "color": color}, legendgroup=model,
-                                 hovertext=f"{model}: longest feasible L={int(last['seq_len'])}", hoverinfo="text"))
-        failed = g[g["failed"]]
-        if not failed.empty:
-            fig.add_trace(go.Scatter(x=failed["seq_len"], y=[last[metric]] * len(failed), mode="markers",
-                                     name=f"{model} failed", legendgroup=model,
-                                     marker={"symbol": "x", "size": 11, "color": color},
-                                     hovertext=[f"{model} L={int(L)}: {s}" for L, s in zip(failed["seq_len"], failed["status"])],
-                                     hoverinfo="text"))
-    fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
-                      yaxis={"type": "log", "title": METRICS[metric]}, title=f"{METRICS[metric]} vs length, {mode}",
-                      legend_title="model")
+        if min_len is not None:
+            _fit_line(fig, ok, name, metric, min_len, color)
+        longest.append((name, ok["seq_len"].iloc[-1], ok[metric].iloc[-1], color))
+    if longest:  # one trace for every ring: few traces draw fast
+        names, xs, ys, colors = zip(*longest)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", showlegend=False, name="longest feasible",
+                                 marker={"symbol": "circle-open", "size": 16, "color": list(colors)}, hoverinfo="text",
+                                 hovertext=[f"{n}: longest feasible L={int(v)}" for n, v in zip(names, xs)]),
+                      row=1, col=1)
+    if min_len is not None and len(rows):
+        mark_x(fig, min_len, f"fits from L={ticks.label(min_len, True)}", row=1)
+    values = rows.loc[~rows["failed"], metric]
+    fig.update_yaxes(title_text=METRICS[metric], **ticks.log_axis(values, binary=False), row=1, col=1)
+    fig.update_xaxes(title_text="sequence length (tokens)", row=2, col=1)
+    fig.update_layout(title=f"{METRICS[metric]} vs length, {mode}", legend_title="model (· GPU · config)")
     return fig
 
 
 def decode_figure(df: pd.DataFrame, metric: str, batch: int) -> go.Figure:
-    """A decode metric vs context length at one batch size: one line per model and CUDA-graph
-    setting (dashed with graphs); out-of-memory contexts as crosses."""
-    fig = go.Figure()
-    rows = df[(df["sweep"] == "latency") & (df["batch_size"] == batch)].sort_values("seq_len")
-    for series, g in rows.groupby("decode_series", sort=True):
-        model = g["model"].iloc[0]
-        ok = g[~g["failed"] & g[metric].notna()]
-        dash = "dash" if series.endswith("(CUDA graphs)") else "solid"
-        fig.add_trace(go.Scatter(x=ok["seq_len"], y=ok[metric], mode="lines+markers", name=series,
-                                 line={"color": model_color(model), "dash": dash}))
-        failed = g[g["failed"]]
-        if not failed.empty and not ok.empty:
-            fig.add_trace(go.Scatter(x=failed["seq_len"], y=[ok[metric].iloc[-1]] * len(failed), mode="markers",
-                                     name=f"{series} {failed['status'].iloc[0]}",
-                                     marker={"symbol": "x", "size": 11, "color": model_color(model)}))
-    fig.update_layout(xaxis={"type": "log", "title": "context: prompt length (tokens)"},
-                      yaxis={"type": "log", "title": DECODE_METRICS[metric]},
-                      title=f"{DECODE_METRICS[metric]} vs context, batch {batch}", legend_title="model")
+    """A decode metric vs context length at one batch size: one line per series (dashed with
+    CUDA graphs), the contexts that did not fit in the status row."""
+    rows = df[(df["sweep"] == "latency") & (df["batch_size"] == batch)]
+    fig = status_figure(rows, "seq_len")
+    for name, g in rows.groupby("series", sort=True):
+        dash = "dash" if "(CUDA graphs)" in name else "solid"
+        _measured(fig, g, name, metric, "seq_len", _color(g), dash)
+    fig.update_yaxes(title_text=DECODE_METRICS[metric], row=1, col=1,
+                     **ticks.log_axis(rows.loc[~rows["failed"], metric], binary=False))
+    fig.update_xaxes(title_text="context: prompt length (tokens)", row=2, col=1)
+    fig.update_layout(title=f"{DECODE_METRICS[metric]} vs context, batch {batch}", legend_title="model")
     return fig
 
 
 def max_batch_figure(df: pd.DataFrame) -> go.Figure:
-    """Generation throughput (prefill included) vs batch size per model, up to the first batch
-    that did not fit (a cross)."""
-    fig = go.Figure()
-    rows = df[df["sweep"] == "max_batch"].sort_values("batch_size")
-    for series, g in rows.groupby("decode_series", sort=True):
-        model = g["model"].iloc[0]
-        ok = g[~g["failed"] & g["generation_tokens_per_s"].notna()]
-        fig.add_trace(go.Scatter(x=ok["batch_size"], y=ok["generation_tokens_per_s"], mode="lines+markers",
-                                 name=series, line={"color": model_color(model)}))
-        failed = g[g["failed"]]
-        if not failed.empty and not ok.empty:
-            fig.add_trace(go.Scatter(x=failed["batch_size"], y=[ok["generation_tokens_per_s"].iloc[-1]] * len(failed),
-                                     mode="markers", name=f"{series} {failed['status'].iloc[0]}",
-                                     marker={"symbol": "x", "size": 11, "color": model_color(model)}))
+    """Generation throughput (prefill included) vs batch size per series, up to the first batch
+    that did not fit (status row)."""
+    rows = df[df["sweep"] == "max_batch"]
+    fig = status_figure(rows, "batch_size")
+    for name, g in rows.groupby("series", sort=True):
+        dash = "dash" if "(CUDA graphs)" in name else "solid"
+        _measured(fig, g, name, "generation_tokens_per_s", "batch_size", _color(g),
+                  dash)
     context = rows["seq_len"].dropna().unique()
-    fig.update_layout(xaxis={"type": "log", "title": "batch size"},
-                      yaxis={"title": "generation throughput (tokens/s, prefill included)"},
-                      title="largest batch that fits" + (f", prompt {int(context[0])}" if len(context) == 1 else ""),
+    fig.update_yaxes(title_text="generation throughput (tokens/s, prefill included)", row=1, col=1)
+    fig.update_xaxes(title_text="batch size", row=2, col=1)
+    fig.update_layout(title="largest batch that fits" + (f", prompt {int(context[0])}" if len(context) == 1 else ""),
                       legend_title="model")
-    return fig
-
-
-def encoders_figure(df: pd.DataFrame, metric: str, mode: str) -> go.Figure:
-    """Swarm metric vs encoder count, one line per (top-k, pool backend); the matched baselines
-    as dashed flat lines across the same N range."""
-    fig = go.Figure()
-    rows = df[(df["mode"] == mode) & ~df["failed"] & df[metric].notna()].copy()
-    rows["pool"] = rows["model.pool_backend"] if "model.pool_backend" in rows else None
-    swarm = rows[rows["model.n_encoders"].notna()]
-    for (model, k, pool), g in swarm.sort_values("model.n_encoders").groupby(["model", "model.top_k", "pool"], dropna=False):
-        suffix = f" ({pool})" if isinstance(pool, str) and pool not in ("auto", "grouped") else ""
-        fig.add_trace(go.Scatter(x=g["model.n_encoders"], y=g[metric], mode="lines+markers",
-                                 name=f"{model} k={int(k)}{suffix}",
-                                 line={"color": model_color(model), "width": 1 + np.log2(k),
-                                       "dash": "dot" if suffix else "solid"}))
-    span = [swarm["model.n_encoders"].min(), swarm["model.n_encoders"].max()] if not swarm.empty else [1, 1]
-    for _, b in rows[rows["model.n_encoders"].isna()].iterrows():
-        fig.add_trace(go.Scatter(x=span, y=[b[metric]] * 2, mode="lines",
-                                 name=f"{b['model']} ({b['matched_to'] or 'baseline'})",
-                                 line={"dash": "dash", "color": model_color(b["model"]), "width": 1}))
-    fig.update_layout(xaxis={"type": "log", "title": "encoders N"}, yaxis={"type": "log", "title": METRICS[metric]},
-                      title=f"{METRICS[metric]} vs encoder count, {mode}", legend_title="swarm, top-k / baselines",
-                      height=560)
-    return fig
-
-
-def router_figure(df: pd.DataFrame) -> go.Figure:
-    """Router load balance at initialisation vs N: load entropy / log2 N (1 = even) and the
-    share of encoders that ran, one line per top-k (swarm forward points)."""
-    rows = df[(df["mode"] == "forward") & df["model.n_encoders"].notna()].copy()
-    rows["n"] = rows["model.n_encoders"]
-    rows["evenness"] = pd.to_numeric(rows.get("routing_load_entropy_bits"), errors="coerce") / np.log2(rows["n"])
-    rows["used"] = pd.to_numeric(rows.get("routing_experts_used"), errors="coerce") / rows["n"]
-    fig = go.Figure()
-    for (model, k), g in rows.dropna(subset=["evenness"]).sort_values("n").groupby(["model", "model.top_k"]):
-        color = model_color(model)
-        fig.add_trace(go.Scatter(x=g["n"], y=g["evenness"], mode="lines+markers", name=f"{model} k={int(k)} evenness",
-                                 line={"color": color, "width": 1 + np.log2(k)}))
-        fig.add_trace(go.Scatter(x=g["n"], y=g["used"], mode="lines+markers", name=f"{model} k={int(k)} encoders used",
-                                 line={"color": color, "width": 1 + np.log2(k), "dash": "dot"}))
-    fig.update_layout(xaxis={"type": "log", "title": "encoders N"},
-                      yaxis={"title": "share (load entropy / log2 N; encoders used / N)", "range": [0, 1.05]},
-                      title="router load over one batch", legend_title="swarm, top-k")
-    return fig
-
-
-def loss_curves_figure(curves: pd.DataFrame) -> go.Figure:
-    fig = go.Figure()
-    for (model, label), g in curves.groupby(["model", "label"]):
-        fig.add_trace(go.Scatter(x=g["tokens"], y=g["loss"], mode="lines", name=label,
-                                 line={"color": model_color(model), "width": 1}))
-    fig.update_layout(xaxis={"title": "tokens trained"}, yaxis={"title": "training loss (nats/token)"},
-                      title="fixed-seed training runs", legend_title="model / run")
-    return fig
-
-
-def synthetic_figure(table: pd.DataFrame, task: str, chance: float, trained_up_to: int) -> go.Figure:
-    """Accuracy against sequence length of one synthetic task, a line per model (mean over seeds)."""
-    rows = table[table["task"] == task]
-    columns = sorted((c for c in rows if c.startswith("acc@") and rows[c].notna().any()), key=lambda c: int(c[4:]))
-    fig = go.Figure()
-    for model, g in rows.groupby("model"):
-        color = model_color(model)
-        fig.add_trace(go.Scatter(x=[int(c[4:]) for c in columns], y=[g[c].mean() for c in columns],
-                                 mode="lines+markers", name=model, line={"color": color}, marker={"color": color}))
-    fig.add_hline(y=chance, line_dash="dot", annotation_text="chance")
-    # a shape on a log axis is placed in log10 units: x=256 would land at 10^256
-    fig.add_vline(x=np.log10(trained_up_to), line_dash="dash", annotation_text="longest training length")
-    fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
-                      yaxis={"title": "accuracy on the answers", "range": [0, 1.02]}, title=task, legend_title="model")
-    return fig
-
-
-def pareto_front(points: pd.DataFrame, cost: str, quality: str) -> pd.DataFrame:
-    """Rows not dominated by a cheaper-and-better one (lower cost and lower loss are better)."""
-    ordered = points.sort_values([cost, quality])
-    return ordered[ordered[quality] <= ordered[quality].cummin()]
-
-
-def pareto_figure(points: pd.DataFrame, cost: str, quality: str, cost_title: str, quality_title: str) -> go.Figure:
-    fig = go.Figure()
-    for model, g in points.groupby("model"):
-        fig.add_trace(go.Scatter(x=g[cost], y=g[quality], mode="markers", name=model, text=g["label"],
-                                 marker={"color": model_color(model), "size": 11}))
-    front = pareto_front(points, cost, quality)
-    fig.add_trace(go.Scatter(x=front[cost], y=front[quality], mode="lines", name="Pareto front",
-                             line={"dash": "dot", "color": "#444"}))
-    fig.update_layout(xaxis={"type": "log", "title": cost_title}, yaxis={"title": quality_title},
-                      title="quality vs cost (lower-left is better)")
     return fig
 
 
@@ -247,85 +252,11 @@ def achieved_figure(rows: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for (model, mode), g in rows.sort_values("seq_len").groupby(["model", "mode"]):
         fig.add_trace(go.Scatter(x=g["seq_len"], y=100 * g["share_of_measured"], mode="markers", name=f"{model} {mode}",
-                                 text=g["suite"] + " " + g["source"].astype(str), opacity=0.8,
+                                 opacity=0.8, hovertext=g["suite"] + " " + g["source"].astype(str), hoverinfo="text+y",
+                                 customdata=list(data.point_keys(g)),
                                  marker={"color": model_color(model), "size": 9,
                                          "symbol": "circle" if mode == "forward" else "diamond-open"}))
-    fig.update_layout(xaxis={"type": "log", "title": "sequence length (tokens)"},
+    fig.update_layout(xaxis={**ticks.log_axis(rows["seq_len"]), "title": "sequence length (tokens)"},
                       yaxis={"title": "achieved / measured BF16 GEMM ceiling (%)"},
                       title="achieved model FLOP/s vs the GPU's ceiling")
-    return fig
-
-
-STEP_MARKERS = {  # gate verdict of a step -> (marker symbol, colour); unchanged steps are not marked
-    "regressed": ("triangle-up", "#d62728"), "improved": ("triangle-down", "#2ca02c"), "failed": ("x", "#000000"),
-    "baseline failed": ("x-open", "#7f7f7f"), "incomparable": ("diamond-open", "#7f7f7f"),
-}
-
-
-def _rgba(color: str, alpha: float) -> str:
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def history_figure(points: pd.DataFrame, steps: pd.DataFrame, metric: str, axis: str) -> go.Figure:
-    """`metric` of each point key (a line per `label`) against commit (categories in the order
-    first measured) or date, its 95% interval as a band and error bars where known (`lo`/`hi`),
-    and the steps the gate flags (`steps`, by verdict) as markers on the later measurement."""
-    fig = go.Figure()
-    for i, (label, g) in enumerate(points.sort_values("when").groupby("label", sort=True)):
-        color = PALETTE[i % len(PALETTE)]
-        band = g.dropna(subset=["lo", "hi"])
-        if not band.empty:
-            fig.add_trace(go.Scatter(x=list(band["x"]) + list(band["x"])[::-1],
-                                     y=list(band["hi"]) + list(band["lo"])[::-1], mode="lines", fill="toself",
-                                     fillcolor=_rgba(color, 0.2), line={"width": 0}, name=f"{label} 95% CI",
-                                     legendgroup=label, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=g["x"], y=g["value"], mode="lines+markers", name=label, legendgroup=label,
-                                 line={"color": color}, marker={"color": color}, hovertext=g["text"],
-                                 error_y={"type": "data", "symmetric": False, "array": g["hi"] - g["value"],
-                                          "arrayminus": g["value"] - g["lo"], "color": color, "thickness": 1},
-                                 hoverinfo="text+y"))
-    for verdict, g in steps[steps["verdict"] != "unchanged"].groupby("verdict"):
-        symbol, color = STEP_MARKERS.get(verdict, ("circle-open", "#7f7f7f"))
-        fig.add_trace(go.Scatter(x=g["x"], y=g["value"], mode="markers", name=f"step: {verdict}",
-                                 marker={"symbol": symbol, "size": 15, "color": color},
-                                 hovertext=g["label"] + ": " + verdict + ", " + g["text"], hoverinfo="text"))
-    values = points["value"][points["value"] > 0]
-    log = not values.empty and values.max() > 10 * values.min()
-    xaxis = ({"type": "category", "title": "commit (in the order first measured)", "categoryorder": "array",
-              "categoryarray": list(dict.fromkeys(points.sort_values("when")["x"]))} if axis == "commit"
-             else {"type": "date", "title": "when the run measured it (UTC)"})
-    fig.update_layout(xaxis=xaxis, yaxis={"type": "log" if log else "linear", "title": METRICS[metric]},
-                      title=f"{METRICS[metric]} by {axis}", legend_title="point (config on a device)")
-    return fig
-
-
-FOREST_SYMBOLS = {"regressed": "triangle-right", "improved": "triangle-left"}
-
-
-def forest_figure(forest: pd.DataFrame, threshold: float) -> go.Figure:
-    """Candidate / baseline latency ratio of each point (a row per `point`, log x) with its
-    interval, a marker per candidate (triangles where the gate says regressed or improved);
-    1 solid and the gate's threshold around it dotted."""
-    points = list(dict.fromkeys(forest["point"]))
-    candidates = list(dict.fromkeys(forest["candidate"]))
-    fig = go.Figure()
-    for j, name in enumerate(candidates):
-        g = forest[forest["candidate"] == name]
-        color = PALETTE[j % len(PALETTE)]
-        offset = (j - (len(candidates) - 1) / 2) * 0.6 / len(candidates)  # candidates side by side in a row
-        fig.add_trace(go.Scatter(
-            x=g["ratio"], y=[points.index(p) + offset for p in g["point"]], mode="markers", name=name,
-            error_x={"type": "data", "symmetric": False, "array": g["hi"] - g["ratio"],
-                     "arrayminus": g["ratio"] - g["lo"], "color": color},
-            marker={"color": color, "size": 10, "symbol": [FOREST_SYMBOLS.get(v, "circle") for v in g["verdict"]]},
-            hovertext=[f"{p}: {r:.3f} [{lo:.3f}, {hi:.3f}] {v}, processes {n}" for p, r, lo, hi, v, n in
-                       zip(g["point"], g["ratio"], g["lo"], g["hi"], g["verdict"], g["processes"])],
-            hoverinfo="text"))
-    for x, dash in ((1.0, "solid"), (1 + threshold, "dot"), (1 - threshold, "dot")):
-        fig.add_vline(x=np.log10(x), line_dash=dash, line_color="#7f7f7f")  # log axis: shapes in log10 units
-    fig.update_layout(xaxis={"type": "log", "title": "latency ratio, candidate / baseline (gate's per-point CI)"},
-                      yaxis={"tickvals": list(range(len(points))), "ticktext": points, "autorange": "reversed"},
-                      height=max(320, 26 * len(points) + 140), title="latency ratio per point",
-                      legend_title="candidate")
     return fig

@@ -110,3 +110,23 @@ def load_ceilings(store: str | Path) -> dict[str, dict]:
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a ceilings file (or a damaged one): the view simply has no ceiling for it
     return found
+
+
+def point_keys(df: pd.DataFrame) -> pd.Series:
+    """Each row's key, `<directory>/<point id>`: its first process's record path in the store
+    without `.json` (a point id names a config, so H100 and H200 runs of one share it)."""
+    return df["source"].astype(str) + "/" + df["point_id"].astype(str)
+
+
+def find_point(df: pd.DataFrame, wanted: str) -> str | None:
+    """The key of the row `wanted` names: its key, `<directory>/<id of any of its processes>`,
+    or a bare point id (the first such row); None when no row matches."""
+    keys = point_keys(df)
+    if wanted in set(keys):
+        return wanted
+    source, _, pid = str(wanted).rpartition("/")
+    ids = df["process_point_ids"] if "process_point_ids" in df else df["point_id"].map(lambda p: [p])
+    for key, row_source, own, processes in zip(keys, df["source"].astype(str), df["point_id"], ids):
+        if (pid == own or pid in (processes if isinstance(processes, list) else [])) and source in ("", row_source):
+            return key
+    return None

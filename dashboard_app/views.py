@@ -1,21 +1,23 @@
-"""One function per dashboard view: each takes the `Selection` (dashboard_app.cache), draws with
-Streamlit, and shows an empty state naming the command to run. The tables and figures behind
-a view are cached on the selection and the view's widget values, so only the view shown is
-computed, and a widget change recomputes only what it feeds: tables as data (`_cached`, a copy
-per rerun), figures as resources (`_shared`: built once, never changed, not unpickled per
-rerun, which for a plotly figure costs as much as drawing it)."""
+"""One function per performance view (Scaling, Encoders, Decode, Efficiency, Achieved vs
+limit): each takes the `Selection` (dashboard_app.cache), draws with Streamlit, and shows an
+empty state naming the command to run. The tables and figures behind a view are cached on
+the selection and the view's widget values, so only the view shown is computed, and a widget
+change recomputes only what it feeds: tables as data (`_cached`, a copy per rerun), figures
+as resources (`_shared`: built once, never changed, not unpickled per rerun, which for a
+plotly figure costs as much as drawing it). Charts are drawn through dashboard_app.views_point,
+so a click on a point shows its record."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard_app import cache, charts, data
+from dashboard_app import cache, charts, charts_quality, charts_swarm, data, series, views_point
 from dashboard_app.cache import Selection
-from harness.analysis import claims as claims_ledger
-from harness.analysis.claims_catalog import CLAIMS
 
 _cached = st.cache_data(show_spinner=False, max_entries=64)
 _shared = st.cache_resource(show_spinner=False, max_entries=64)
+MEANING = {"tokens_per_s": "~0 linear time, ~-1 quadratic", "energy_j_per_token": "~0 linear, ~1 quadratic (per token)"}
+DECODE_CONFIG = tuple(c for c in series.CONFIG if c != "batch_size")  # decode charts hold one batch, or span them
 
 
 def empty(what: str, command: str) -> None:
@@ -28,21 +30,35 @@ def _suite(sel: Selection, suite: str) -> pd.DataFrame:
     return df[df["suite"] == suite]
 
 
+def _gpu(sel: Selection, suite: str, key: str) -> str | None:
+    """The GPU a view shows (a selector where the suite's points span several), or None."""
+    gpus = sorted(_suite(sel, suite)["gpu"].astype(str).unique(), key=lambda g: (g == "cpu", g))
+    if len(gpus) < 2:
+        return gpus[0] if gpus else None
+    return st.selectbox("GPU (one at a time: a line never joins two GPUs)", gpus, key=key)
+
+
+@_cached
+def _scaling_rows(sel: Selection) -> pd.DataFrame:
+    """The scaling points, each in its series (a model on one GPU in one config)."""
+    return series.assign(_suite(sel, "scaling"))
+
+
 @_cached
 def _scaling_axes(sel: Selection) -> tuple[list[int], int | None]:
-    rows = _suite(sel, "scaling")
+    rows = _scaling_rows(sel)
     return sorted(rows["seq_len"].dropna().unique().astype(int)), charts.launch_bound_knee(rows)
 
 
 @_shared
-def _scaling_figures(sel: Selection, metric: str) -> list:
-    rows = _suite(sel, "scaling")
-    return [charts.scaling_figure(rows, metric, mode) for mode in sorted(rows["mode"].dropna().unique())]
+def _scaling_figures(sel: Selection, metric: str, min_len: int) -> list:
+    rows = _scaling_rows(sel)
+    return [charts.scaling_figure(rows, metric, mode, min_len) for mode in sorted(rows["mode"].dropna().unique())]
 
 
 @_cached
 def _exponents(sel: Selection, metric: str, min_len: int) -> pd.DataFrame:
-    return charts.exponents_table(_suite(sel, "scaling"), metric, min_len)
+    return charts.exponents_table(_scaling_rows(sel), metric, min_len)
 
 
 def scaling(sel: Selection) -> None:
@@ -52,128 +68,86 @@ def scaling(sel: Selection) -> None:
     metric = st.radio("metric", list(charts.METRICS), format_func=charts.METRICS.get, horizontal=True, key="scaling_metric")
     min_len = st.select_slider("fit exponents from L >=", lengths, value=knee if knee in lengths else lengths[0],
                                key="scaling_min_len")
-    for i, fig in enumerate(_scaling_figures(sel, metric)):
-        st.plotly_chart(fig, key=f"scaling_{i}")
-    meaning = {"tokens_per_s": "~0 linear time, ~-1 quadratic"}.get(metric, "~1 linear, ~2 quadratic")
-    st.caption(f"Fitted exponent of the metric in L (log-log least squares, 95% CI): {meaning}. "
-               + (f"Fits start at L={knee:,} by default: below it latency does not yet grow with L in some model "
+    for i, fig in enumerate(_scaling_figures(sel, metric, min_len)):
+        views_point.chart(fig, f"scaling_{i}", sel)
+    st.caption("One line per model on one GPU in one config (dash: GPU; the sidebar narrows them), bars: 95% CI, "
+               "dotted: the fitted power law. Status row: ● measured, ✕ failed (the hover says why), ○ not run. "
+               "Click a point for its record.")
+    st.caption(f"Fitted exponent of the metric in L (log-log least squares, 95% CI): "
+               f"{MEANING.get(metric, '~1 linear, ~2 quadratic')}. "
+               + (f"Fits start at L={knee:,} by default: below it latency does not yet grow with L in some series "
                   "(launch-bound), found from the data." if knee else ""))
     st.dataframe(_exponents(sel, metric, min_len), hide_index=True)
 
 
 @_shared
-def _encoders(sel: Selection, metric: str) -> tuple[list, object]:
+def _encoders(sel: Selection, metric: str, gpu: str | None, kinds: tuple[str, ...]) -> tuple[list, object]:
     """The figures per mode, and the router figure (None without routing statistics)."""
     rows = _suite(sel, "encoders")
-    router = charts.router_figure(rows) if rows["routing_load_entropy_bits"].notna().any() else None
-    return [charts.encoders_figure(rows, metric, mode) for mode in sorted(rows["mode"].dropna().unique())], router
+    rows = rows[rows["gpu"] == gpu] if gpu else rows
+    router = charts_swarm.router_figure(rows) if rows["routing_load_entropy_bits"].notna().any() else None
+    return [charts_swarm.encoders_figure(rows, metric, mode, kinds)
+            for mode in sorted(rows["mode"].dropna().unique())], router
 
 
 def encoders(sel: Selection) -> None:
-    if _suite(sel, "encoders").empty:
+    rows = _suite(sel, "encoders")
+    if rows.empty:
         return empty("encoder-count results", "python run.py suite=encoders")
+    if rows["model.n_encoders"].isna().all():
+        st.info("The selection holds only the matched baselines, no swarm points: the chart draws the baselines "
+                "across the swarm's encoder counts, so add the swarm to the model filter.")
+    gpu = _gpu(sel, "encoders", "encoders_gpu")
     metric = st.radio("metric", ["latency_ms_p50", "memory_mb", "tokens_per_s"], format_func=charts.METRICS.get,
                       horizontal=True, key="encoders_metric")
-    figures, router = _encoders(sel, metric)
+    kinds = st.pills("matched baselines", list(charts_swarm.KINDS), selection_mode="multi",
+                     default=list(charts_swarm.KINDS), format_func=charts_swarm.KINDS.get, key="encoders_baselines")
+    figures, router = _encoders(sel, metric, gpu, tuple(kinds or ()))
     for i, fig in enumerate(figures):
-        st.plotly_chart(fig, key=f"encoders_{i}")
+        views_point.chart(fig, f"encoders_{i}", sel)
+    st.caption("Swarm lines in the swarm's colour, one per top-k (wider, another marker per k; the per-encoder loop "
+               "dotted). Baselines flat, one colour per swarm size they are matched to (dash: mamba, dot: "
+               "transformer); click a legend group title to hide it.")
     if router is not None:
-        st.plotly_chart(router, key="encoders_router")
+        views_point.chart(router, "encoders_router", sel)
         st.caption("Routing statistics of the measured batch (untrained router; the timing profiles lift the "
                    "capacity limit, so nothing is dropped).")
 
 
 @_cached
-def _decode_sweeps(sel: Selection) -> tuple[bool, bool, bool]:
-    """Whether the selection holds decode points, a latency sweep, a largest-batch sweep."""
+def _decode_rows(sel: Selection, gpu: str | None) -> pd.DataFrame:
     rows = _suite(sel, "decode")
-    return not rows.empty, bool((rows["sweep"] == "latency").any()), bool((rows["sweep"] == "max_batch").any())
+    return series.assign(rows[rows["gpu"] == gpu] if gpu else rows, within=("decode_series",), vary=DECODE_CONFIG)
 
 
 @_shared
-def _decode_figures(sel: Selection, metric: str) -> list:
-    rows = _suite(sel, "decode")
+def _decode_figures(sel: Selection, metric: str, gpu: str | None) -> list:
+    rows = _decode_rows(sel, gpu)
     batches = rows.loc[rows["sweep"] == "latency", "batch_size"].dropna().unique().astype(int)
     return [charts.decode_figure(rows, metric, batch) for batch in sorted(batches)]
 
 
 @_shared
-def _max_batch_figure(sel: Selection):
-    return charts.max_batch_figure(_suite(sel, "decode"))
+def _max_batch_figure(sel: Selection, gpu: str | None):
+    return charts.max_batch_figure(_decode_rows(sel, gpu))
 
 
 def decode(sel: Selection) -> None:
-    any_rows, latency, max_batch = _decode_sweeps(sel)
-    if not any_rows:
+    rows = _suite(sel, "decode")
+    if rows.empty:
         return empty("generation results", "python run.py suite=decode")
-    if latency:
+    gpu = _gpu(sel, "decode", "decode_gpu")
+    shown = rows[rows["gpu"] == gpu] if gpu else rows
+    if (shown["sweep"] == "latency").any():
         metric = st.radio("metric", list(charts.DECODE_METRICS), format_func=charts.DECODE_METRICS.get,
                           horizontal=True, key="decode_metric")
-        for i, fig in enumerate(_decode_figures(sel, metric)):
-            st.plotly_chart(fig, key=f"decode_{i}")
+        for i, fig in enumerate(_decode_figures(sel, metric, gpu)):
+            views_point.chart(fig, f"decode_{i}", sel)
         st.caption("Each model with and without CUDA graphs (dashed) where its step can be captured (the "
-                   "Transformer then decodes from a StaticCache); compare solid with solid, dashed with dashed.")
-    if max_batch:
-        st.plotly_chart(_max_batch_figure(sel), key="decode_max_batch")
-
-
-def loss_curves(records: list[dict]) -> pd.DataFrame:
-    """Long table of the loss curves of the fixed-seed runs among `records`."""
-    rows = []
-    for record in records:
-        loss, config = record.get("loss"), record.get("config") or {}
-        if isinstance(loss, dict) and loss.get("curve"):
-            tokens_per_step = config.get("batch_size", 1) * config.get("seq_len", 1)
-            label = f"{config.get('model')}/{config.get('preset')} {record.get('run_id', '')[:15]} #{config.get('repeat', 0)}"
-            rows += [{"model": config.get("model"), "label": label, "tokens": (i + 1) * tokens_per_step, "loss": v}
-                     for i, v in enumerate(loss["curve"]) if v is not None]
-    return pd.DataFrame(rows, columns=["model", "label", "tokens", "loss"])
-
-
-@_cached
-def _quality_tables(sel: Selection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Bits per byte, synthetic-task accuracy and loss curves of the selected records."""
-    # imported here, when the view is first shown: harness.quality.synthetic_tasks imports torch (seconds)
-    from harness.analysis import quality_report
-
-    records = cache.records_of(sel, cache.selected(sel))
-    return quality_report.bpb_table(records), quality_report.synthetic_table(records), loss_curves(records)
-
-
-@_shared
-def _quality_figures(sel: Selection) -> tuple[list, object]:
-    """A figure per synthetic task, and the loss curves' figure (None without curves)."""
-    from harness.quality.synthetic_tasks import TASKS  # imports torch: see _quality_tables
-
-    _, synthetic, curves = _quality_tables(sel)
-    tasks = [] if synthetic.empty else sorted(synthetic["task"].unique())
-    trained = {task: max(int(n) for row in synthetic.loc[synthetic["task"] == task, "trained at"]
-                         for n in row.split("/")) for task in tasks}
-    return ([charts.synthetic_figure(synthetic, task, 1 / TASKS[task].answers, trained[task]) for task in tasks],
-            None if curves.empty else charts.loss_curves_figure(curves))
-
-
-def quality(sel: Selection) -> None:
-    table, synthetic, curves = _quality_tables(sel)
-    task_figures, curves_figure = _quality_figures(sel)
-    if not table.empty:
-        if table[["corpus", "tokenizer"]].drop_duplicates().shape[0] > 1:
-            st.error("The selection mixes corpora or tokenizers; filter to one run: their bits per byte do not compare.")
-        else:
-            st.dataframe(table.sort_values("mean bpb"), hide_index=True)
-            st.caption("Held-out bits per byte per domain (lower is better), each model trained from scratch on the "
-                       "same tokens. Routed models scored with capacity limits ('limited') lose dropped chunks.")
-    if not synthetic.empty:
-        for i, fig in enumerate(task_figures):
-            st.plotly_chart(fig, key=f"synthetic_{i}")
-        st.dataframe(synthetic, hide_index=True)
-        st.caption("Synthetic tasks (harness.quality.synthetic_tasks): each model trained from scratch on each task, "
-                   "then scored on fresh sequences; lengths right of the dashed line were never trained on.")
-    if curves.empty and table.empty and synthetic.empty:
-        return empty("training results", "python run.py suite=quality")
-    if not curves.empty:
-        st.plotly_chart(curves_figure, key="quality_curves")
-        st.caption("Seeded short runs on bigram data (suite=regression).")
+                   "Transformer then decodes from a StaticCache); compare solid with solid, dashed with dashed. "
+                   "Status row: ● measured, ✕ did not fit (or failed), ○ not run.")
+    if (shown["sweep"] == "max_batch").any():
+        views_point.chart(_max_batch_figure(sel, gpu), "decode_max_batch", sel)
 
 
 @_cached
@@ -193,9 +167,9 @@ def _efficiency_points(sel: Selection) -> pd.DataFrame:
 @_shared
 def _pareto_figure(sel: Selection, device: str):
     points = _efficiency_points(sel)
-    return charts.pareto_figure(points[points["gpu"] == device], "latency_ms_p50", "loss_final",
-                                "training step latency, median over the suite's shapes (ms)",
-                                "loss after the fixed-seed run (nats/token)")
+    return charts_quality.pareto_figure(points[points["gpu"] == device], "latency_ms_p50", "loss_final",
+                                        "training step latency, median over the suite's shapes (ms)",
+                                        "loss after the fixed-seed run (nats/token)")
 
 
 def efficiency(sel: Selection) -> None:
@@ -205,6 +179,8 @@ def efficiency(sel: Selection) -> None:
     devices = sorted(points["gpu"].unique(), key=lambda g: (g == "cpu", g))  # a GPU first
     device = st.selectbox("device (a front only compares points measured on one)", devices, key="efficiency_device")
     st.plotly_chart(_pareto_figure(sel, device), key="efficiency_pareto")
+    st.caption("Each point pools a model's fixed-seed runs and training steps (medians); their records are in "
+               "Table (filter suite=regression).")
     st.dataframe(points[points["gpu"] == device], hide_index=True)
 
 
@@ -225,7 +201,7 @@ def achieved(sel: Selection) -> None:
     if rows.empty:
         return empty("GPU results with a measured ceiling",
                      "python -m benchmarks.ceilings --out <store>/ceilings.json, and python run.py suite=scaling")
-    st.plotly_chart(_achieved_figure(sel), key="achieved")
+    views_point.chart(_achieved_figure(sel), "achieved", sel)
     shown = sorted(set(rows["gpu"]))
     st.caption("Model FLOPs are analytic (params and attention/scan terms); ceilings, per GPU: " + "; ".join(
         f"{g}: best BF16 GEMM measured {ceilings[g]['measured']:.0f} TF/s (datasheet "
@@ -233,75 +209,3 @@ def achieved(sel: Selection) -> None:
         + (f", device copy {ceilings[g]['copy_gb_s']:.0f} GB/s" if ceilings[g].get("copy_gb_s") else "") for g in shown))
     st.dataframe(rows[["model", "mode", "seq_len", "achieved_tflops", "share_of_measured", "share_of_spec"]],
                  hide_index=True)
-
-
-VERDICT_COLOURS = {"supported": "#d4edda", "refuted": "#f8d7da", "inconclusive": "#fff3cd", "not measured": "#e2e3e5",
-                   "filtered out": "#e2e3e5"}
-
-
-def claims_rows(selected: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
-    """The ledger over the selected points; a claim the selection cannot decide but the whole
-    store can is `filtered out` (with the store's verdict), not `not measured`."""
-    chosen = claims_ledger.evaluate_all(selected, CLAIMS)
-    unfiltered = len(selected) == len(whole) or not any(r["verdict"] == "not measured" for r in chosen)
-    everywhere = {r["id"]: r for r in (chosen if unfiltered else claims_ledger.evaluate_all(whole, CLAIMS))}
-    rows = []
-    for r in chosen:
-        verdict, detail = r["verdict"], r["detail"]
-        store_verdict = everywhere[r["id"]]["verdict"]
-        if verdict == "not measured" and store_verdict != "not measured":
-            verdict, detail = "filtered out", f"the sidebar filters leave out its points (whole store: {store_verdict})"
-        rows.append({"verdict": verdict, "claim": r["text"], "key figure": detail,
-                     "claim's conditions": r["claim_conditions"], "rule": r["rule"], "source": r["source"],
-                     "points": ", ".join(r["points"])})
-    return pd.DataFrame(rows)
-
-
-@_cached
-def _devices(store: str, signature: tuple) -> list[str]:
-    """The store's devices, the most recently measured first."""
-    whole = cache.table(store, signature)
-    return list(dict.fromkeys(claims_ledger.device_of(whole.sort_values("created_at", ascending=False))))
-
-
-@_cached
-def _claims_rows(sel: Selection, device: str | None) -> pd.DataFrame:
-    df, whole = cache.selected(sel), cache.table(sel.store, sel.signature)
-    if device is not None:
-        df, whole = df[claims_ledger.device_of(df) == device], whole[claims_ledger.device_of(whole) == device]
-    return claims_rows(df, whole)
-
-
-def claims(sel: Selection) -> None:
-    """The claims ledger (harness.analysis.claims) over the selected points of one GPU (a ratio
-    never mixes two), verdicts coloured."""
-    devices = _devices(sel.store, sel.signature)
-    device = st.selectbox("GPU (one ledger per GPU)", devices, key="claims_device") if len(devices) > 1 else None
-    view = _claims_rows(sel, device)
-    counts = view["verdict"].value_counts()
-    st.caption(" · ".join(f"{n} {v}" for v, n in counts.items())
-               + ". Verdicts come from the selected points only; `swarm-bench claims store=<dir>` writes the report.")
-    shown = st.multiselect("verdict", list(VERDICT_COLOURS), default=[v for v in VERDICT_COLOURS if v in counts.index],
-                           key="claims_verdicts")
-    view = view[view["verdict"].isin(shown)]
-    styled = view.style.apply(lambda col: [f"background-color: {VERDICT_COLOURS.get(v, '')}" for v in col],
-                              subset=["verdict"])
-    st.dataframe(styled, hide_index=True, height=min(38 * (len(view) + 1), 900), column_config={
-        "claim": st.column_config.TextColumn(width="large"), "key figure": st.column_config.TextColumn(width="large"),
-        "rule": st.column_config.TextColumn(width="medium")})
-
-
-@_cached
-def _csv(sel: Selection) -> bytes:
-    return cache.selected(sel).to_csv(index=False).encode()
-
-
-def table(sel: Selection) -> None:
-    df = cache.selected(sel)
-    failed = df[df["failed"]]
-    if not failed.empty:
-        st.warning(f"{len(failed)} failed point(s) in the selection: "
-                   + ", ".join(f"{s} {n}" for s, n in failed["status"].value_counts().items()))
-    st.dataframe(df, hide_index=True)
-    st.download_button("download CSV", _csv(sel), "swarm-bench-results.csv", "text/csv",
-                       key="download_csv")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard_app import cache, charts, history, runs, views
+from dashboard_app import cache, charts, charts_runs, history, runs, views
 from dashboard_app.cache import Selection
 from harness.analysis import compare, compare_report
 
@@ -35,7 +35,7 @@ def _gate(sel: Selection, unit: str, baseline: str, candidates: tuple[str, ...],
 
 @_shared
 def _forest_figure(sel: Selection, unit: str, baseline: str, candidates: tuple[str, ...], threshold: float):
-    return charts.forest_figure(_gate(sel, unit, baseline, candidates, threshold)[1], threshold)
+    return charts_runs.forest_figure(_gate(sel, unit, baseline, candidates, threshold)[1], threshold)
 
 
 def runs_view(sel: Selection) -> None:
@@ -91,7 +91,7 @@ def _history(sel: Selection, keys: tuple[str, ...], metric: str, axis: str) -> t
 
 @_shared
 def _history_figure(sel: Selection, keys: tuple[str, ...], metric: str, axis: str):
-    return charts.history_figure(*_history(sel, keys, metric, axis), metric, axis)
+    return charts_runs.history_figure(*_history(sel, keys, metric, axis), metric, axis)
 
 
 def history_view(sel: Selection) -> None:

@@ -2,7 +2,9 @@
 renders without exception and only the chosen one runs, filters change the plotted traces,
 empty, missing and partial stores are handled, the History view draws a trace and a band per
 chosen point and flags the step the gate calls a regression, the Runs view gates any number of
-runs with a forest of ratios; and the pure figure helpers."""
+runs with a forest of ratios; the dashboard loads neither torch nor the models in any
+view; and the pure figure helpers. The fixture store and the helpers here serve
+tests/test_dashboard_point.py and tests/test_dashboard_views.py too."""
 from __future__ import annotations
 
 import json
@@ -17,7 +19,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard_app import charts, data, history, runs
+from dashboard_app import charts, charts_quality, data, history, runs
 from harness.measure.stats import fit_power_law
 from harness.store.atomic import write_json_atomic
 from tests.limits import limit
@@ -30,27 +32,36 @@ def _record(suite, model, mode, seq_len, latency, status="ok", run="run-a", **ex
     config = {"suite": suite, "model": model, "mode": mode, "seq_len": seq_len, "batch_size": 4, "dtype": "bf16",
               "device": "cuda", "model_config": extra.pop("model_config", {"d_model": 64})}
     config.update(extra.pop("config", {}))
-    rec = {"point_id": f"{suite}-{model}-{mode}-{seq_len}-{run}-{config.get('repeat', 0)}", "run_id": run,
+    variant = "".join(f"-{k}{v}" for k, v in (("N", config["model_config"].get("n_encoders")),
+                                              ("k", config["model_config"].get("top_k")),
+                                              ("graphs", config.get("cuda_graphs") or None)) if v)
+    rec = {"point_id": f"{suite}-{model}-{mode}-{seq_len}-{run}-{config.get('repeat', 0)}{variant}", "run_id": run,
            "config": config, "status": status, "env": H100,
            "model_info": {"params_total": 1e6, "params_active": 1e6, "flops_per_token": 2e6}}
     if status == "ok" and latency is not None:
         rec.update(samples_ms=[latency] * 5, latency_ms={"median": latency, "ci_lo": latency, "ci_hi": latency},
-                   tokens_per_s=4 * seq_len / latency * 1e3, memory_mb={"peak_alloc": seq_len / 10})
+                   tokens_per_s=4 * seq_len / latency * 1e3, memory_mb={"peak_alloc": seq_len / 10},
+                   overhead_s={"process_start": 0.1, "import": 2.0, "build": 0.5, "measure": 3.0, "wall": 6.5})
+    elif status == "oom":
+        rec["error"] = "Traceback (most recent call last):\n  ...\ntorch.OutOfMemoryError: CUDA out of memory."
     rec.update(extra)
     return rec
 
 
+LENGTHS = (1024, 2048, 4096, 8192)  # the transformer's; mamba runs to 16384 and fails at 32768
 REGRESSION_RUNS = (("run-a", 1, 1.0), ("run-b", 2, 1.0), ("run-c", 3, 2.0))  # (run id, day, swarm slowdown)
 VIEWS = ("Scaling", "Encoders", "Decode", "Quality", "Efficiency", "Runs", "History", "Achieved vs limit", "Claims",
-         "Table")
+         "Table", "Point")
 
 
 def fixture_store(root: Path) -> Path:
     records = []
-    for model, power in (("mamba", 1.0), ("transformer", 2.0)):
-        for L in (1024, 2048, 4096, 8192):
+    for model, power, lengths in (("mamba", 1.0, (1024, 2048, 4096, 8192, 16384)), ("transformer", 2.0, LENGTHS)):
+        for L in lengths:
             records.append(_record("scaling", model, "forward", L, 1e-3 * L ** power))
-        records.append(_record("scaling", model, "forward", 16384, None, status="oom"))
+        records.append(_record("scaling", model, "forward", 2 * lengths[-1], None, status="oom"))
+    records[0]["profile"] = {"trace": f"{records[0]['point_id']}.trace.json.gz", "by": "self CUDA time",
+                             "top": [{"name": "selective_scan_fwd", "calls": 24, "self_ms": 1.5}]}
     for n in (10, 100, 1000):
         for k in (1, 4):
             records.append(_record("encoders", "swarm", "forward", 2048, 5.0 + k,
@@ -81,6 +92,7 @@ def fixture_store(root: Path) -> Path:
     for rec in records:
         sub = rec["run_id"] if rec["config"]["suite"] == "regression" else "ref"
         write_json_atomic(root / sub / rec["config"]["suite"] / f"{rec['point_id']}.json", rec)
+    (root / "ref" / "scaling" / records[0]["profile"]["trace"]).write_bytes(b"trace")
     write_json_atomic(root / "ref" / "old" / "partial.json", {"point_id": "old", "status": "crashed",
                                                                "config": {"model": "mamba"}})
     return root
@@ -115,6 +127,16 @@ def show(at: AppTest, view: str) -> AppTest:
     return at
 
 
+def status_row(fig: dict) -> dict[tuple[str, str], list]:
+    """(series, measured | failed | not run) -> its x values on the figure's status row."""
+    marks: dict[tuple[str, str], list] = {}
+    for trace in fig["data"]:
+        if trace.get("yaxis") == "y2":
+            for x, name in zip(_values(trace["x"]), trace["y"]):
+                marks.setdefault((name, trace["name"]), []).append(x)
+    return marks
+
+
 def every_view(at: AppTest) -> dict[str, dict]:
     """view -> what it drew: figures, dataframes, info texts, widget keys."""
     drawn = {}
@@ -134,14 +156,17 @@ def test_every_view_renders_over_a_full_store(monkeypatch, tmp_path):
     titles = [fig["layout"]["title"]["text"] for fig in all_figures]
     names = {trace.get("name") for fig in all_figures for trace in fig["data"]}
     assert any("vs length" in t for t in titles) and any("encoder count" in t for t in titles)
-    assert any("fixed-seed" in t for t in titles) and any("quality vs cost" in t for t in titles)
+    assert any("learning curves" in t for t in titles) and any("quality vs cost" in t for t in titles)
     assert any("ceiling" in t for t in titles) and any("router load" in t for t in titles)
     assert any("vs context, batch 1" in t for t in titles) and any("largest batch" in t for t in titles)
     assert any("by commit" in t for t in titles) and any("ratio per point" in t for t in titles)
-    assert {"mamba (CUDA graphs)", "transformer oom"} <= names
+    assert "mamba (CUDA graphs)" in names
+    largest = next(f for f in drawn["Decode"]["figures"] if "largest batch" in f["layout"]["title"]["text"])
+    assert status_row(largest)[("transformer", "failed")] == [256]  # the batch that did not fit
     scaling = next(f for f in drawn["Scaling"]["figures"] if "vs length" in f["layout"]["title"]["text"])
-    assert scaling["layout"]["xaxis"]["type"] == "log" and "tokens" in scaling["layout"]["xaxis"]["title"]["text"]
-    assert {"mamba failed", "transformer failed"} <= names  # oom points shown, not dropped
+    axis, bottom = scaling["layout"]["xaxis"], scaling["layout"]["xaxis2"]  # measurements; the status row under them
+    assert axis["type"] == bottom["type"] == "log" and "tokens" in bottom["title"]["text"]
+    assert {("mamba", "failed"), ("transformer", "failed")} <= set(status_row(scaling))  # oom points shown, not dropped
     exponents = drawn["Scaling"]["dataframes"][0]
     fitted = dict(zip(exponents["model"], exponents["exponent"]))
     assert fitted["mamba"] == pytest.approx(1.0) and fitted["transformer"] == pytest.approx(2.0)
@@ -165,7 +190,7 @@ def test_the_view_selector_runs_only_the_chosen_view(monkeypatch, tmp_path):
         assert {v for v, d in drawn.items() if key in d["widgets"]} == {view}, key
     assert all("encoder count" in f["layout"]["title"]["text"] or "router" in f["layout"]["title"]["text"]
                for f in drawn["Encoders"]["figures"])
-    assert not drawn["Table"]["figures"] and not drawn["Claims"]["figures"]
+    assert not drawn["Table"]["figures"] and not drawn["Claims"]["figures"] and not drawn["Point"]["figures"]
     linked = AppTest.from_file(APP, default_timeout=limit(60))
     linked.query_params["view"] = "Runs"  # the view is bound to the URL: a link opens it
     linked.run()
@@ -272,7 +297,7 @@ def test_partial_store_shows_empty_states(monkeypatch, tmp_path):
     infos = " ".join(i for view in every_view(at).values() for i in view["infos"])
     assert "suite=scaling" in infos and "suite=encoders" in infos and "suite=quality" in infos
     assert "suite=decode" in infos
-    assert "1 failed point" in at.warning[0].value
+    assert "1 failed point" in show(at, "Table").warning[0].value
 
 
 def test_fit_exponent_and_pareto_front():
@@ -281,7 +306,7 @@ def test_fit_exponent_and_pareto_front():
     assert fit["exponent"] == pytest.approx(1.5) and fit["ci_lo"] - 1e-9 <= 1.5 <= fit["ci_hi"] + 1e-9
     assert fit_power_law(x[:2], x[:2]) is None
     points = pd.DataFrame({"cost": [1, 2, 3, 4], "loss": [3.0, 2.0, 2.5, 1.0]})
-    assert list(charts.pareto_front(points, "cost", "loss")["cost"]) == [1, 2, 4]
+    assert list(charts_quality.pareto_front(points, "cost", "loss")["cost"]) == [1, 2, 4]
 
 
 def test_model_colours_are_stable():
@@ -309,24 +334,30 @@ def _values(array) -> list:
 
 
 def check_figure(fig: dict) -> None:
-    """Every trace named after a model has that model's colour; on a log x axis, every
-    vertical line lies within a decade of the data (not at 10^256)."""
+    """Every trace named after a model has that model's colour (but the baselines of a figure
+    whose `meta` says its colours mean something else); on a log x axis, every vertical line
+    lies within a decade of the data, in data units, and its label in log10 units (as the
+    dashboard's plotly.js v4 places them: tests/test_dashboard_browser.py reads the drawn axes)."""
+    recoloured = (fig["layout"].get("meta") or {}).get("colour")
     for trace in fig["data"]:
         model = (trace.get("name") or "").split(" ")[0]
-        if model in charts.KNOWN_MODELS:
+        if model in charts.KNOWN_MODELS and not (recoloured and trace.get("legendgroup") != "swarm"):
             color = (trace.get("line") or {}).get("color") or (trace.get("marker") or {}).get("color")
             assert color == charts.model_color(model), (fig["layout"].get("title"), trace.get("name"), color)
     if (fig["layout"].get("xaxis") or {}).get("type") == "log":
         xs = [x for t in fig["data"] for x in _values(t.get("x")) if isinstance(x, (int, float)) and x > 0]
-        lo, hi = np.log10(min(xs)), np.log10(max(xs))
+        lo, hi = min(xs), max(xs)
         for shape in fig["layout"].get("shapes", []):
             if shape.get("xref", "x") == "x" and shape.get("x0") == shape.get("x1"):
-                assert lo - 1 <= shape["x0"] <= hi + 1, (fig["layout"].get("title"), shape["x0"], lo, hi)
+                assert lo / 10 <= shape["x0"] <= hi * 10, (fig["layout"].get("title"), shape["x0"], lo, hi)
+        for note in fig["layout"].get("annotations", []):
+            if note.get("xref") == "x":
+                assert np.log10(lo) - 1 <= note["x"] <= np.log10(hi) + 1, (fig["layout"].get("title"), note["x"])
 
 
 def test_every_figure_keeps_model_colours_and_its_markers_inside_the_data(monkeypatch, tmp_path):
     drawn = every_view(app(monkeypatch, fixture_store(tmp_path)))
-    assert all(drawn[view]["figures"] for view in VIEWS if view not in ("Claims", "Table"))
+    assert all(drawn[view]["figures"] for view in VIEWS if view not in ("Claims", "Table", "Point"))
     for view in drawn.values():
         for fig in view["figures"]:
             check_figure(fig)
@@ -335,10 +366,11 @@ def test_every_figure_keeps_model_colours_and_its_markers_inside_the_data(monkey
 def test_the_synthetic_task_chart_marks_the_training_length_on_its_log_axis():
     table = pd.DataFrame([{"task": "mqar", "model": model, "seed": 0, "acc@64": 0.9, "acc@256": 0.5, "acc@1024": 0.1,
                            "trained at": "64/256"} for model in ("mamba", "transformer", "swarm")])
-    fig = json.loads(charts.synthetic_figure(table, "mqar", 0.01, 256).to_json())
+    fig = json.loads(charts_quality.synthetic_figure(table, "mqar", 0.01, 256).to_json())
     check_figure(fig)
     (line,) = [s for s in fig["layout"]["shapes"] if s["x0"] == s["x1"]]
-    assert line["x0"] == pytest.approx(np.log10(256))
+    (label,) = [a for a in fig["layout"]["annotations"] if a["text"] == "longest training length"]
+    assert line["x0"] == 256 and label["x"] == pytest.approx(np.log10(256))
 
 
 def test_model_colours_do_not_depend_on_the_process():
@@ -349,7 +381,7 @@ def test_model_colours_do_not_depend_on_the_process():
 
 
 def test_claims_filtered_out_by_the_sidebar_say_so():
-    from dashboard_app import views
+    from dashboard_app import views_table as views
 
     whole = pd.DataFrame([  # three processes per point: a timed verdict needs them
         {"suite": "scaling", "model": m, "mode": "forward", "seq_len": n, "status": "ok", "latency_ms_p50": 1e-3 * n,
@@ -373,3 +405,25 @@ def test_the_launch_bound_knee_is_found_from_the_data(latencies, knee):
     rows = pd.DataFrame([{"model": "m", "mode": "forward", "seq_len": n, "latency_ms_p50": v, "failed": False}
                          for n, v in latencies.items()])
     assert charts.launch_bound_knee(rows) == knee
+
+
+def test_the_dashboard_imports_neither_torch_nor_the_models(tmp_path):
+    """Every dashboard module imported and every view drawn in a fresh process: neither torch
+    nor `models` is loaded."""
+    code = f"""
+import importlib, pkgutil, sys
+import dashboard_app
+from streamlit.testing.v1 import AppTest
+for module in pkgutil.iter_modules(dashboard_app.__path__):
+    importlib.import_module("dashboard_app." + module.name)
+at = AppTest.from_file({APP!r}, default_timeout=120).run()
+for view in {list(VIEWS)!r}:
+    at.segmented_control(key="view").set_value(view).run()
+    assert not at.exception, (view, [e.value for e in at.exception])
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "models")))
+"""
+    env = {**os.environ, "SWARM_BENCH_RESULTS": str(fixture_store(tmp_path))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(APP).parent, env=env,
+                          timeout=limit(300))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -11,12 +11,12 @@ import torch
 
 from harness.analysis import quality_report
 from harness.errors import UserError
+from harness.quality.synthetic_batches import accuracy
 from harness.quality.synthetic_tasks import (
     IGNORE,
     MARKER,
     NOISE,
     TASKS,
-    accuracy,
     induction_heads,
     mqar,
     selective_copying,

@@ -11,7 +11,9 @@
   and the answer is X.
 
 A generator returns inputs and targets (B, L) int64; targets are -100 where nothing is scored,
-so `models.lm_base.lm_loss` trains on the answers only and accuracy counts them only.
+so `models.lm_base.lm_loss` trains on the answers only and accuracy counts them only. This
+module is numpy only (the dashboard reads its chance levels); the torch side, batches and
+accuracy, is harness.quality.synthetic_batches.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 IGNORE = -100
 NOISE, MARKER = 0, 1  # special tokens of selective copying and induction heads (MARKER is the trigger)
@@ -89,36 +90,3 @@ TASKS = {t.name: t for t in [
     Task("selective_copying", 24, 2 * COPY_TOKENS, 1 << 20, COPY_TOKENS, selective_copying),
     Task("induction_heads", 24, 8, 1 << 20, COPY_TOKENS, induction_heads),
 ]}
-
-
-class TaskSampler:
-    """Seeded training batches of one task, cycling through the training lengths."""
-
-    def __init__(self, task: Task, lengths: list[int], batch_size: int, seed: int):
-        self.task, self.lengths, self.batch_size = task, lengths, batch_size
-        self.rng = np.random.default_rng(seed)
-        self.calls = 0
-
-    def batch(self, device) -> tuple[torch.Tensor, torch.Tensor, None]:
-        length = self.lengths[self.calls % len(self.lengths)]
-        self.calls += 1
-        inputs, targets = self.task.generate(self.rng, self.batch_size, length)
-        return torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device), None
-
-
-@torch.no_grad()
-def accuracy(model, task: Task, length: int, batch_size: int, batches: int, seed: int, device,
-             dtype: torch.dtype) -> dict:
-    """Fraction of scored positions whose argmax is the answer, on `batches` fresh batches."""
-    rng = np.random.default_rng(seed)
-    correct = scored = 0
-    model.eval()
-    for _ in range(batches):
-        inputs, targets = (torch.from_numpy(a).to(device) for a in task.generate(rng, batch_size, length))
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            logits, _ = model(inputs)  # (B, L, V)
-        mask = targets != IGNORE
-        correct += (logits.argmax(-1)[mask] == targets[mask]).sum().item()
-        scored += mask.sum().item()
-    model.train()
-    return {"accuracy": correct / scored, "scored": scored}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from harness.quality.evaluate import no_capacity_drops
-from harness.quality.synthetic_tasks import TASKS, TaskSampler, accuracy
+from harness.quality.synthetic_batches import TaskSampler, accuracy
+from harness.quality.synthetic_tasks import TASKS
 from harness.quality.train import TrainConfig, run_summary, train
 from harness.tasks.model_setup import DTYPES, build_model
 
