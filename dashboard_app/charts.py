@@ -248,7 +248,14 @@ def achieved_table(df: pd.DataFrame, ceilings: dict[str, dict]) -> pd.DataFrame:
     return rows
 
 
-def achieved_figure(rows: pd.DataFrame) -> go.Figure:
+def achieved_slice(rows: pd.DataFrame, gpu: str, suite: str, batch: int) -> pd.DataFrame:
+    """The achieved rows of one GPU, suite and batch size (achieved_table)."""
+    return rows[(rows["gpu"] == gpu) & (rows["suite"] == suite) & (rows["batch_size"] == batch)]
+
+
+def achieved_figure(rows: pd.DataFrame, ceiling: dict) -> go.Figure:
+    """Achieved model FLOP/s of `rows` (one GPU) as a % of its measured BF16 GEMM ceiling, with
+    that ceiling (100%) and the datasheet's drawn."""
     fig = go.Figure()
     for (model, mode), g in rows.sort_values("seq_len").groupby(["model", "mode"]):
         fig.add_trace(go.Scatter(x=g["seq_len"], y=100 * g["share_of_measured"], mode="markers", name=f"{model} {mode}",
@@ -256,6 +263,11 @@ def achieved_figure(rows: pd.DataFrame) -> go.Figure:
                                  customdata=list(data.point_keys(g)),
                                  marker={"color": model_color(model), "size": 9,
                                          "symbol": "circle" if mode == "forward" else "diamond-open"}))
+    fig.add_hline(y=100, line={"color": "#444", "width": 1},
+                  annotation_text=f"measured BF16 GEMM {ceiling['measured']:.0f} TF/s")
+    if ceiling.get("spec"):
+        fig.add_hline(y=100 * ceiling["spec"] / ceiling["measured"], line={"color": "#444", "width": 1, "dash": "dash"},
+                      annotation_text=f"datasheet {ceiling['spec']:.0f} TF/s")
     fig.update_layout(xaxis={**ticks.log_axis(rows["seq_len"]), "title": "sequence length (tokens)"},
                       yaxis={"title": "achieved / measured BF16 GEMM ceiling (%)"},
                       title="achieved model FLOP/s vs the GPU's ceiling")

@@ -192,20 +192,33 @@ def _achieved(sel: Selection) -> tuple[dict, pd.DataFrame]:
 
 
 @_shared
-def _achieved_figure(sel: Selection):
-    return charts.achieved_figure(_achieved(sel)[1])
+def _achieved_figure(sel: Selection, gpu: str, suite: str, batch: int):
+    ceilings, rows = _achieved(sel)
+    return charts.achieved_figure(charts.achieved_slice(rows, gpu, suite, batch), ceilings[gpu])
 
 
 def achieved(sel: Selection) -> None:
+    """Achieved model FLOP/s against one GPU's measured and datasheet ceilings, one suite and
+    batch size at a time."""
     ceilings, rows = _achieved(sel)
     if rows.empty:
         return empty("GPU results with a measured ceiling",
                      "python -m benchmarks.ceilings --out <store>/ceilings.json, and python run.py suite=scaling")
-    views_point.chart(_achieved_figure(sel), "achieved", sel)
-    shown = sorted(set(rows["gpu"]))
-    st.caption("Model FLOPs are analytic (params and attention/scan terms); ceilings, per GPU: " + "; ".join(
-        f"{g}: best BF16 GEMM measured {ceilings[g]['measured']:.0f} TF/s (datasheet "
-        f"{ceilings[g]['spec'] or float('nan'):.0f})"
-        + (f", device copy {ceilings[g]['copy_gb_s']:.0f} GB/s" if ceilings[g].get("copy_gb_s") else "") for g in shown))
-    st.dataframe(rows[["model", "mode", "seq_len", "achieved_tflops", "share_of_measured", "share_of_spec"]],
-                 hide_index=True)
+    left, middle, right = st.columns(3)
+    gpu = left.selectbox("GPU", sorted(set(rows["gpu"])), key="achieved_gpu")
+    on_gpu = rows[rows["gpu"] == gpu]
+    suite = middle.selectbox("suite", sorted(set(on_gpu["suite"])), key="achieved_suite")
+    batch = right.selectbox("batch size", sorted(set(on_gpu.loc[on_gpu["suite"] == suite, "batch_size"])),
+                            key="achieved_batch")
+    views_point.chart(_achieved_figure(sel, gpu, suite, int(batch)), "achieved", sel)
+    c = ceilings[gpu]
+    st.caption(f"Model FLOPs are analytic (params and attention/scan terms; a training step counts 3x the forward). "
+               f"{gpu}: best BF16 GEMM measured {c['measured']:.0f} TF/s (the 100% line), datasheet "
+               f"{c['spec'] or float('nan'):.0f} TF/s (dashed)"
+               + (f", device copy {c['copy_gb_s']:.0f} GB/s" if c.get("copy_gb_s") else "") + ".")
+    shown = charts.achieved_slice(rows, gpu, suite, int(batch))
+    percent = st.column_config.NumberColumn(format="%.1f%%")
+    st.dataframe(shown[["model", "mode", "seq_len", "achieved_tflops"]].assign(
+        of_measured=100 * shown["share_of_measured"], of_datasheet=100 * shown["share_of_spec"]),
+        hide_index=True, column_config={"achieved_tflops": st.column_config.NumberColumn("TF/s", format="%.1f"),
+                                        "of_measured": percent, "of_datasheet": percent})

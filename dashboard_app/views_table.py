@@ -1,6 +1,6 @@
 """The Claims and Table views: the claims ledger (harness.analysis.claims) over the selected
 points of one GPU, verdicts coloured and filterable, claims the filters leave out said as
-such; and every selected point in a table with a column picker, failed rows highlighted
+such, each claim's points one click from their records; and every selected point in a table with a column picker, failed rows highlighted
 (and a filter to them), one row selectable into its record, and a CSV download."""
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def _claims_rows(sel: Selection, device: str | None) -> pd.DataFrame:
     return claims_rows(df, whole)
 
 
+def evidence_links(points: str) -> str:
+    """A claim's point ids ("a, b") -> Markdown links to each one's record in the Point view."""
+    ids = [p for p in points.split(", ") if p]
+    return " · ".join(f"[{p}](?view=Point&point={p})" for p in ids) or "no stored point decides it"
+
+
 def claims(sel: Selection) -> None:
     """The claims ledger (harness.analysis.claims) over the selected points of one GPU (a ratio
     never mixes two), verdicts coloured."""
@@ -74,6 +80,10 @@ def claims(sel: Selection) -> None:
     st.dataframe(styled, hide_index=True, height=min(38 * (len(view) + 1), 900), column_config={
         "claim": st.column_config.TextColumn(width="large"), "key figure": st.column_config.TextColumn(width="large"),
         "rule": st.column_config.TextColumn(width="medium")})
+    claim = st.selectbox("the points behind a claim", view["claim"].tolist(), index=None, key="claims_evidence",
+                         placeholder="choose a claim to open the records its verdict rests on")
+    if claim is not None:
+        st.markdown(evidence_links(view.loc[view["claim"] == claim, "points"].iloc[0]))
 
 
 @_cached

@@ -186,3 +186,27 @@ def test_no_line_joins_two_gpus_over_the_reference_results(monkeypatch, view):
             if trace.get("hovertext"):  # the measured points: each hover names its GPU
                 gpus = {re.search(r" on (\S+)<br>", text).group(1) for text in trace["hovertext"]}
                 assert len(gpus) == 1, (fig["layout"]["title"]["text"], trace["name"], gpus)
+
+
+def test_each_claim_links_to_the_records_behind_it(monkeypatch):
+    from dashboard_app import views_table
+
+    assert views_table.evidence_links("a1, b2") == "[a1](?view=Point&point=a1) · [b2](?view=Point&point=b2)"
+    at = show(app(monkeypatch, REFERENCE), "Claims")
+    box = at.selectbox(key="claims_evidence")
+    claim = next(c for c in box.options if "262,144" in c or "Long Context" in c)
+    box.set_value(claim).run()
+    assert not at.exception
+    assert any("?view=Point&point=" in m.value for m in at.markdown)
+
+
+def test_achieved_vs_limit_is_one_gpu_suite_and_batch_with_both_ceilings_drawn(monkeypatch):
+    at = show(app(monkeypatch, REFERENCE), "Achieved vs limit")
+    gpus = at.selectbox(key="achieved_gpu").options
+    assert len(gpus) >= 2  # the H100 and the H200 sets
+    at.selectbox(key="achieved_gpu").set_value(next(g for g in gpus if "H200" in g)).run()
+    fig = next(f for f in figures(at) if "ceiling" in f["layout"]["title"]["text"])
+    lines_at = sorted(round(shape["y0"]) for shape in fig["layout"]["shapes"])
+    assert lines_at[0] == 100 and len(lines_at) == 2 and lines_at[1] > 100  # measured (100%) and the datasheet's
+    assert all(0 < max(_values(t["y"])) < 100 for t in fig["data"] if t.get("mode") == "markers")
+    assert "H200" in at.caption[0].value or any("H200" in c.value for c in at.caption)
