@@ -20,7 +20,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args,message", [
     (["suite=scalng"], "unknown suite 'scalng'; valid: claims, decode, distributed, encoders, quality, regression, scaling, smoke"),
-    (["model=gpt"], "unknown model 'gpt'; valid: hf, mamba, mamba2, mamba_moe, swarm, transformer"),
+    (["model=gpt"], "unknown model 'gpt'; valid: hf, mamba, mamba2, mamba2_swarm, mamba_moe, swarm, transformer"),
     (["suite.seq_len=[1]"], "unknown key 'suite.seq_len'; valid keys of suite:"),
     (["colour=red"], "unknown key 'colour'; valid keys of the config:"),
     (["seed=abc"], "config.seed: expected int, got 'abc'"),
@@ -66,7 +66,7 @@ def test_help_lists_commands_suites_models_and_exit_codes_and_cfg_job_works():
         assert word in help_out.stdout
     for suite in ("claims", "decode", "distributed", "encoders", "quality", "regression", "scaling", "smoke"):
         assert f"\n  {suite} " in help_out.stdout
-    assert "hf, mamba, mamba2, mamba_moe, swarm, transformer, transformer_eager, transformer_swarm" in help_out.stdout
+    assert "hf, mamba, mamba2, mamba2_swarm, mamba_moe, swarm, transformer, transformer_eager, transformer_swarm" in help_out.stdout
     cfg = run_cli("suite=scaling", "suite.seq_lens=[1024,4096]", "--cfg", "job")
     assert cfg.returncode == 0
     assert "seq_lens:\n  - 1024\n  - 4096" in cfg.stdout

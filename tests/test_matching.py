@@ -11,7 +11,7 @@ from suites.common import RunContext
 from suites.quality import build_points
 from tests.test_synthetic import params as quality_params
 
-ROUTED = ["swarm", "transformer_swarm", "mamba_moe"]
+ROUTED = ["swarm", "mamba2_swarm", "transformer_swarm", "mamba_moe"]
 
 
 @pytest.fixture(autouse=True)
