@@ -34,4 +34,7 @@ def log_axis(values, binary: bool | None = None) -> dict:
         steps = (1, 2, 5) if len(decades) <= 5 else (1,)
         ticks = [m * 10.0 ** d for d in decades for m in steps]
         ticks = [t for t in ticks if lo / 2.5 <= t <= hi * 2.5] or ticks
-    return {"type": "log", "tickvals": ticks, "ticktext": [label(t, binary) for t in ticks]}
+    axis = {"type": "log", "tickvals": ticks, "ticktext": [label(t, binary) for t in ticks]}
+    if lo == hi:  # one value: half a decade either side (plotly's own range would be a whole one)
+        axis["range"] = [np.log10(lo) - 0.5, np.log10(hi) + 0.5]
+    return axis

@@ -205,18 +205,21 @@ def achieved(sel: Selection) -> None:
         return empty("GPU results with a measured ceiling",
                      "python -m benchmarks.ceilings --out <store>/ceilings.json, and python run.py suite=scaling")
     left, middle, right = st.columns(3)
-    gpu = left.selectbox("GPU", sorted(set(rows["gpu"])), key="achieved_gpu")
+    newest_first = rows.sort_values("created_at", ascending=False) if "created_at" in rows else rows
+    gpu = left.selectbox("GPU", list(dict.fromkeys(newest_first["gpu"])), key="achieved_gpu")
     on_gpu = rows[rows["gpu"] == gpu]
-    suite = middle.selectbox("suite", sorted(set(on_gpu["suite"])), key="achieved_suite")
-    batch = right.selectbox("batch size", sorted(set(on_gpu.loc[on_gpu["suite"] == suite, "batch_size"])),
-                            key="achieved_batch")
+    suites = sorted(set(on_gpu["suite"]), key=lambda s: (s != "scaling", s))  # the length sweep first
+    suite = middle.selectbox("suite", suites, key="achieved_suite")
+    in_suite = on_gpu.loc[on_gpu["suite"] == suite, "batch_size"]
+    batches = sorted(set(in_suite), key=lambda b: (-(in_suite == b).sum(), b))  # the most measured first
+    batch = right.selectbox("batch size", batches, key="achieved_batch")
     views_point.chart(_achieved_figure(sel, gpu, suite, int(batch)), "achieved", sel)
     c = ceilings[gpu]
     st.caption(f"Model FLOPs are analytic (params and attention/scan terms; a training step counts 3x the forward). "
                f"{gpu}: best BF16 GEMM measured {c['measured']:.0f} TF/s (the 100% line), datasheet "
                f"{c['spec'] or float('nan'):.0f} TF/s (dashed)"
                + (f", device copy {c['copy_gb_s']:.0f} GB/s" if c.get("copy_gb_s") else "") + ".")
-    shown = charts.achieved_slice(rows, gpu, suite, int(batch))
+    shown = charts.achieved_slice(rows, gpu, suite, int(batch)).sort_values(["model", "mode", "seq_len"])
     percent = st.column_config.NumberColumn(format="%.1f%%")
     st.dataframe(shown[["model", "mode", "seq_len", "achieved_tflops"]].assign(
         of_measured=100 * shown["share_of_measured"], of_datasheet=100 * shown["share_of_spec"]),
