@@ -35,6 +35,7 @@ def history_figure(points: pd.DataFrame, steps: pd.DataFrame, metric: str, axis:
                                      legendgroup=label, showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=g["x"], y=g["value"], mode="lines+markers", name=label, legendgroup=label,
                                  line={"color": color}, marker={"color": color}, hovertext=g["text"],
+                                 customdata=list(g["record"]),
                                  error_y={"type": "data", "symmetric": False, "array": g["hi"] - g["value"],
                                           "arrayminus": g["value"] - g["lo"], "color": color, "thickness": 1},
                                  hoverinfo="text+y"))

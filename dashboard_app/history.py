@@ -25,8 +25,8 @@ AXES = {"commit": "git_sha", "date": "run_id"}  # x axis -> what one measurement
 PART = {"latency_ms_p50": "latency", "tokens_per_s": "latency", "memory_mb": "memory"}  # gate part per metric
 POOLED = ["base_point_id", "point_id", "repeat", "run_id", "git_sha", "created_at", "gpu_name", "device", "status",
           "suite", "model", "mode", "seq_len", "batch_size", "latency_ms_p50", "latency_ms_ci_lo", "latency_ms_ci_hi",
-          "latency_noisy", "tokens_per_s", "peak_alloc_mb", "peak_rss_mb"]  # what pooling and the metrics read
-POINT_COLUMNS = ["key", "label", "x", "when", "value", "lo", "hi", "processes", "text"]
+          "latency_noisy", "tokens_per_s", "peak_alloc_mb", "peak_rss_mb", "record"]  # what pooling and the metrics read
+POINT_COLUMNS = ["key", "label", "x", "when", "value", "lo", "hi", "processes", "text", "record"]
 STEP_COLUMNS = ["key", "label", "x", "value", "verdict", "text"]
 
 
@@ -80,16 +80,18 @@ def _step(before: list[dict], after: list[dict], metric: str, settings: compare.
 
 
 def history(records: list[dict], labels: dict[str, str], metric: str, axis: str,
-            settings: compare.GateSettings = compare.GateSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
+            settings: compare.GateSettings = compare.GateSettings(),
+            record_keys: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(points, steps) of the keys among `records` (labelled by `labels`), `axis` `commit` or
     `date` (one measurement per run). Points: key, label, x (the short commit, or the run's
     first record time), when, value, lo/hi (the 95% interval, NaN where unknown), processes,
-    hover text. Steps: the gate's verdict on each step, placed at the later measurement (at the
+    hover text, record (the first process's point key, from `record_keys`, parallel to
+    `records`, so a click opens it). Steps: the gate's verdict on each step, placed at the later measurement (at the
     earlier one's value where the later has none, e.g. it failed)."""
     if not records:
         return pd.DataFrame(columns=POINT_COLUMNS), pd.DataFrame(columns=STEP_COLUMNS)
     unit = AXES[axis]
-    flat = pd.DataFrame([results.flatten(r) for r in records])
+    flat = pd.DataFrame([results.flatten(r) for r in records]).assign(record=record_keys)
     flat = flat[[c for c in POOLED if c in flat]]  # pooling's cost grows with the columns
     commit = flat.get("git_sha", pd.Series(None, index=flat.index))
     flat = flat.assign(device_name=device_of(flat), git_sha=commit.astype(object).where(commit.notna(), "no commit"),
@@ -106,7 +108,7 @@ def history(records: list[dict], labels: dict[str, str], metric: str, axis: str,
         "key": pooled["key"], "label": pooled["key"].map(labels), "x": pooled["x"], "when": pooled["first"],
         "value": pooled[metric], "lo": pooled["lo"], "hi": pooled["hi"], "processes": pooled["processes"],
         "text": sha + " · " + pooled["run_id"].astype(str) + " · " + pooled["processes"].astype(str)
-        + " process(es) · " + pooled["status"].astype(str)})
+        + " process(es) · " + pooled["status"].astype(str), "record": pooled["record"]})
     members = {name: [records[i] for i in index] for name, index in groups.indices.items()}
     pairs = [(pooled.loc[i], pooled.loc[i + 1]) for i in range(len(pooled) - 1)
              if pooled.at[i, "key"] == pooled.at[i + 1, "key"]]

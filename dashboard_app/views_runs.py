@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard_app import cache, charts, charts_runs, history, runs, views
+from dashboard_app import cache, charts, charts_runs, data, history, runs, views, views_point
 from dashboard_app.cache import Selection
 from harness.analysis import compare, compare_report
 
@@ -86,7 +86,10 @@ def _history(sel: Selection, keys: tuple[str, ...], metric: str, axis: str) -> t
     rows = df[history.keyed(df).isin(keys)]
     labelled = _keys(sel)
     labels = dict(zip(labelled["key"], labelled["label"]))
-    return history.history(cache.records_of(sel, rows), labels, metric, axis)
+    found = cache.records(sel.store, sel.signature)
+    keyed = [(f"{source}/{pid}", found[(source, pid)]) for source, pid in data.process_keys(rows)
+             if (source, pid) in found]
+    return history.history([r for _, r in keyed], labels, metric, axis, record_keys=[k for k, _ in keyed])
 
 
 @_shared
@@ -111,7 +114,7 @@ def history_view(sel: Selection) -> None:
     if not chosen:
         return st.info("Choose one or more points.")
     steps = _history(sel, tuple(chosen), metric, axis)[1]
-    st.plotly_chart(_history_figure(sel, tuple(chosen), metric, axis), key="history")
+    views_point.chart(_history_figure(sel, tuple(chosen), metric, axis), "history", sel)
     st.caption("Each measurement pools a point's processes per commit (or per run, against date): the geometric mean "
                "of the process medians, the band its 95% between-process interval (one process: its own bootstrap "
                "interval). Markers: the regression gate's verdict on the step from the previous measurement "

@@ -210,3 +210,13 @@ def test_achieved_vs_limit_is_one_gpu_suite_and_batch_with_both_ceilings_drawn(m
     assert lines_at[0] == 100 and len(lines_at) == 2 and lines_at[1] > 100  # measured (100%) and the datasheet's
     assert all(0 < max(_values(t["y"])) < 100 for t in fig["data"] if t.get("mode") == "markers")
     assert "H200" in at.caption[0].value or any("H200" in c.value for c in at.caption)
+
+
+def test_history_measurements_open_their_records(monkeypatch):
+    from dashboard_app import data
+
+    at = show(app(monkeypatch, REFERENCE), "History")
+    fig = next(f for f in figures(at) if " by " in f["layout"]["title"]["text"])
+    keys = [k for t in fig["data"] if t.get("mode") == "lines+markers" for k in t["customdata"]]
+    table = data.load(str(REFERENCE))
+    assert keys and all(isinstance(k, str) and data.find_point(table, k) == k for k in keys)
