@@ -123,6 +123,17 @@ def test_swarm_memory_in_the_sequence_length_uses_the_backbone(power, verdict):
     assert finding.verdict == verdict and "backbone" in finding.detail
 
 
+def test_a_memory_fit_in_L_never_mixes_configs():
+    """A single-length point of another shape (suite=claims' 1000-encoder, 768d swarm) stays out
+    of the sweep's fit and its label."""
+    sweep = [point("swarm", 1.0, seq_len=L, static_alloc_mb=100, peak_alloc_mb=100 + 1e-3 * L,
+                   **{"model.n_encoders": 5, "model.top_k": 2, "model.d_model": 768}) for L in (2048, 8192, 131072)]
+    stray = point("swarm", 1.0, seq_len=2048, batch_size=1, static_alloc_mb=100, peak_alloc_mb=5000, point_id="stray",
+                  **{"model.n_encoders": 1000, "model.top_k": 10, "model.d_model": 768})
+    finding = anchors.swarm_linear_memory_in_L(pd.DataFrame(sweep + [stray]))
+    assert finding.verdict == "supported" and "N=5 k=2" in finding.detail and stray["point_id"] not in finding.points
+
+
 def test_claims_that_cannot_be_measured_say_why():
     for claim_id in ("moe_mamba_2_35x", "long_context_models", "stateful_routing", "gpt4_120"):
         finding = catalog.CLAIMS_BY_ID[claim_id].evaluate(pd.DataFrame())

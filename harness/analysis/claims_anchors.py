@@ -20,6 +20,7 @@ from harness.analysis.claims_rows import (
     backbone_activation_mb,
     exponent_finding,
     ok_rows,
+    one_sweep,
     swarm_rows,
 )
 
@@ -28,8 +29,8 @@ BRIEF = "DESIGN.md, published anchors"
 
 def swarm_linear_memory_in_L(df: pd.DataFrame) -> Finding:
     rows = ok_rows(df, suite="scaling", model="swarm", mode="forward")
-    rows = rows.dropna(subset=["peak_alloc_mb", "static_alloc_mb"]) if {"peak_alloc_mb", "static_alloc_mb"} <= set(rows) \
-        else rows.iloc[0:0]
+    rows = one_sweep(rows.dropna(subset=["peak_alloc_mb", "static_alloc_mb"])) \
+        if {"peak_alloc_mb", "static_alloc_mb"} <= set(rows) else rows.iloc[0:0]
     if rows.empty or rows["seq_len"].nunique() < 3:
         return not_measured("suite=scaling model=swarm: forward peak memory at >= 3 sequence lengths")
     memory, which = backbone_activation_mb(rows)

@@ -25,6 +25,16 @@ def ok_rows(df: pd.DataFrame, **where) -> pd.DataFrame:
     return rows
 
 
+def one_sweep(rows: pd.DataFrame, keys=("model.n_encoders", "model.top_k", "model.d_model", "batch_size")) -> pd.DataFrame:
+    """The rows of the one config measured at the most lengths, so a fit over L never mixes two
+    configs (suite=claims adds single-length points of other shapes beside a sweep)."""
+    present = [k for k in keys if k in rows]
+    if rows.empty or not present:
+        return rows
+    group = rows.groupby(present, dropna=False, sort=False).ngroup()
+    return rows[group == rows.groupby(group)["seq_len"].nunique().idxmax()]
+
+
 def swarm_rows(df: pd.DataFrame, n: int, k: int, mode: str = "forward", seq_len: int = 2048) -> pd.DataFrame:
     """The encoders suite's swarm at `n` encoders and top-`k`, on the batched pool (not the loop)."""
     rows = ok_rows(df, suite="encoders", model="swarm", mode=mode, seq_len=seq_len)
