@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import importlib.util
 import pkgutil
 import typing
+from pathlib import Path
 
 from models.errors import ModelConfigError
 from models.family import ModelEntry
@@ -23,6 +25,9 @@ def _families() -> dict[str, ModelEntry]:
 
     found: dict[str, ModelEntry] = {}
     for module in pkgutil.walk_packages(models.__path__, prefix="models."):
+        origin = importlib.util.find_spec(module.name).origin
+        if not origin or "\nMODEL_FAMILIES" not in Path(origin).read_text():  # import only the family files
+            continue
         for e in getattr(importlib.import_module(module.name), "MODEL_FAMILIES", []):
             if e.name in found:
                 raise RuntimeError(f"model {e.name!r} is registered twice ({module.name})")
