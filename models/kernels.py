@@ -59,6 +59,14 @@ def decode_kernels() -> SimpleNamespace | None:
     return SimpleNamespace(selective_state_update=selective_state_update, causal_conv1d_update=causal_conv1d_update)
 
 
+def decode_update(block, x, kernels_ok: bool = True) -> SimpleNamespace | None:
+    """The decode kernels a Mamba block's `step` uses on x's device, or None (its PyTorch
+    `step_reference` runs); which one is kept in `block.last_step_backend`."""
+    update = decode_kernels() if kernels_ok and x.is_cuda and block.backend != "reference" else None
+    block.last_step_backend = "torch" if update is None else "selective_state_update"
+    return update
+
+
 @functools.lru_cache(maxsize=None)
 def causal_conv1d_fn():
     """causal-conv1d's fused depthwise conv, or None."""

@@ -129,11 +129,9 @@ class Mamba2Block(nn.Module):
         """One token: x (B, d_model) -> (B, d_model), with the new state. On CUDA with the kernels,
         upstream `Mamba2.step`'s: `causal_conv1d_update` and the Triton `selective_state_update`,
         both in place; otherwise `step_reference`. The kernel that ran is in `last_step_backend`."""
-        update = kernels.decode_kernels() if kernels_ok and x.is_cuda and self.backend != "reference" else None
+        update = kernels.decode_update(self, x, kernels_ok)
         if update is None:
-            self.last_step_backend = "torch"
             return self.step_reference(x, state)
-        self.last_step_backend = "selective_state_update"
         conv_state, ssm_state = state
         z, xBC, dt = self._split(self.in_proj(x))
         xBC = update.causal_conv1d_update(xBC, conv_state, rearrange(self.conv1d.weight, "d 1 w -> d w"),

@@ -124,11 +124,9 @@ class MambaBlock(nn.Module):
         `Mamba.step`: causal-conv1d's `causal_conv1d_update` and the Triton
         `selective_state_update`, both updating the state in place. Otherwise `step_reference`.
         The kernel that ran is kept in `last_step_backend`."""
-        update = kernels.decode_kernels() if kernels_ok and x.is_cuda and self.backend != "reference" else None
+        update = kernels.decode_update(self, x, kernels_ok)
         if update is None:
-            self.last_step_backend = "torch"
             return self.step_reference(x, state)
-        self.last_step_backend = "selective_state_update"
         conv_state, ssm_state = state
         x, z = self.in_proj(x).chunk(2, dim=-1)  # (B, d_inner) each
         x = update.causal_conv1d_update(x, conv_state, rearrange(self.conv1d.weight, "d 1 w -> d w"),

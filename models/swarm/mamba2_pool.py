@@ -21,19 +21,7 @@ from torch.func import functional_call, vmap
 
 from models.mamba2_block import Mamba2Block
 from models.mamba_block import dt_bias_init
-
-
-class _StepCall(nn.Module):
-    """Lets functional_call reach Mamba2Block.step_reference (the in-place decode kernels cannot run
-    under vmap)."""
-
-    def __init__(self, block: Mamba2Block):
-        super().__init__()
-        self.block = block
-
-    def forward(self, x, conv_state, ssm_state):
-        out, (conv_state, ssm_state) = self.block.step_reference(x, (conv_state, ssm_state))
-        return out, conv_state, ssm_state
+from models.swarm.mamba_pool import StepCall
 
 
 class Mamba2EncoderLayers(nn.Module):
@@ -83,7 +71,7 @@ class Mamba2EncoderPool(nn.Module):
         self.layers = nn.ModuleList(Mamba2EncoderLayers(n_encoders, template, out_scale=1 / math.sqrt(n_layers))
                                     for _ in range(n_layers))
         self._template = [template]  # a list: not a submodule, its meta parameters stay out of ours
-        self._step_template = [_StepCall(template)]
+        self._step_template = [StepCall(template)]
         self.last_dispatch: dict = {}
 
     def per_encoder_params(self) -> int:

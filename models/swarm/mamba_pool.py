@@ -36,11 +36,11 @@ from models.selective_scan import selective_scan_chunked
 MAX_SCAN_CHANNELS = 65535  # selective_scan_cuda launches one block row per channel (grid.y)
 
 
-class _StepCall(nn.Module):
-    """Lets functional_call reach MambaBlock.step_reference (functional_call only calls forward);
-    the in-place decode kernels cannot run under vmap."""
+class StepCall(nn.Module):
+    """Lets functional_call reach a Mamba block's `step_reference` (functional_call only calls
+    forward); the in-place decode kernels cannot run under vmap. Mamba-2's pool uses it too."""
 
-    def __init__(self, block: MambaBlock):
+    def __init__(self, block: nn.Module):
         super().__init__()
         self.block = block
 
@@ -83,7 +83,7 @@ class MambaEncoderLayers(nn.Module):
                 "A_log": self.A_log[encoder], "D": self.D[encoder], "out_proj.weight": self.out_proj.expert_weight(e)[0]}
 
     def gathered_params(self, experts: Tensor) -> dict[str, Tensor]:
-        """Per-item weights of `experts` (M,) under `_StepCall`'s names, each (M, ...)."""
+        """Per-item weights of `experts` (M,) under `StepCall`'s names, each (M, ...)."""
         names = {"in_proj.weight": self.in_proj.expert_weight(experts), "conv1d.weight": self.conv_weight[experts],
                  "conv1d.bias": self.conv_bias[experts], "x_proj.weight": self.x_proj.expert_weight(experts),
                  "dt_proj.weight": self.dt_proj_weight[experts], "dt_proj.bias": self.dt_proj_bias[experts],
@@ -155,7 +155,7 @@ class MambaEncoderPool(nn.Module):
         with torch.device("meta"):  # shape template for the loop path and step(); holds no memory
             template = MambaBlock(d_model, d_state=d_state, d_conv=d_conv, expand=expand, backend=backend)
         self._template = [template]  # a list: not a submodule, its meta parameters stay out of ours
-        self._step_template = [_StepCall(template)]
+        self._step_template = [StepCall(template)]
         self.last_dispatch: dict = {}
 
     def per_encoder_params(self) -> int:
