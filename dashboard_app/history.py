@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pandas as pd
 
-from dashboard_app import data
+from dashboard_app import data, series
 from dashboard_app.runs import distinct_labels
 from harness.analysis import claims_pool, compare
 from harness.analysis.claims import device_of
@@ -47,18 +46,6 @@ def point_keys(rows: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
     labels = distinct_labels({b: configs.get(b) or {} for b in keys["base_point_id"]})
     keys["label"] = [f"{labels[b]} on {d.removeprefix('NVIDIA ')}" for b, d in zip(keys["base_point_id"], keys["device"])]
     return keys
-
-
-def _interval(pooled: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
-    """The 95% interval of `metric`: the latency's, scaled for throughput (tokens/s is
-    proportional to 1 / step latency); none for peak memory (near-deterministic)."""
-    lo, hi = pooled["latency_ms_ci_lo"], pooled["latency_ms_ci_hi"]
-    if metric == "latency_ms_p50":
-        return lo, hi
-    if metric == "tokens_per_s":
-        scale = pooled["tokens_per_s"] * pooled["latency_ms_p50"]
-        return scale / hi, scale / lo
-    return pd.Series(np.nan, index=pooled.index), pd.Series(np.nan, index=pooled.index)
 
 
 def _step(before: list[dict], after: list[dict], metric: str, settings: compare.GateSettings) -> tuple[str, str] | None:
@@ -101,7 +88,7 @@ def history(records: list[dict], labels: dict[str, str], metric: str, axis: str,
     pooled = data.prepare(claims_pool.pool_processes(flat, within=("device_name", unit)))
     pooled = (pooled.merge(groups["when"].min().rename("first").reset_index(), on=["key", unit], how="left")
               .sort_values(["key", "first"], ignore_index=True))
-    pooled["lo"], pooled["hi"] = _interval(pooled, metric)
+    pooled["lo"], pooled["hi"] = series.interval(pooled, metric)
     sha = pooled["git_sha"].astype(str).str[:8]
     pooled["x"] = sha if axis == "commit" else pooled["first"]
     points = pd.DataFrame({
