@@ -28,11 +28,12 @@ from harness.store.points import Point
 from models import matching, registry
 from suites import registry as suite_registry
 from suites.common import RunContext, apply_profile, require
+from suites.quality_calibration import CalibrationBudget, calibration_points
 
 SWARMS = ("swarm", "transformer_swarm")
 KEEPABLE = SWARMS + ("transformer",)  # save_pretrained: models.swarm.hf_swarm, or the Transformer's LlamaForCausalLM
 ENTRY_KEYS = {"model", "label", "overrides", "match", "by", "target"}
-PARTS = ("corpus", "synthetic")
+PARTS = ("corpus", "synthetic", "lr_sweep", "features", "calibration")
 
 
 @dataclass(kw_only=True)
@@ -66,6 +67,13 @@ class QualityParams:
     eval_tokens: Optional[int] = None  # validation tokens per domain at each
     test_tokens: Optional[int] = None  # per domain; null: the whole test split
     max_wall_s: Optional[float] = None  # optional wall-clock cap per model
+    sizes: Optional[list[dict]] = None  # [{label, overrides}]: every entry at each size; None or []: one size
+    lr_by_model: Optional[dict] = None  # label or model name -> learning rate (else `lr`)
+    lr_sweep: list[float] = field(default_factory=list)  # the lr_sweep part: these rates, scored on val only
+    lr_sweep_tokens: Optional[int] = None  # its token budget per run
+    feature_models: list[dict] = field(default_factory=list)  # the features part: entries as `models`, at the last size
+    calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
+    calibration_budget: CalibrationBudget = field(default_factory=CalibrationBudget)
     keep_checkpoints: bool = False  # save each trained KEEPABLE model of the corpus part beside its record
     timeout_s: Optional[float] = None
     profiles: dict = field(default_factory=dict)
@@ -88,14 +96,16 @@ def _synthetic_settings(params: QualityParams) -> SyntheticSettings:
     return settings
 
 
-def _configs(params: QualityParams, vocab: int, domains: list[str]) -> list[tuple[str, str, dict]]:
-    """(label, model name, resolved config) per entry, matched entries sized to their target."""
+def _configs(params: QualityParams, vocab: int, domains: list[str], size: dict | None = None,
+             models: list[dict] | None = None) -> list[tuple[str, str, dict]]:
+    """(label, model name, resolved config) per entry of `models` (default suite.models) at one
+    size (its overrides apply to every entry), matched entries sized to their target."""
     entries = []
-    for i, entry in enumerate(params.models):
+    for i, entry in enumerate(params.models if models is None else models):
         require(set(entry) <= ENTRY_KEYS and "model" in entry,
                 f"suite.models[{i}]={entry}: expected keys {', '.join(sorted(ENTRY_KEYS))} (model required)")
         registry.entry(entry["model"])
-        overrides = {"vocab_size": vocab, **(entry.get("overrides") or {})}
+        overrides = {"vocab_size": vocab, **(size or {}), **(entry.get("overrides") or {})}
         if entry["model"] in SWARMS and "domains" not in overrides:
             overrides["domains"] = domains
         config = registry.resolve_config(entry["model"], params.preset, overrides)
@@ -113,32 +123,74 @@ def _configs(params: QualityParams, vocab: int, domains: list[str]) -> list[tupl
     return [(label, entry["model"], config) for label, entry, config in entries]
 
 
-def _corpus_points(params: QualityParams, ctx: RunContext) -> list[Point]:
+def _sizes(params: QualityParams) -> list[tuple[str | None, dict]]:
+    """(size label, overrides) per model size; [(None, {})] when suite.sizes is empty."""
+    if not params.sizes:
+        return [(None, {})]
+    out = []
+    for i, size in enumerate(params.sizes):
+        require(isinstance(size, dict) and set(size) <= {"label", "overrides"} and "label" in size,
+                f"suite.sizes[{i}]={size}: expected {{label, overrides}}")
+        out.append((str(size["label"]), dict(size.get("overrides") or {})))
+    labels = [label for label, _ in out]
+    require(len(set(labels)) == len(labels), f"suite.sizes labels repeat: {labels}")
+    return out
+
+
+def _lr(params: QualityParams, label: str, model: str) -> float:
+    chosen = params.lr_by_model or {}
+    lr = chosen.get(label, chosen.get(model, params.lr))
+    require(isinstance(lr, (int, float)) and lr > 0, f"suite.lr_by_model: {label}: lr={lr} is impossible: must be > 0")
+    return float(lr)
+
+
+def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, features: bool = False) -> list[Point]:
+    """The corpus runs: every entry at every size and seed; with `sweep`, the learning-rate sweep
+    instead: every entry at the first size, first seed and each suite.lr_sweep rate, scored on
+    the validation split only (the test split never chooses a setting); with `features`, the
+    entries of suite.feature_models at the last size and every seed."""
     for key in ("train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
     for key in ("train_tokens", "batch_size", "context", "eval_every", "eval_tokens", "test_tokens"):
         value = getattr(params, key)
         require(value is None or value >= 1, f"suite.{key}={value} is impossible: must be >= 1")
     require(params.lr > 0, f"suite.lr={params.lr} is impossible: must be > 0")
-    require(params.train_tokens >= params.batch_size * params.context,
-            f"suite.train_tokens={params.train_tokens} is less than one batch ({params.batch_size} x {params.context})")
+    tokens = params.lr_sweep_tokens if sweep else params.train_tokens
+    if sweep:
+        require(params.lr_sweep and all(lr > 0 for lr in params.lr_sweep),
+                f"suite.lr_sweep={params.lr_sweep}: the lr_sweep part needs positive rates")
+        require(tokens is not None and tokens >= 1, "suite.lr_sweep_tokens is not set and has no profile value")
+    require(tokens >= params.batch_size * params.context,
+            f"suite.train_tokens={tokens} is less than one batch ({params.batch_size} x {params.context})")
     corpus = Path(params.corpus)
     manifest = load_manifest(corpus)
     codec = tokenizer.load(corpus, params.tokenizer)
     domains = sorted(manifest["domains"])
+    sizes = _sizes(params)[:1] if sweep else _sizes(params)[-1:] if features else _sizes(params)
+    require(not features or params.feature_models, "suite.parts has features but suite.feature_models is empty")
     points = []
-    for seed in params.seeds:
-        for label, model, config in _configs(params, codec.vocab_size, domains):
-            point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
-                     "label": label, "model_config": config, "mode": "quality", "batch_size": params.batch_size,
-                     "seq_len": params.context, "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
-                     "corpus": str(corpus.resolve()), "corpus_id": manifest["corpus_id"], "tokenizer": codec.name,
-                     "tokenizer_sha256": codec.sha256, "train_tokens": params.train_tokens, "lr": params.lr,
-                     "eval_every": params.eval_every, "eval_tokens": params.eval_tokens,
-                     "test_tokens": params.test_tokens, "max_wall_s": params.max_wall_s}
-            if params.keep_checkpoints and model in KEEPABLE:
-                point["keep_checkpoint"] = True
-            points.append(Point(point, params.timeout_s, label=f"{label} seed={seed}"))
+    for seed in params.seeds[:1] if sweep else params.seeds:
+        for size, size_overrides in sizes:
+            for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
+                                                 params.feature_models if features else None):
+                for lr in params.lr_sweep if sweep else [_lr(params, label, model)]:
+                    point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
+                             "label": label, "model_config": config, "mode": "quality",
+                             "batch_size": params.batch_size, "seq_len": params.context, "device": ctx.device,
+                             "dtype": ctx.dtype, "seed": seed, "corpus": str(corpus.resolve()),
+                             "corpus_id": manifest["corpus_id"], "tokenizer": codec.name,
+                             "tokenizer_sha256": codec.sha256, "train_tokens": tokens, "lr": lr,
+                             "eval_every": params.eval_every, "eval_tokens": params.eval_tokens,
+                             "test_tokens": params.test_tokens, "max_wall_s": params.max_wall_s}
+                    if size is not None:
+                        point["size"] = size
+                    if sweep:
+                        point["score_split"] = "val"
+                    if params.keep_checkpoints and model in KEEPABLE and not sweep:
+                        point["keep_checkpoint"] = True
+                    what = f"lr_sweep lr={lr:g} " if sweep else ""
+                    points.append(Point(point, params.timeout_s,
+                                        label=f"{what}{label}{f' {size}' if size else ''} seed={seed}"))
     return points
 
 
@@ -169,14 +221,22 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
     for key in ("seeds", "timeout_s"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
     points = _corpus_points(params, ctx) if "corpus" in params.parts else []
+    if "lr_sweep" in params.parts:
+        points += _corpus_points(params, ctx, sweep=True)
+    if "features" in params.parts:
+        points += _corpus_points(params, ctx, features=True)
     if "synthetic" in params.parts:
         points += _synthetic_points(params, ctx)
+    if "calibration" in params.parts:
+        require(params.calibration, "suite.parts has calibration but suite.calibration lists no settings")
+        points += calibration_points(params.calibration, params.calibration_budget, params.seeds, params.name, ctx,
+                                     params.timeout_s)
     return points, description
 
 
 def write_report(params: QualityParams, store: str) -> None:
     """Print the bpb and synthetic-accuracy tables and write them to <store>/<suite>/report.md."""
-    for line in quality_report.write(Path(store) / params.name):
+    for line in quality_report.write(Path(store) / params.name, params.calibration):
         print(line)
 
 

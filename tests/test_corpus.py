@@ -140,3 +140,16 @@ def test_the_parts_of_a_cut_document_keep_its_unit():
     text = "\n\n".join("x" * 1000 for _ in range(600))  # ~600 KB
     parts = corpus_build.cut_long(corpus_build.Document("prose", "manual", "prose/manual", text))
     assert len(parts) > 5 and {p.unit for p in parts} == {"manual"} and len({p.doc_id for p in parts}) == len(parts)
+
+
+def test_a_few_large_manuals_stay_in_train_and_the_held_out_splits_stay_near_their_target():
+    from harness.quality.corpus_build import KB, CorpusConfig, assign_splits
+
+    units = {"manual": 1400 * KB, "chapter5": 640 * KB, **{f"small{i}": 120 * KB for i in range(8)}}
+    cfg = CorpusConfig(min_split_kb=256)
+    assignment = assign_splits(units, "math", cfg)
+    held = {s: sum(units[u] for u, where in assignment.items() if where == s) for s in ("test", "val")}
+    assert assignment["manual"] == "train" and assignment["chapter5"] == "train"
+    assert all(256 * KB <= size <= 512 * KB for size in held.values()), held
+    only_large = assign_splits({"a": 900 * KB, "b": 800 * KB, "c": 700 * KB}, "math", cfg)
+    assert sorted(only_large.values()) == ["test", "train", "val"]  # no unit fits: the smallest ones are held out

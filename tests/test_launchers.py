@@ -141,3 +141,34 @@ def test_local_cluster_jobs_run_one_at_a_time_and_slurm_ones_together(cluster, e
     cfg = launchers.SlurmConfig(cluster=cluster, partition="gpu")
     launchers.run_slurm(cfg, points, str(tmp_path), "run", force=False, progress=False)
     assert _FakeExecutor.log == expected
+
+
+def test_local_gpus_shares_a_gpu_between_training_points_only(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_isolated(config, timeout_s, env=None):
+        seen.append((config["seq_len"], env["CUDA_VISIBLE_DEVICES"], env.get("SWARM_BENCH_GPU_SHARED")))
+        return {"status": "ok", "error": None, "payload": {"quality": {}}, "overhead_s": {}, "wall_s": 0.1}
+
+    monkeypatch.setattr("harness.run.isolation.run_isolated", fake_isolated)
+    training = [Point({**point(i).config, "mode": "quality"}, 60.0) for i in range(4)]
+    rows = launchers.run_local_gpus(launchers.LocalGpusConfig(gpus=[0], per_gpu=3), training, str(tmp_path), "run",
+                                    False, False, isolation="point")
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    assert sorted(i for i, _, _ in seen) == [0, 1, 2, 3] and {(g, n) for _, g, n in seen} == {("0", "3")}
+    with pytest.raises(UserError, match="forward points on a shared GPU"):  # a timed point never shares
+        launchers.run_local_gpus(launchers.LocalGpusConfig(gpus=[0], per_gpu=2), [point(9)], str(tmp_path), "run",
+                                 False, False)
+    with pytest.raises(UserError, match="per_gpu=0"):
+        launchers.run_local_gpus(launchers.LocalGpusConfig(gpus=[0], per_gpu=0), training, str(tmp_path), "run",
+                                 False, False)
+
+
+@pytest.mark.gpu
+def test_a_shared_gpu_is_recorded_in_the_environment(monkeypatch):
+    import torch
+
+    from harness.measure import env
+
+    monkeypatch.setenv(env.GPU_SHARED, "4")
+    assert env.collect(torch.device("cuda"))["gpu_shared_by"] == 4

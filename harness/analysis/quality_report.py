@@ -11,11 +11,14 @@ from typing import Iterable
 
 import pandas as pd
 
+from harness.analysis import calibration_report
 from harness.quality.synthetic_tasks import TASKS
 from harness.store import results
 from harness.store.schema import OK
 
 ROUTED = ("swarm", "transformer_swarm", "mamba_moe")
+NOT_DOMAINS = {"model", "size", "lr", "seed", "mean bpb", "tokens", "train s", "params active", "params total",
+               "router accuracy", "eval capacity", "corpus", "tokenizer"}
 
 
 def _label(record: dict) -> str:
@@ -30,7 +33,8 @@ def bpb_table(records: Iterable[dict]) -> pd.DataFrame:
         if not (isinstance(q, dict) and q.get("test")):
             continue
         training = q.get("training") or {}
-        rows.append({"model": _label(record), "seed": config.get("seed"), "mean bpb": q.get("test_bpb_mean"),
+        rows.append({"model": _label(record), "size": config.get("size", "-"), "lr": config.get("lr"),
+                     "seed": config.get("seed"), "mean bpb": q.get("test_bpb_mean"),
                      **{d: s["bpb"] for d, s in sorted(q["test"].items())},
                      "tokens": training.get("tokens"), "train s": training.get("wall_s"),
                      "params active": (record.get("model_info") or {}).get("params_active"),
@@ -41,13 +45,47 @@ def bpb_table(records: Iterable[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def seed_summary(bpb: pd.DataFrame) -> pd.DataFrame:
+    """Per corpus, size and model: mean bpb over seeds ± half the seed range, the mean and every
+    domain (runs on different corpora are never pooled)."""
+    domains = [c for c in bpb.columns if c not in NOT_DOMAINS]
+    rows = []
+    for (corpus, size, model), group in bpb.groupby(["corpus", "size", "model"], sort=False):
+        row = {"corpus": corpus, "size": size, "model": model, "seeds": len(group), "params active": group["params active"].iloc[0],
+               "params total": group["params total"].iloc[0], "lr": group["lr"].iloc[0]}
+        for column in ["mean bpb", *domains]:
+            values = group[column].dropna()
+            row[column] = f"{values.mean():.3f} ± {(values.max() - values.min()) / 2:.3f}" if len(values) else "-"
+        row["spread/mean"] = (group["mean bpb"].max() - group["mean bpb"].min()) / group["mean bpb"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["corpus", "size", "mean bpb"], ignore_index=True) if rows else pd.DataFrame()
+
+
+def lr_sweep_table(records: Iterable[dict]) -> pd.DataFrame:
+    """The learning-rate sweep (score_split val): validation bpb per model and rate, best marked."""
+    rows = []
+    for record in records:
+        q, config = record.get("quality"), record.get("config") or {}
+        if isinstance(q, dict) and q.get("val_bpb_mean") is not None:
+            rows.append({"model": _label(record), "size": config.get("size", "-"), "lr": config.get("lr"),
+                         "val bpb": q["val_bpb_mean"], "tokens": (q.get("training") or {}).get("tokens"),
+                         "status": (q.get("training") or {}).get("status")})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table = table.sort_values(["size", "model", "lr"], ignore_index=True)
+    best = table.groupby(["size", "model"])["val bpb"].transform("min")
+    table["best"] = (table["val bpb"] == best).map({True: "*", False: ""})
+    return table
+
+
 def synthetic_table(records: Iterable[dict]) -> pd.DataFrame:
     """Accuracy columns `acc@<length>`; lengths beyond the training lengths are extrapolation."""
     rows = []
     for record in records:
         s, config = record.get("synthetic"), record.get("config") or {}
-        if not (isinstance(s, dict) and s.get("training")):
-            continue
+        if not (isinstance(s, dict) and s.get("training")) or config.get("calibration"):
+            continue  # calibration runs have their own table (calibration_report)
         training = s["training"]
         accuracy = {f"acc@{n}": v["accuracy"] for n, v in sorted(s["accuracy"].items(), key=lambda kv: int(kv[0]))}
         rows.append({"task": s["task"], "model": _label(record), "seed": config.get("seed"), **accuracy,
@@ -66,17 +104,23 @@ def _markdown(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-")
 
 
-def write(store: str | Path) -> list[str]:
-    """Write `<store>/report.md` from the records in `store` (one suite's directory); its lines."""
+def write(store: str | Path, calibration: list[dict] | None = None) -> list[str]:
+    """Write `<store>/report.md` from the records in `store` (one suite's directory), with the
+    calibration table against `calibration` (suite.calibration); its lines."""
     store = Path(store)
     records = [r for _, r in results.iter_records(store) if r.get("status") == OK]
-    lines = []
+    lines = calibration_report.lines(records, calibration or [])
     bpb = bpb_table(records)
     if not bpb.empty:
-        lines += ["## Held-out bits per byte (lower is better)", "",
-                  _markdown(bpb.sort_values(["mean bpb", "seed"]).drop(columns=["corpus", "tokenizer"])), "",
+        lines += ["## Held-out bits per byte (lower is better): mean over seeds ± half their range", "",
+                  _markdown(seed_summary(bpb)), "",
+                  "## Every corpus run", "",
+                  _markdown(bpb.sort_values(["size", "mean bpb", "seed"]).drop(columns=["corpus", "tokenizer"])), "",
                   f"Corpus {', '.join(bpb['corpus'].dropna().unique())}; tokenizer "
                   f"{', '.join(bpb['tokenizer'].dropna().unique())}.", ""]
+    sweep = lr_sweep_table(records)
+    if not sweep.empty:
+        lines += ["## Learning-rate sweep (validation split; * the best per model)", "", _markdown(sweep), ""]
     synthetic = synthetic_table(records)
     if not synthetic.empty:
         lines += ["## Synthetic tasks: accuracy against sequence length", "",

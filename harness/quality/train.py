@@ -5,7 +5,8 @@ matrices only (no decay on norms, biases, embeddings, nor the SSM parameters Mam
 `_no_weight_decay`: A_log, D, dt bias), linear warm-up then cosine decay to 10% of the peak,
 bf16 autocast on CUDA, gradient-norm clipping, fixed seeds. The swarm's and Mamba-MoE's
 auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or grows past
-`divergence_factor` x the first loss ends the run as `diverged`, recorded with its curve.
+`divergence_factor` x the first loss ends the run as `diverged`, recorded with its curve; with
+`stop_accuracy`, an evaluation that reaches it ends the run as `converged`.
 Peak memory (`peak_mem_mb`) is a harness.measure.trackers.MemoryTracker around the whole run.
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ class TrainConfig:
     divergence_factor: float = 3.0
     seed: int = 0
     steps: Optional[int] = None  # a fixed step count instead (synthetic tasks, whose lengths vary)
+    stop_accuracy: Optional[float] = None  # end as `converged` once an evaluation's accuracy reaches it (Zoology's early stop)
 
     @property
     def planned_steps(self) -> int:
@@ -134,6 +136,9 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
                 aux_tail.append((seen, grad_norm.detach(), aux))
             if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
                 val_curve.append([seen, evaluate()])
+                if cfg.stop_accuracy is not None and val_curve[-1][1].get("accuracy", 0.0) >= cfg.stop_accuracy:
+                    status = "converged"
+                    break
             if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
                 status = "time_cap"
                 break

@@ -2,13 +2,15 @@
 
     local       one point after another on this machine (harness.run.runner; the default)
     local_gpus  one worker per visible GPU, each point pinned with CUDA_VISIBLE_DEVICES
-                (GPUs numbered in PCI bus order, as NVML numbers them)
+                (GPUs numbered in PCI bus order, as NVML numbers them); `per_gpu` > 1 runs
+                that many training points of suite=quality at once on each GPU (never a timed
+                point), each record saying how many shared it (env.gpu_shared_by)
     slurm       a SLURM job array through submitit (facebookincubator/submitit), one job per
                 chain; `cluster=local` or `debug` runs the same jobs on this machine
 
 A chain is one stop group (harness.run.runner.chains): its points run in order on one GPU or in
 one job, so "stop after the first failure" keeps its meaning; different chains run in
-parallel. A GPU runs one point at a time, so timing points never share a GPU. Every point
+parallel. A GPU runs one timed point at a time, so timing points never share a GPU. Every point
 still runs in its own process with its timeout, and every record lands in the same store
 under its point id, so parallel and cluster runs merge with local ones and resume alike.
 """
@@ -25,6 +27,7 @@ from typing import Callable, Optional
 from tqdm import tqdm
 
 from harness.errors import UserError
+from harness.measure.env import GPU_SHARED
 from harness.run.runner import ChainRunner, chains
 from harness.store import results
 from harness.store.points import Point, point_id
@@ -38,6 +41,10 @@ SUBMITIT_CLUSTERS = ("slurm", "local", "debug")
 class LocalGpusConfig:
     name: str = "local_gpus"
     gpus: Optional[list[int]] = None  # GPU indices (PCI bus order); None: every visible GPU
+    per_gpu: int = 1  # points at once per GPU; > 1 only for training points (SHAREABLE_MODES), whose result is not a timing
+
+
+SHAREABLE_MODES = ("quality", "synthetic")  # trained to a loss or an accuracy: sharing a GPU slows them, changes nothing else
 
 
 @dataclass
@@ -118,14 +125,24 @@ def run_local_gpus(cfg: LocalGpusConfig, points: list[Point], store: str, run_id
     gpus = cfg.gpus if cfg.gpus is not None else visible_gpus()
     if not gpus:
         raise UserError("launcher=local_gpus: no GPU is visible; valid here: launcher=local")
+    if cfg.per_gpu < 1:
+        raise UserError(f"launcher.per_gpu={cfg.per_gpu}: must be >= 1")
+    timed = sorted({str(p.config.get("mode")) for p in points} - set(SHAREABLE_MODES))
+    if cfg.per_gpu > 1 and timed:
+        raise UserError(f"launcher.per_gpu={cfg.per_gpu} would time {', '.join(timed)} points on a shared GPU; "
+                        f"sharing is for training points only (modes {', '.join(SHAREABLE_MODES)}): "
+                        "use launcher.per_gpu=1 for this sweep")
     work = chains(points)
     bar = tqdm(total=len(points), unit="point", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     lock = threading.Lock()
-    print(f"launcher local_gpus: {len(work)} chains on GPUs {gpus}", file=sys.stderr)
+    shared = f", {cfg.per_gpu} points at once on each" if cfg.per_gpu > 1 else ""
+    print(f"launcher local_gpus: {len(work)} chains on GPUs {gpus}{shared}", file=sys.stderr)
+    sharing = {GPU_SHARED: str(cfg.per_gpu)} if cfg.per_gpu > 1 else {}
 
     def run_chain(gpu: int, chain: list[Point]) -> list[dict]:
         runner = ChainRunner(store, run_id, force, env={"CUDA_DEVICE_ORDER": "PCI_BUS_ID",
-                                                        "CUDA_VISIBLE_DEVICES": str(gpu)}, isolation=isolation)
+                                                        "CUDA_VISIBLE_DEVICES": str(gpu), **sharing},
+                             isolation=isolation)
         try:
             return [{**runner.run(p), "gpu_slot": gpu} for p in chain]
         finally:
@@ -136,7 +153,7 @@ def run_local_gpus(cfg: LocalGpusConfig, points: list[Point], store: str, run_id
             bar.update(n)
 
     try:
-        done = schedule(work, gpus, run_chain, advance)
+        done = schedule(work, [gpu for _ in range(cfg.per_gpu) for gpu in gpus], run_chain, advance)
     finally:
         bar.close()
     return _in_point_order(points, work, done)

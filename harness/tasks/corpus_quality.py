@@ -1,5 +1,6 @@
 """The measurement of a `suite=quality` point: train one model from scratch on the corpus's
 train split at a fixed token budget (harness.quality.train), then score every domain's test split
+(the validation split instead for a learning-rate sweep point, `score_split: val`)
 (harness.quality.evaluate): bits per byte and token perplexity per domain and their unweighted mean;
 for the swarm, the router's domain accuracy and per-encoder load on test text. Scoring follows
 lm-evaluation-harness's rolling log-likelihood; bits per byte as the Pile's (Gao et al. 2020).
@@ -108,12 +109,14 @@ def train_and_evaluate(point: dict) -> dict:
     dtype = DTYPES[point["dtype"]]
     history = train(model, sampler, cfg, device, dtype,
                     lambda: validation_bpb(model, val, codec.token_bytes, cfg.context, device, dtype, cfg.eval_tokens))
-    scores = score_test_split(model, test, codec, point, device, dtype) if history["status"] != "diverged" else {}
+    split = point.get("score_split", "test")  # "val": a learning-rate sweep point, which never sees test
+    held_out = val if split == "val" else test
+    scores = score_test_split(model, held_out, codec, point, device, dtype) if history["status"] != "diverged" else {}
     quality = {
         "corpus_id": manifest["corpus_id"], "tokenizer": codec.name, "tokenizer_sha256": codec.sha256,
-        "training": history, "test": scores, "eval_capacity": "unlimited",
-        "test_bpb_mean": float(np.mean([s["bpb"] for s in scores.values()])) if scores else None,
-        "routing": _routing_on_test(model, test, cfg.context, device) if scores else {},
+        "training": history, split: scores, "eval_capacity": "unlimited",
+        f"{split}_bpb_mean": float(np.mean([s["bpb"] for s in scores.values()])) if scores else None,
+        "routing": _routing_on_test(model, held_out, cfg.context, device) if scores else {},
     }
     if scores and point.get("keep_checkpoint"):
         quality["checkpoint"] = keep_checkpoint(model, point)

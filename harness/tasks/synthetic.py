@@ -3,7 +3,9 @@ one task of harness.quality.synthetic_tasks (a fixed number of steps, cycling th
 lengths, same optimiser and schedule as the corpus runs: harness.quality.train), then its accuracy at
 every evaluation length on fresh batches from a seed no training batch used. Lengths beyond
 the longest training length measure extrapolation, as in Zoology (Arora et al. 2023) and the
-Mamba paper's synthetic tasks (Gu & Dao 2023, section 4.1).
+Mamba paper's synthetic tasks (Gu & Dao 2023, section 4.1). Points of the calibration part add
+the published settings (suites.quality_calibration): task options, schedule, weight decay and a
+convergence rule.
 """
 from __future__ import annotations
 
@@ -18,13 +20,24 @@ from harness.tasks.model_setup import DTYPES, build_model
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches come from seed + this; training from seed
 
 
+def train_config(point: dict) -> TrainConfig:
+    """The point's training settings. The calibration part of suite=quality may set the paper's
+    schedule (`schedule: constant`: no warm-up, no decay), weight decay, a convergence rule
+    (`stop_accuracy`) and a wall-clock cap; other points train as the corpus runs do."""
+    constant = point.get("schedule", "cosine") == "constant"
+    return TrainConfig(tokens=0, steps=point["steps"], batch_size=point["batch_size"],
+                       context=max(point["train_lengths"]), lr=point["lr"], eval_every=point["eval_every"],
+                       seed=point["seed"], weight_decay=point.get("weight_decay", 0.1),
+                       warmup_fraction=0.0 if constant else 0.05, min_lr_ratio=1.0 if constant else 0.1,
+                       stop_accuracy=point.get("stop_accuracy"), max_wall_s=point.get("max_wall_s"))
+
+
 def train_and_probe(point: dict) -> dict:
     device, dtype = torch.device(point["device"]), DTYPES[point["dtype"]]
-    task = TASKS[point["synthetic_task"]]
+    task = TASKS[point["synthetic_task"]].configured(point.get("task_options"))
     train_lengths, batch = point["train_lengths"], point["batch_size"]
     model = build_model(point, train=True)
-    cfg = TrainConfig(tokens=0, steps=point["steps"], batch_size=batch, context=max(train_lengths), lr=point["lr"],
-                      eval_every=point["eval_every"], seed=point["seed"])
+    cfg = train_config(point)
     eval_seed = point["seed"] + EVAL_SEED_OFFSET
 
     def probe(length: int, batches: int) -> dict:
@@ -32,7 +45,7 @@ def train_and_probe(point: dict) -> dict:
             return accuracy(model, task, length, batch, batches, eval_seed + length, device, dtype)
 
     history = train(model, TaskSampler(task, train_lengths, batch, point["seed"]), cfg, device, dtype,
-                    lambda: {"accuracy": probe(max(train_lengths), 1)["accuracy"]})
+                    lambda: {"accuracy": probe(max(train_lengths), point.get("probe_batches", 1))["accuracy"]})
     scores = {}
     if history["status"] != "diverged":
         scores = {str(length): probe(length, point["eval_batches"]) for length in point["eval_lengths"]}

@@ -1,0 +1,80 @@
+"""The calibration table: our accuracy on the synthetic tasks at published settings beside the
+published figure (suites.quality_calibration), one row per setting, model and evaluation length.
+
+A row reproduces when the published accuracy lies inside the 95% Wilson interval of ours (the
+answers of every seed pooled): our evaluation scores a few hundred answers, so its own sampling
+error, not the paper's printed precision, bounds what "the same" can mean. Every row also says
+how many of the paper's steps ran and why training stopped, the first suspect when a row does
+not reproduce.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import pandas as pd
+
+Z95 = 1.959964
+
+
+def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (Wilson 1927)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
+    out = {}
+    for s in settings:
+        for m in s.get("models") or []:
+            out[(s["name"], m["label"])] = {"as": m.get("published_as", ""),
+                                            "figures": {int(k): float(v) for k, v in (m.get("published") or {}).items()}}
+    return out
+
+
+def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
+    """Rows of the calibration records against `settings` (suite.calibration)."""
+    published = _published(settings)
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        config = record.get("config") or {}
+        if config.get("calibration") and isinstance(record.get("synthetic"), dict):
+            runs.setdefault((config["calibration"], config.get("label", config.get("model"))), []).append(record)
+    rows = []
+    for (setting, label), recs in sorted(runs.items()):
+        paper = published.get((setting, label), {"as": "", "figures": {}})
+        lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | set(paper["figures"]))
+        training = [r["synthetic"]["training"] for r in recs]
+        steps = "/".join(str(t["steps"]) for t in training)
+        stopped = "/".join(sorted({t["status"] for t in training}))
+        for length in lengths:
+            scored = [r["synthetic"]["accuracy"].get(str(length)) for r in recs]
+            scored = [s for s in scored if s]
+            n = sum(s["scored"] for s in scored)
+            ours = sum(s["accuracy"] * s["scored"] for s in scored) / n if n else math.nan
+            low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
+            figure = paper["figures"].get(length)
+            verdict = "-" if figure is None or not n else ("yes" if low <= figure <= high else "no")
+            rows.append({"setting": setting, "model": label, "published as": paper["as"] or "-", "length": length,
+                         "published": figure, "ours": ours if n else None,
+                         "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
+                         "reproduces": verdict, "seeds": len(recs), "steps": steps,
+                         "paper steps": (recs[0].get("config") or {}).get("paper_steps"), "stopped": stopped})
+    return pd.DataFrame(rows)
+
+
+def lines(records: list[dict], settings: list[dict]) -> list[str]:
+    calibration = table(records, settings)
+    if calibration.empty:
+        return []
+    kept = calibration[calibration["reproduces"] != "-"]
+    summary = (f"{(kept['reproduces'] == 'yes').sum()} of {len(kept)} rows with a published figure reproduce "
+               "(the published accuracy inside our 95% Wilson interval).")
+    return ["## Calibration: ours against published results", "", summary,
+            "'stopped': converged (reached stop_accuracy at the training length), time_cap (the wall-clock cap), "
+            "ok (the step cap); 'steps' per seed.", "",
+            calibration.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-"), ""]

@@ -1,0 +1,116 @@
+"""The calibration part of `suite=quality` (`suite.parts=[calibration]`): the synthetic tasks at
+published settings, so our training and tasks can be checked against published tables before any
+synthetic-task verdict is read.
+
+Each entry of `suite.calibration` is one published setting: the task and its options
+(harness.quality.synthetic_tasks), training length, batch, schedule, weight decay, the paper's
+step budget, and per model its size, learning rate and published accuracies by evaluation length.
+The settings in conf/suite/quality.yaml follow Gu & Dao 2023 ("Mamba", section 4.1 and appendix
+E.1: selective copying, Table 1; induction heads, Table 11) and Arora et al. 2023 ("Zoology",
+the Figure 2 MQAR sweep of zoology/experiments/paper/figure2.py).
+
+Our budget may be below the paper's: `calibration_budget.max_steps` caps the steps, and a run
+ends early once its accuracy at the training length reaches `stop_accuracy` (Zoology's early
+stop); each record keeps how many steps it ran and why it stopped, and the report
+(harness.analysis.calibration_report) sets both beside the published figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from harness.errors import UserError
+from harness.quality.synthetic_tasks import TASKS
+from harness.store.points import Point
+from harness.structured import from_mapping
+from models import registry
+from suites.common import RunContext, require
+
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(kw_only=True)
+class CalibrationModel:
+    model: str
+    label: str
+    lr: float
+    overrides: dict = field(default_factory=dict)
+    max_eval_length: Optional[int] = None  # the paper tested no further (attention: memory)
+    published_as: str = ""  # the paper's row name, e.g. "MHA-RoPE (137K)"
+    published: dict = field(default_factory=dict)  # evaluation length -> published accuracy (0..1)
+
+
+@dataclass(kw_only=True)
+class CalibrationSetting:
+    name: str
+    task: str
+    source: str  # paper, section and table
+    train_length: int
+    eval_lengths: list[int]
+    batch_size: int
+    paper_steps: int  # the published budget
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    stop_accuracy: Optional[float] = 0.99
+    eval_every: int = 500
+    probe_batches: int = 8  # batches of the convergence probe at the training length
+    eval_batches: int = 16  # batches scored per evaluation length at the end
+    options: dict = field(default_factory=dict)  # the task's keyword options
+    models: list[CalibrationModel] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class CalibrationBudget:
+    """What this machine affords; None: from the profile."""
+    max_steps: Optional[int] = None  # cap on every setting's paper_steps
+    max_eval_length: Optional[int] = None  # evaluation lengths beyond it are not scored
+    max_wall_s: Optional[float] = None  # per run; the record then says `time_cap`
+
+
+def settings(entries: list[dict]) -> list[CalibrationSetting]:
+    out = [from_mapping(CalibrationSetting, dict(e), where=f"suite.calibration[{i}]") for i, e in enumerate(entries)]
+    names = [s.name for s in out]
+    require(len(set(names)) == len(names), f"suite.calibration names repeat: {names}")
+    for s in out:
+        require(s.task in TASKS, f"suite.calibration {s.name}: unknown task {s.task!r}; valid: {', '.join(TASKS)}")
+        require(s.schedule in SCHEDULES, f"suite.calibration {s.name}: schedule {s.schedule!r}; valid: "
+                f"{', '.join(SCHEDULES)}")
+        try:
+            task = TASKS[s.task].configured(s.options)
+        except ValueError as exc:
+            raise UserError(f"suite.calibration {s.name}: {exc}") from None
+        for length in [s.train_length, *s.eval_lengths]:
+            require(task.min_length <= length <= task.max_length,
+                    f"suite.calibration {s.name}: length {length} is impossible for {s.task} with {s.options} "
+                    f"(valid: {task.min_length}..{task.max_length})")
+        labels = [m.label for m in s.models]
+        require(labels and len(set(labels)) == len(labels), f"suite.calibration {s.name}: model labels {labels} "
+                "must be given and distinct")
+    return out
+
+
+def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: list[int], suite: str,
+                       ctx: RunContext, timeout_s: float) -> list[Point]:
+    require(budget.max_steps is not None and budget.max_steps >= 1,
+            f"suite.calibration_budget.max_steps={budget.max_steps}: must be >= 1")
+    points = []
+    for s in settings(entries):
+        task = TASKS[s.task].configured(s.options)
+        steps = min(s.paper_steps, budget.max_steps)
+        for m in s.models:
+            registry.entry(m.model)
+            config = registry.resolve_config(m.model, "tiny", {"vocab_size": task.vocab_size, **m.overrides})
+            caps = [x for x in (m.max_eval_length, budget.max_eval_length) if x is not None]
+            lengths = [n for n in s.eval_lengths if not caps or n <= min(caps)]
+            for seed in seeds:
+                point = {"suite": suite, "task": "harness.synthetic_quality:train_and_probe", "model": m.model,
+                         "label": m.label, "model_config": config, "mode": "synthetic", "synthetic_task": s.task,
+                         "calibration": s.name, "task_options": dict(s.options), "batch_size": s.batch_size,
+                         "seq_len": s.train_length, "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
+                         "train_lengths": [s.train_length], "eval_lengths": lengths, "steps": steps,
+                         "paper_steps": s.paper_steps, "lr": m.lr, "eval_every": min(s.eval_every, steps),
+                         "eval_batches": s.eval_batches, "probe_batches": s.probe_batches,
+                         "weight_decay": s.weight_decay, "schedule": s.schedule, "stop_accuracy": s.stop_accuracy,
+                         "max_wall_s": budget.max_wall_s}
+                points.append(Point(point, timeout_s, label=f"calibration {s.name} {m.label} seed={seed}"))
+    return points

@@ -1,0 +1,91 @@
+"""The calibration part of suite=quality: the published settings parse into points, a tiny
+setting runs end to end on CPU into the ours-vs-published table, the convergence rule stops a
+run, and the tasks' options set the vocabulary and refuse what is impossible."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.analysis import calibration_report
+from harness.errors import UserError
+from harness.quality.synthetic_tasks import TASKS
+from harness.store import results
+from tests.test_cli import run_cli
+
+TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, source: test, options: {alphabet: 6}, "
+                "train_length: 32, eval_lengths: [32, 64], batch_size: 4, paper_steps: 100, probe_batches: 1, "
+                "eval_batches: 2, eval_every: 2, models: [{model: mamba, label: m, lr: 0.001, "
+                "overrides: {d_model: 16, n_layer: 2}, published_as: paper row, published: {32: 1.0, 64: 1.0}}]}]")
+
+
+def test_the_published_settings_build_points_with_their_budgets():
+    out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("calibration ") == 17
+    assert "induction_heads_e1 transformer" in out.stdout and "mqar_zoology_512 swarm d=256" in out.stdout
+
+
+def test_a_tiny_calibration_runs_into_the_ours_against_published_table(tmp_path):
+    out = run_cli("suite=quality", "suite.parts=[calibration]", TINY_SETTING, f"results_dir={tmp_path}",
+                  "progress=false", timeout=600)
+    assert out.returncode == 0, out.stderr
+    (record,) = [r for _, r in results.iter_records(tmp_path / "quality")]
+    config = record["config"]
+    assert config["calibration"] == "ih_tiny" and config["steps"] == 4 and config["paper_steps"] == 100
+    assert config["model_config"]["vocab_size"] == 8 and set(record["synthetic"]["accuracy"]) == {"32", "64"}
+    report = (tmp_path / "quality" / "report.md").read_text()
+    assert "ours against published" in report and "paper row" in report and "of 2 rows" in report
+
+
+def test_the_convergence_rule_stops_a_run(tmp_path):
+    setting = TINY_SETTING.replace("paper_steps: 100,", "paper_steps: 100, stop_accuracy: 0.0,")
+    out = run_cli("suite=quality", "suite.parts=[calibration]", setting, f"results_dir={tmp_path}",
+                  "progress=false", timeout=600)
+    assert out.returncode == 0, out.stderr
+    (record,) = [r for _, r in results.iter_records(tmp_path / "quality")]
+    training = record["synthetic"]["training"]
+    assert training["status"] == "converged" and training["steps"] == 2  # the first probe, at eval_every
+
+
+def test_impossible_calibration_settings_are_one_line_errors():
+    cases = [(TINY_SETTING.replace("task: induction_heads", "task: nope"), "unknown task 'nope'"),
+             (TINY_SETTING.replace("options: {alphabet: 6}", "options: {alphabet: 6, pairs: 2}"), "unknown option 'pairs'"),
+             (TINY_SETTING.replace("options: {alphabet: 6}", "options: {alphabet: 6}, schedule: linear"), "schedule"),
+             (TINY_SETTING.replace("train_length: 32", "train_length: 4"), "length 4 is impossible")]
+    for setting, expected in cases:
+        out = run_cli("suite=quality", "suite.parts=[calibration]", setting, "dry_run=true", timeout=300)
+        assert out.returncode == 2 and expected in out.stderr and "Traceback" not in out.stderr, (expected, out.stderr)
+
+
+def test_task_options_set_the_vocabulary_and_the_answers():
+    mqar = TASKS["mqar"].configured({"pairs": 4, "keys": 4095})
+    assert (mqar.vocab_size, mqar.answers, mqar.min_length) == (8192, 4096, 16)
+    inputs, targets = mqar.generate(np.random.default_rng(0), 3, 64)
+    assert inputs.max() < 8192 and ((targets != -100).sum(axis=1) == 4).all()
+    assert (targets[targets != -100] > 4095).all()  # answers are values, from the upper half
+    copying = TASKS["selective_copying"].configured({"copies": 16, "alphabet": 14})
+    inputs, targets = copying.generate(np.random.default_rng(0), 2, 4096)
+    assert copying.vocab_size == 16 and inputs.max() < 16 and ((targets != -100).sum(axis=1) == 16).all()
+    assert TASKS["induction_heads"].configured(None) is TASKS["induction_heads"]
+    with pytest.raises(ValueError, match="positive integers"):
+        TASKS["induction_heads"].configured({"alphabet": 0})
+
+
+def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
+    def record(accuracy, scored=200, label="m"):
+        return {"config": {"calibration": "s", "label": label, "paper_steps": 10},
+                "synthetic": {"accuracy": {"64": {"accuracy": accuracy, "scored": scored}},
+                              "training": {"steps": 10, "status": "converged"}}}
+
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0}}, {"label": "n", "published": {64: 0.5}}]}]
+    table = calibration_report.table([record(1.0), record(1.0), record(0.9, label="n")], settings)
+    by_model = table.set_index("model")
+    assert by_model.loc["m", "reproduces"] == "yes" and by_model.loc["m", "answers"] == 400
+    assert by_model.loc["n", "reproduces"] == "no"
+    one_miss = calibration_report.table([record(0.9975, scored=400)], settings)  # 399 of 400 is not "perfect"
+    assert one_miss.set_index("model").loc["m", "reproduces"] == "no"
+    low, high = calibration_report.wilson(100, 200)
+    assert low < 0.5 < high and high - low == pytest.approx(0.137, abs=0.002)
+    assert json.dumps(table.to_dict("records"))  # plain values, for the report
