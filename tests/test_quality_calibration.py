@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from harness.analysis import calibration_report
-from harness.errors import UserError
 from harness.quality.synthetic_tasks import TASKS
 from harness.store import results
 from tests.test_cli import run_cli
