@@ -73,6 +73,7 @@ class QualityParams:
     lr_sweep_tokens: Optional[int] = None  # its token budget per run
     feature_models: list[dict] = field(default_factory=list)  # the features part: entries as `models`, at the last size
     calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
+    calibration_seeds: Optional[list[int]] = None  # its seeds
     calibration_budget: CalibrationBudget = field(default_factory=CalibrationBudget)
     keep_checkpoints: bool = False  # save each trained KEEPABLE model of the corpus part beside its record
     timeout_s: Optional[float] = None
@@ -229,7 +230,8 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
         points += _synthetic_points(params, ctx)
     if "calibration" in params.parts:
         require(params.calibration, "suite.parts has calibration but suite.calibration lists no settings")
-        points += calibration_points(params.calibration, params.calibration_budget, params.seeds, params.name, ctx,
+        require(params.calibration_seeds, "suite.calibration_seeds is not set and has no profile value")
+        points += calibration_points(params.calibration, params.calibration_budget, params.calibration_seeds, params.name, ctx,
                                      params.timeout_s)
     return points, description
 

@@ -31,11 +31,13 @@ class Codec:
 
     def encode_documents(self, text: str) -> np.ndarray:
         """NUL-separated documents -> token ids, each document followed by EOT."""
+        docs = [doc for doc in text.split(SEPARATOR) if doc]
+        encoded = ([e.ids for e in self._tokenizer.encode_batch(docs)] if self._tokenizer is not None
+                   else [list(doc.encode()) for doc in docs])  # encode_batch: the same ids, on every core
         ids: list[int] = []
-        for doc in text.split(SEPARATOR):
-            if doc:
-                ids.extend(self.encode(doc))
-                ids.append(self.eot_id)
+        for doc_ids in encoded:
+            ids.extend(doc_ids)
+            ids.append(self.eot_id)
         return np.asarray(ids, dtype=np.int32)
 
     def encode(self, text: str) -> list[int]:

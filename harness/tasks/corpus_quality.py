@@ -14,6 +14,7 @@ scores such a checkpoint later.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -30,8 +31,22 @@ from models.swarm import SwarmLM
 
 
 def domain_streams(corpus: Path, codec, split: str) -> dict[str, np.ndarray]:
+    """Token ids of every domain's `split`, encoded once per corpus and tokenizer and kept in
+    `<corpus>/tokens/` (written whole, then renamed), so a sweep's points skip re-encoding."""
     manifest = load_manifest(corpus)
-    return {d: codec.encode_documents(read_split(corpus, d, split)) for d in sorted(manifest["domains"])}
+    cache = corpus / "tokens"
+    cache.mkdir(exist_ok=True)
+    streams = {}
+    for domain in sorted(manifest["domains"]):
+        path = cache / f"{manifest['corpus_id']}-{codec.sha256[:16]}-{domain}-{split}.npy"
+        if path.exists():
+            streams[domain] = np.load(path)
+            continue
+        streams[domain] = codec.encode_documents(read_split(corpus, domain, split))
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
+        np.save(partial, streams[domain])
+        os.replace(partial, path)
+    return streams
 
 
 def _routing_on_test(model, test: dict[str, np.ndarray], context: int, device) -> dict:
