@@ -8,7 +8,8 @@ with the number of experts that exist.
 
 Backends of `grouped_linear` (recorded with results):
     grouped_mm   torch._grouped_mm (CUTLASS grouped GEMM; CUDA, bf16), as torchtitan's MoE
-    loop         one F.linear per non-empty group: the reference, any device and dtype
+    loop         one F.linear per non-empty group: the reference, any device and dtype; also
+                 where grouped_mm cannot take the shape (fits_grouped_mm)
 """
 from __future__ import annotations
 
@@ -44,11 +45,18 @@ def _compute_dtype(x: Tensor, weight: Tensor) -> torch.dtype:
     return weight.dtype
 
 
+def fits_grouped_mm(in_features: int, out_features: int, dtype: torch.dtype) -> bool:
+    """torch._grouped_mm needs every row stride a multiple of 16 bytes (a Mamba encoder's dt_proj
+    at d_model 64 has in = 4 bf16 = 8 bytes); other shapes take the loop."""
+    size = torch.empty((), dtype=dtype).element_size()
+    return (in_features * size) % 16 == 0 and (out_features * size) % 16 == 0
+
+
 def grouped_linear(x: Tensor, weight: Tensor, offsets: Tensor, backend: str) -> Tensor:
     """Rows of group g times weight[g]^T: x (M, in), weight (G, out, in), offsets (G,) -> (M, out)."""
     dtype = _compute_dtype(x, weight)
     x, weight = x.to(dtype), weight.to(dtype)
-    if backend == "grouped_mm":
+    if backend == "grouped_mm" and fits_grouped_mm(weight.shape[2], weight.shape[1], dtype):
         return torch._grouped_mm(x, weight.transpose(-2, -1), offs=offsets)
     out = x.new_zeros(x.shape[0], weight.shape[1])
     ends = offsets.tolist()

@@ -74,6 +74,7 @@ class QualityParams:
     feature_models: list[dict] = field(default_factory=list)  # the features part: entries as `models`, at the last size
     calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
     calibration_seeds: Optional[list[int]] = None  # its seeds
+    calibration_only: list[str] = field(default_factory=list)  # run only these "<setting>" or "<setting>/<label>"
     calibration_budget: CalibrationBudget = field(default_factory=CalibrationBudget)
     keep_checkpoints: bool = False  # save each trained KEEPABLE model of the corpus part beside its record
     timeout_s: Optional[float] = None
@@ -232,7 +233,7 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
         require(params.calibration, "suite.parts has calibration but suite.calibration lists no settings")
         require(params.calibration_seeds, "suite.calibration_seeds is not set and has no profile value")
         points += calibration_points(params.calibration, params.calibration_budget, params.calibration_seeds, params.name, ctx,
-                                     params.timeout_s)
+                                     params.timeout_s, params.calibration_only)
     return points, description
 
 

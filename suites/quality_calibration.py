@@ -90,14 +90,22 @@ def settings(entries: list[dict]) -> list[CalibrationSetting]:
 
 
 def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: list[int], suite: str,
-                       ctx: RunContext, timeout_s: float) -> list[Point]:
+                       ctx: RunContext, timeout_s: float, only: list[str] = ()) -> list[Point]:
+    """Points of every setting and model, or of those `only` names ("<setting>" or "<setting>/<label>")."""
     require(budget.max_steps is not None and budget.max_steps >= 1,
             f"suite.calibration_budget.max_steps={budget.max_steps}: must be >= 1")
+    parsed = settings(entries)
+    valid = [s.name for s in parsed] + [f"{s.name}/{m.label}" for s in parsed for m in s.models]
+    unknown = [name for name in only if name not in valid]
+    if unknown:
+        raise UserError(f"suite.calibration_only: unknown {unknown[0]!r}; valid: {', '.join(valid)}")
     points = []
-    for s in settings(entries):
+    for s in parsed:
         task = TASKS[s.task].configured(s.options)
         steps = min(s.paper_steps, budget.max_steps)
         for m in s.models:
+            if only and s.name not in only and f"{s.name}/{m.label}" not in only:
+                continue
             registry.entry(m.model)
             config = registry.resolve_config(m.model, "tiny", {"vocab_size": task.vocab_size, **m.overrides})
             caps = [x for x in (m.max_eval_length, budget.max_eval_length) if x is not None]

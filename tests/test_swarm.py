@@ -281,3 +281,11 @@ def test_a_stateful_encoder_continues_across_chunks_as_over_one_long_chunk(encod
 def test_stateful_encoders_need_recurrent_encoders():
     with pytest.raises(ValueError, match="stateful_encoders needs recurrent encoders"):
         swarm(stateful_encoders=True, encoder_type="transformer")
+
+
+def test_grouped_mm_takes_only_shapes_with_16_byte_strides():
+    from models.grouped import fits_grouped_mm
+
+    assert fits_grouped_mm(16, 256, torch.bfloat16) and fits_grouped_mm(4, 128, torch.float32)
+    assert not fits_grouped_mm(4, 128, torch.bfloat16)  # dt_proj of a d_model-64 encoder: 8-byte rows
+    assert not fits_grouped_mm(64, 12, torch.bfloat16)
