@@ -201,6 +201,20 @@ def test_quality_swarm_105_compares_held_out_bits_per_byte_seed_by_seed(swarm_bp
     assert finding.verdict == verdict and len(finding.measured["per_seed"]) == 2
 
 
+def test_quality_verdicts_pair_size_by_size_and_report_the_total_matched_transformer():
+    df = pd.DataFrame([quality_row("swarm-5", 1.5, seed=s) | {"size": size, "point_id": f"s{size}{s}"}
+                       for s in range(2) for size in ("d128", "d256")]
+                      + [quality_row("transformer", bpb, seed=s) | {"size": size, "point_id": f"t{size}{s}"}
+                         for s in range(2) for size, bpb in (("d128", 1.6), ("d256", 1.65))]
+                      + [quality_row("transformer-total", 1.4, seed=s) | {"size": "d128", "point_id": f"x{s}"}
+                         for s in range(2)])
+    finding = quality.quality_swarm_105(df)
+    assert len(finding.measured["per_seed"]) == 4 and finding.verdict == "supported"  # 1.067 and 1.1, 4 pairs
+    assert "at d128 = 1.067" in finding.detail and "at d256 = 1.100" in finding.detail
+    assert "Transformer-total" in finding.detail and finding.measured["ratio_total_matched"] == pytest.approx(1.4 / 1.5)
+    assert "domain labels" in finding.detail
+
+
 def test_quality_claims_refuse_capacity_limited_scores_and_mixed_corpora():
     limited = pd.DataFrame([quality_row("swarm-5", 1.5, capacity=None), quality_row("transformer", 1.6)])
     assert quality.quality_swarm_105(limited).verdict == "not measured"

@@ -39,15 +39,18 @@ def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     """Rows of the calibration records against `settings` (suite.calibration)."""
     published = _published(settings)
-    runs: dict[tuple[str, str], list[dict]] = {}
-    for record in records:
+    runs: dict[tuple, list[dict]] = {}
+    for record in records:  # seeds pool only within one budget (step cap and wall-clock cap)
         config = record.get("config") or {}
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
-            runs.setdefault((config["calibration"], config.get("label", config.get("model"))), []).append(record)
+            key = (config["calibration"], config.get("label", config.get("model")), config.get("steps"),
+                   config.get("max_wall_s") or 0)
+            runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label), recs in sorted(runs.items()):
+    for (setting, label, cap, wall), recs in sorted(runs.items()):
         paper = published.get((setting, label), {"as": "", "figures": {}})
-        lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | set(paper["figures"]))
+        asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
+        lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
         training = [r["synthetic"]["training"] for r in recs]
         steps = "/".join(str(t["steps"]) for t in training)
         stopped = "/".join(sorted({t["status"] for t in training}))
@@ -58,8 +61,9 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             ours = sum(s["accuracy"] * s["scored"] for s in scored) / n if n else math.nan
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
             figure = paper["figures"].get(length)
-            verdict = "-" if figure is None or not n else ("yes" if low <= figure <= high else "no")
-            rows.append({"setting": setting, "model": label, "published as": paper["as"] or "-", "length": length,
+            verdict = "-" if figure is None or not n else ("yes" if low - 1e-9 <= figure <= high + 1e-9 else "no")
+            rows.append({"setting": setting, "model": label, "budget": f"{cap:,} steps" + (f", {wall:g} s" if wall else ""),
+                         "published as": paper["as"] or "-", "length": length,
                          "published": figure, "ours": ours if n else None,
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
