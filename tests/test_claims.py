@@ -228,3 +228,25 @@ def test_quality_mamba_95_needs_quality_and_speed():
                        row("transformer", 11.0, suite="scaling"), row("mamba", 10.9, suite="scaling")])
     finding = quality.quality_mamba_95(df)
     assert finding.verdict == "refuted" and finding.measured["bpb_ratio"] == pytest.approx(1.63 / 1.59)
+
+
+def test_moe_mamba_steps_are_read_off_the_validation_curves_of_matched_runs():
+    import json as _json
+
+    assert quality.tokens_to_reach([[100, 3.0], [200, 2.0], [300, 1.5]], 1.75) == pytest.approx(250.0)
+    assert quality.tokens_to_reach([[100, 3.0]], 2.0) is None
+
+    def run(label, curve, active, seed):
+        return quality_row(label, curve[-1][1], seed=seed) | {"val_bpb_curve": _json.dumps(curve),
+                                                               "params_active": active, "point_id": f"{label}{seed}"}
+
+    mamba = [[100, 3.0], [200, 2.0], [300, 1.6]]
+    fast = [[100, 1.6], [200, 1.5], [300, 1.4]]  # reaches Mamba's final 1.6 at 100 of 300 tokens: 3x
+    df = pd.DataFrame([run("mamba", mamba, 1000, s) for s in range(2)] + [run("mamba_moe", fast, 1050, s) for s in range(2)])
+    finding = quality.moe_mamba_2_35x(df)
+    assert finding.verdict == "supported" and finding.measured["per_seed"] == [3.0, 3.0]
+    slow = pd.DataFrame([run("mamba", mamba, 1000, 0), run("mamba_moe", [[100, 3.0], [300, 1.7]], 1000, 0)])
+    assert quality.moe_mamba_2_35x(slow).verdict == "refuted"  # never reaches it: 0x
+    unmatched = pd.DataFrame([run("mamba", mamba, 1000, 0), run("mamba_moe", fast, 700, 0)])
+    finding = quality.moe_mamba_2_35x(unmatched)
+    assert finding.verdict == "not measured" and "void" in finding.detail

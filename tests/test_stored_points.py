@@ -42,6 +42,9 @@ def test_a_dry_run_over_a_complete_gpu_reference_finds_every_point_done(suite, s
 def test_every_stored_h200_point_is_one_the_suites_build():
     built = {point_id(p.config) for suite in ("claims", "scaling", "encoders", "decode", "regression")
              for p in _points(suite)}
-    stored = [(path, record["point_id"]) for path, record in results.iter_records(H200)]
+    # quality points name the corpus they trained on (its path and id, built by `corpus build`,
+    # which CI does not run), and the calibration reruns set their own budgets on the command line
+    stored = [(path, record["point_id"]) for path, record in results.iter_records(H200)
+              if record.get("config", {}).get("suite") != "quality"]
     assert len(stored) > 250
     assert [str(path) for path, pid in stored if pid not in built] == []

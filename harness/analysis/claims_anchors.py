@@ -167,11 +167,6 @@ CLAIMS = [
           "suite=scaling: Mamba and the matched SDPA Transformer training step at L=2048",
           "Whole-model training peak Mamba / Transformer: supported within 1.00-1.15x, refuted below 0.95x or "
           "above 1.25x.", mamba_train_memory),
-    Claim("moe_mamba_2_35x", "MoE-Mamba reaches Mamba's quality in 2.35x fewer steps", BRIEF,
-          "Pióro et al. 2024, matched active parameters", "suite=quality: learning curves of mamba_moe and mamba",
-          "cannot be measured yet: see the finding",
-          _cannot("the stored Mamba-MoE quality runs were sized by the old matching bug (1 layer, 5.18M active); "
-                  "steps-to-Mamba's-loss needs the re-run at the fixed matching (the quality issue)")),
     Claim("long_context_models", "Long Context: Can handle 100K+ token sequences", f"{SRC}:138",
           "read as modelling a 100K+ context, not only running on it",
           "a swarm trained at >= 64K context, scored by position (bits per byte by position, or a synthetic task "

@@ -6,9 +6,12 @@ drops, and results from different corpora or tokenizers are never mixed.
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from harness.analysis.claims import Claim, Finding, conditions, not_measured
+from harness.analysis.claims_anchors import BRIEF
 from harness.analysis.claims_rows import SRC, ok_rows
 from harness.analysis.claims_speed import transformer_10x_slower
 
@@ -111,6 +114,60 @@ def quality_mamba_95(df: pd.DataFrame) -> Finding:
                    where, [*paired["mine_id"], *paired["trans_id"], *speed.points])
 
 
+MOE_STEPS_BAND = 1.25  # an anchor's "2.35x" read within 25%, as the ledger's other anchors
+MATCHED = 0.10  # active parameters within 10%, or the pair is not a matched comparison
+
+
+def tokens_to_reach(curve: list, target: float) -> float | None:
+    """Training tokens at which a learning curve [[tokens, bpb], ...] first reaches `target`,
+    interpolated linearly between its evaluations; None if it never does."""
+    previous = None
+    for tokens, bpb in curve:
+        if bpb <= target:
+            if previous is None:
+                return float(tokens)
+            (t0, b0) = previous
+            return t0 + (tokens - t0) * (b0 - target) / (b0 - bpb)
+        previous = (tokens, bpb)
+    return None
+
+
+def moe_mamba_2_35x(df: pd.DataFrame) -> Finding:
+    """Pióro et al. 2024: MoE-Mamba reaches Mamba's final loss in 2.35x fewer steps. Read per size
+    and seed on the validation curves of the corpus runs (same batches, so steps are tokens):
+    Mamba's tokens / the tokens Mamba-MoE needs to reach Mamba's final validation bpb."""
+    rows, refusal = _quality_rows(df)
+    if refusal:
+        return Finding("not measured", refusal)
+    if rows.empty or "val_bpb_curve" not in rows:
+        return not_measured("suite=quality: learning curves of mamba and mamba_moe (matched active parameters)")
+    keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
+    mamba = keyed[keyed["label"] == "mamba"].set_index(["size", "seed"])
+    moe = keyed[keyed["label"] == "mamba_moe"].set_index(["size", "seed"])
+    keys = [k for k in mamba.index.intersection(moe.index) if isinstance(moe.loc[k, "val_bpb_curve"], str)]
+    matched = [k for k in keys if abs(moe.loc[k, "params_active"] / mamba.loc[k, "params_active"] - 1) <= MATCHED]
+    if keys and not matched:
+        return Finding("not measured", f"Mamba-MoE's active parameters are not within {MATCHED:.0%} of Mamba's "
+                       f"({int(moe.loc[keys[0], 'params_active']):,} vs {int(mamba.loc[keys[0], 'params_active']):,}): "
+                       "runs from before the matching fix are void")
+    keys = matched
+    if not keys:
+        return not_measured("suite=quality: learning curves of mamba and mamba_moe at the same size and seed")
+    ratios, points = [], []
+    for key in keys:
+        mine, theirs = json.loads(mamba.loc[key, "val_bpb_curve"]), json.loads(moe.loc[key, "val_bpb_curve"])
+        reached = tokens_to_reach(theirs, mine[-1][1])
+        ratios.append(mine[-1][0] / reached if reached else 0.0)
+        points += [mamba.loc[key, "point_id"], moe.loc[key, "point_id"]]
+    low = 2.35 / MOE_STEPS_BAND
+    verdict = "supported" if min(ratios) >= low else "refuted" if max(ratios) < low else "inconclusive"
+    per_key = ", ".join(f"{size if size != '-' else ''} seed {seed}: {r:.2f}x".strip() for (size, seed), r in zip(keys, ratios))
+    return Finding(verdict, f"Mamba's tokens / Mamba-MoE's tokens to Mamba's final validation bpb = "
+                   f"{sum(ratios) / len(ratios):.2f}x [{per_key}]; claimed 2.35x (0x: never reached)",
+                   {"ratio": sum(ratios) / len(ratios), "per_seed": [round(r, 3) for r in ratios]},
+                   conditions(mamba.loc[keys[0]], moe.loc[keys[0]]), points)
+
+
 CLAIMS = [
     Claim("quality_swarm_105", "5-Encoder Swarm: 105% of Transformer performance (ensemble effect)", f"{SRC}:126",
           "'projected'; metric unstated", "suite=quality (held-out bits per byte at matched parameters and tokens)",
@@ -121,4 +178,9 @@ CLAIMS = [
           "'projected'; metric unstated", "suite=quality and suite=scaling",
           "Read as bpb(Transformer)/bpb(Mamba) >= 0.95/1.02 on every seed and the transformer_10x claim supported.",
           quality_mamba_95),
+    Claim("moe_mamba_2_35x", "MoE-Mamba reaches Mamba's quality in 2.35x fewer steps", BRIEF,
+          "Pióro et al. 2024, matched active parameters", "suite=quality: learning curves of mamba_moe and mamba",
+          "Per size and seed: Mamba's training tokens / the tokens Mamba-MoE needs to reach Mamba's final validation "
+          "bpb (interpolated between evaluations); supported when every pair reaches 2.35/1.25, refuted when none "
+          "does, else inconclusive.", moe_mamba_2_35x),
 ]

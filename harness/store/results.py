@@ -110,6 +110,9 @@ def flatten(record: dict) -> dict:
     gpu = row.get("peak_alloc_mb") is not None  # the headline memory of the device the point ran on
     row["peak_memory_mb"] = row.get("peak_alloc_mb") if gpu else row.get("peak_rss_mb")
     row["peak_memory_kind"] = "GPU allocated" if gpu else ("host RSS" if row.get("peak_rss_mb") is not None else None)
+    curve = get_path(record, ("quality", "training", "val_curve"))
+    if curve:  # a string, so exports and tables keep one scalar per cell
+        row["val_bpb_curve"] = json.dumps([[tokens, scores["mean"]] for tokens, scores in curve])
     return row
 
 

@@ -48,7 +48,8 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
 (MB means MiB, 2^20 bytes, as nvidia-smi prints). Config scalars become columns of their own
 name; model config scalars become `model.<key>`. Two derived columns give one headline memory
 per point whatever its device: `peak_memory_mb` (GPU allocated on a GPU, host RSS on a CPU)
-and `peak_memory_kind`, which of the two it is.
+and `peak_memory_kind`, which of the two it is. A corpus quality run also gets
+`val_bpb_curve`, its learning curve as a JSON string `[[tokens, mean validation bpb], ...]`.
 """
 from __future__ import annotations
 
