@@ -1,5 +1,5 @@
-"""The Quality view: held-out bits per byte of `suite=quality` as a heatmap (model x domain,
-mean ± half the seed range, the best per domain starred) with the per-seed table beside it,
+"""The Quality view: held-out bits per byte of `suite=quality` as a heatmap per corpus (model x
+domain, mean ± half the seed range, the best per domain starred) with the per-seed table beside it,
 synthetic-task accuracy against length, and learning curves (corpus training, synthetic
 tasks, fixed-seed runs) with run selection and smoothing. Cached like dashboard_app.views;
 harness.analysis.quality_report is imported when the view is first shown (it imports torch,
@@ -23,7 +23,19 @@ def _quality_tables(sel: Selection) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     from harness.analysis import quality_report
 
     records = cache.records_of(sel, cache.selected(sel))
-    return quality_report.bpb_table(records), quality_report.synthetic_table(records), charts_quality.curves(records)
+    bpb = quality_report.bpb_table(records)
+    if not bpb.empty:  # a model at several sizes is one row per size
+        bpb["model"] = [m if size in ("-", None) else f"{m} ({size})" for m, size in zip(bpb["model"], bpb["size"])]
+    return bpb, quality_report.synthetic_table(records), charts_quality.curves(records)
+
+
+@_cached
+def _calibration(sel: Selection) -> pd.DataFrame:
+    """Ours against the published figures of suite.calibration (harness.analysis.calibration_report)."""
+    from harness.analysis import calibration_report
+
+    records = cache.records_of(sel, cache.selected(sel))
+    return calibration_report.table(records, calibration_report.published_settings())
 
 
 @_shared
@@ -39,8 +51,11 @@ def _task_figures(sel: Selection) -> list:
 
 
 @_shared
-def _heatmap(sel: Selection):
-    return charts_quality.bpb_heatmap(_quality_tables(sel)[0])
+def _heatmaps(sel: Selection) -> list[tuple[str, object]]:
+    """(corpus and tokenizer, heatmap) per corpus: runs on different corpora never share one."""
+    table = _quality_tables(sel)[0]
+    return [(f"corpus {corpus}, tokenizer {tok}", charts_quality.bpb_heatmap(group))
+            for (corpus, tok), group in table.groupby(["corpus", "tokenizer"], sort=False)]
 
 
 @_shared
@@ -54,15 +69,14 @@ def quality(sel: Selection) -> None:
     if curves.empty and table.empty and synthetic.empty:
         return empty("training results", "python run.py suite=quality")
     if not table.empty:
-        if table[["corpus", "tokenizer"]].drop_duplicates().shape[0] > 1:
-            st.error("The selection mixes corpora or tokenizers; filter to one run: their bits per byte do not compare.")
-        else:
-            st.plotly_chart(_heatmap(sel), key="quality_bpb")
-            st.caption("Held-out bits per byte per domain (lower is better), each model trained from scratch on the "
-                       "same tokens; colour: how far above the domain's best. Routed models scored with capacity "
-                       "limits ('limited') lose dropped chunks.")
-            with st.expander("bits per byte per seed"):
-                st.dataframe(table.sort_values(["mean bpb", "seed"]), hide_index=True)
+        for i, (corpus, fig) in enumerate(_heatmaps(sel)):
+            st.plotly_chart(fig, key=f"quality_bpb_{i}")
+            st.caption(f"{corpus}. Held-out bits per byte per domain (lower is better), each model trained from "
+                       "scratch on the same tokens; colour: how far above the domain's best. Routed models scored "
+                       "with capacity limits ('limited') lose dropped chunks. Runs on different corpora are never "
+                       "drawn in one chart.")
+        with st.expander("bits per byte per seed"):
+            st.dataframe(table.sort_values(["corpus", "mean bpb", "seed"]), hide_index=True)
     if not synthetic.empty:
         for i, fig in enumerate(_task_figures(sel)):
             st.plotly_chart(fig, key=f"synthetic_{i}")
@@ -70,6 +84,14 @@ def quality(sel: Selection) -> None:
                    "then scored on fresh sequences; lengths right of the dashed line were never trained on.")
         with st.expander("accuracy per task, model and seed"):
             st.dataframe(synthetic, hide_index=True)
+    calibration = _calibration(sel)
+    if not calibration.empty:
+        shown = calibration[calibration["published"].notna()]
+        st.subheader("calibration: ours against published results")
+        st.caption(f"{(shown['reproduces'] == 'yes').sum()} of {len(shown)} rows with a published figure reproduce "
+                   "(the published accuracy inside our 95% Wilson interval); 'steps' ran of 'paper steps', and why "
+                   "training stopped (suites/quality_calibration.py).")
+        st.dataframe(calibration, hide_index=True)
     if not curves.empty:
         _curves(sel, curves)
 

@@ -160,6 +160,16 @@ def test_quality_shows_a_bpb_heatmap_and_learning_curves_with_selection_and_smoo
     assert len(_values(curves["data"][0]["y"])) == 768
 
 
+def test_quality_draws_one_heatmap_per_corpus_and_the_calibration_table(monkeypatch):
+    at = show(app(monkeypatch, REFERENCE), "Quality")  # the H100 set (corpus v1) and the H200 set (v3)
+    heatmaps = [f["data"][0] for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    assert len(heatmaps) == 2
+    assert any(all("(d128)" in y and "(3 seeds)" in y for y in h["y"]) for h in heatmaps)
+    calibration = next(d.value for d in at.dataframe if "published as" in d.value.columns)
+    assert {"induction_heads_e1", "selective_copying_e1", "mqar_zoology_64"} <= set(calibration["setting"])
+    assert set(calibration["reproduces"]) <= {"yes", "no", "-"} and (calibration["reproduces"] == "yes").any()
+
+
 def test_the_table_picks_columns_and_highlights_failed_rows(monkeypatch, tmp_path):
     at = show(app(monkeypatch, fixture_store(tmp_path)), "Table")
     table = next(d for d in at.dataframe if "point_id" in d.value.columns)

@@ -10,6 +10,7 @@ not reproduce.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
@@ -25,6 +26,18 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def published_settings() -> list[dict]:
+    """suite.calibration as conf/suite/quality.yaml ships it (the published figures live there
+    with the settings); [] where no conf is found."""
+    from omegaconf import OmegaConf
+
+    here = Path(__file__).resolve().parents[1]  # harness/: conf/ beside it in a checkout, inside it in a wheel
+    for conf in (here / "conf", here.parent / "conf"):
+        if (conf / "suite" / "quality.yaml").exists():
+            return OmegaConf.to_container(OmegaConf.load(conf / "suite" / "quality.yaml")).get("calibration") or []
+    return []
 
 
 def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:

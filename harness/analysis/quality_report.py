@@ -109,7 +109,8 @@ def write(store: str | Path, calibration: list[dict] | None = None) -> list[str]
     calibration table against `calibration` (suite.calibration); its lines."""
     store = Path(store)
     records = [r for _, r in results.iter_records(store) if r.get("status") == OK]
-    lines = calibration_report.lines(records, calibration or [])
+    lines = calibration_report.lines(records, calibration if calibration is not None else
+                                     calibration_report.published_settings())
     bpb = bpb_table(records)
     if not bpb.empty:
         lines += ["## Held-out bits per byte (lower is better): mean over seeds ± half their range", "",
