@@ -14,6 +14,7 @@ from harness.quality.evaluate import no_capacity_drops
 from harness.quality.train import TokenSampler, TrainConfig, train
 from harness.run.runner import run_sweep
 from harness.store import results
+from harness.store.points import Point
 from harness.tasks import corpus_quality as quality
 from models import registry
 from suites.common import RunContext
@@ -86,3 +87,45 @@ def test_capacity_limits_are_lifted_only_while_scoring():
     with no_capacity_drops(model):
         assert model.router.capacity_factor == 0 and model.cfg.capacity_factor == 0
     assert (model.router.capacity_factor, model.cfg.capacity_factor) == before
+
+
+def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_say(sources, tmp_path):  # noqa: F811
+    corpus_build.build(sources)
+    sized = params(sources.out, seeds=[0, 1], sizes=[{"label": "d32", "overrides": {"d_model": 32}},
+                                                      {"label": "d64", "overrides": {}}],
+                   lr_by_model={"mamba": 1e-3}, lr_sweep=[1e-3, 4e-3], lr_sweep_tokens=1024,
+                   feature_models=[{"model": "swarm", "label": "swarm gate=attention",
+                                    "overrides": {"n_encoders": 4, "top_k": 1, "fusion": "attention"}}],
+                   parts=["corpus", "lr_sweep", "features"])
+    points, _ = build_points(sized, CPU)
+    corpus = [p.config for p in points if "score_split" not in p.config and p.config["label"] in ("swarm", "mamba")]
+    assert sorted({(c["label"], c["size"], c["seed"]) for c in corpus}) == sorted(
+        (label, size, seed) for label in ("swarm", "mamba") for size in ("d32", "d64") for seed in (0, 1))
+    assert {c["model_config"]["d_model"] for c in corpus if c["size"] == "d32"} == {32}
+    assert {c["lr"] for c in corpus if c["label"] == "mamba"} == {1e-3}  # lr_by_model by family
+    assert {c["lr"] for c in corpus if c["label"] == "swarm"} == {3e-3}  # else suite.lr
+    sweep = [p.config for p in points if p.config.get("score_split") == "val"]
+    assert sorted((c["label"], c["lr"]) for c in sweep) == [("mamba", 1e-3), ("mamba", 4e-3), ("swarm", 1e-3),
+                                                            ("swarm", 4e-3)]
+    assert {(c["size"], c["seed"], c["train_tokens"]) for c in sweep} == {("d32", 0, 1024)}  # first size and seed
+    features = [p.config for p in points if p.config["label"] == "swarm gate=attention"]
+    assert {(c["size"], c["seed"]) for c in features} == {("d64", 0), ("d64", 1)}  # the last size, every seed
+    rows = run_sweep([Point(sweep[0], limit(300.0))], str(tmp_path / "store"), progress=False)
+    assert rows[0]["status"] == "ok", rows[0].get("error")
+    (record,) = [r for _, r in results.iter_records(tmp_path / "store")]
+    assert "test" not in record["quality"] and set(record["quality"]["val"]) == {"legal", "prose"}
+    assert record["quality"]["val_bpb_mean"] > 0  # scored on the validation split only
+
+
+def test_impossible_sizes_and_rates_are_one_line_errors(sources):  # noqa: F811
+    from harness.errors import UserError
+
+    corpus_build.build(sources)
+    with pytest.raises(UserError, match="suite.sizes"):
+        build_points(params(sources.out, sizes=[{"overrides": {"d_model": 32}}]), CPU)
+    with pytest.raises(UserError, match="lr_by_model"):
+        build_points(params(sources.out, lr_by_model={"mamba": -1.0}), CPU)
+    with pytest.raises(UserError, match="lr_sweep"):
+        build_points(params(sources.out, parts=["lr_sweep"], lr_sweep=[], lr_sweep_tokens=1024), CPU)
+    with pytest.raises(UserError, match="feature_models"):
+        build_points(params(sources.out, parts=["features"]), CPU)
