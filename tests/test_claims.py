@@ -12,6 +12,7 @@ import pytest
 from harness.analysis import claims, claims_report
 from harness.analysis import claims_anchors as anchors
 from harness.analysis import claims_catalog as catalog
+from harness.analysis import claims_features as features
 from harness.analysis import claims_memory as memory
 from harness.analysis import claims_quality as quality
 from harness.analysis import claims_scope as scope
@@ -91,7 +92,7 @@ def test_the_catalog_keeps_the_ledger_order_of_the_reference_report():
     reference = json.loads((Path(__file__).parent.parent / "results" / "reference" / "claims.json").read_text())
     for gpu in {r["gpu"] for r in reference}:  # one ledger per GPU, each in the catalog's order
         assert [c.id for c in catalog.CLAIMS] == [r["id"] for r in reference if r["gpu"] == gpu]
-    families = speed.CLAIMS + memory.CLAIMS + quality.CLAIMS + scope.CLAIMS + anchors.CLAIMS
+    families = speed.CLAIMS + memory.CLAIMS + quality.CLAIMS + scope.CLAIMS + anchors.CLAIMS + features.CLAIMS
     assert {c.id for c in families} == set(catalog.CLAIMS_BY_ID)
 
 
@@ -250,3 +251,29 @@ def test_moe_mamba_steps_are_read_off_the_validation_curves_of_matched_runs():
     unmatched = pd.DataFrame([run("mamba", mamba, 1000, 0), run("mamba_moe", fast, 700, 0)])
     finding = quality.moe_mamba_2_35x(unmatched)
     assert finding.verdict == "not measured" and "void" in finding.detail
+
+
+@pytest.mark.parametrize("stateful_bpbs, verdict", [((1.6, 1.6), "supported"), ((1.8, 1.75), "refuted"),
+                                                    ((1.6, 1.75), "inconclusive")])
+def test_stateful_routing_pairs_the_stateful_swarm_with_the_stateless_one(stateful_bpbs, verdict):
+    def run(label, bpb, seed):
+        return quality_row(label, bpb, seed=seed) | {"size": "d256", "point_id": f"{label}{seed}"}
+
+    df = pd.DataFrame([run(features.STATEFUL, bpb, s) for s, bpb in enumerate(stateful_bpbs)]
+                      + [run(features.STATELESS, 1.7, s) for s in range(2)])
+    finding = features.stateful_routing(df)
+    assert finding.verdict == verdict and "d256 seed 0" in finding.detail
+    assert features.stateful_routing(df[df["label"] == features.STATELESS]).verdict == "not measured"
+
+
+def test_adaptive_depth_needs_better_bits_per_byte_without_more_encoders():
+    def run(label, bpb, k, seed):
+        return quality_row(label, bpb, seed=seed) | {"point_id": f"{label}{seed}", "test_k_mean": k}
+
+    cheaper = pd.DataFrame([run(features.DYNAMIC_K, 1.6, 1.8, s) for s in range(2)]
+                           + [run(features.FIXED_K, 1.7, 2.0, s) for s in range(2)])
+    finding = features.adaptive_depth(cheaper)
+    assert finding.verdict == "supported" and finding.measured["k_mean"] == pytest.approx(1.8)
+    costlier = cheaper.assign(test_k_mean=[2.6, 2.6, 2.0, 2.0])
+    finding = features.adaptive_depth(costlier)
+    assert finding.verdict == "inconclusive" and "more encoders per chunk" in finding.detail

@@ -135,7 +135,7 @@ def test_a_memory_fit_in_L_never_mixes_configs():
 
 
 def test_claims_that_cannot_be_measured_say_why():
-    for claim_id in ("long_context_models", "stateful_routing", "gpt4_120"):
+    for claim_id in ("long_context_models", "gpt4_120"):
         finding = catalog.CLAIMS_BY_ID[claim_id].evaluate(pd.DataFrame())
         assert finding.verdict == "not measured" and not finding.detail.startswith("no stored result")
 

@@ -7,14 +7,15 @@ table of claims under test, one `Claim` (harness.analysis.claims) each. Quoted t
 The claims live by family: `claims_speed` (latency and throughput), `claims_memory` (memory
 scaling and footprint, long contexts), `claims_quality` (held-out bits per byte) and
 `claims_scope` (time complexity, compute in N, and the claims that cannot be measured),
-`claims_anchors` (the remaining memory and compute claims and the brief's published anchors);
+`claims_anchors` (the remaining memory and compute claims and the brief's published anchors),
+`claims_features` (the swarm's features against their baselines);
 `claims_rows` holds the row selection they share. `CLAIMS` is the one ordered list, in the
 ledger's order (LEDGER_ORDER). Claims whose measurements do not exist yet say `not measured`
 and name the suite that will measure them.
 """
 from __future__ import annotations
 
-from harness.analysis import claims_anchors, claims_memory, claims_quality, claims_scope, claims_speed
+from harness.analysis import claims_anchors, claims_features, claims_memory, claims_quality, claims_scope, claims_speed
 from harness.analysis.claims import Claim
 
 LEDGER_ORDER = (
@@ -26,7 +27,7 @@ LEDGER_ORDER = (
     "time_transformer_quadratic", "time_mamba_linear", "compute_linear_in_encoders",
     "compute_superlinear_transformer_swarm", "memory_1000x_long", "stateful_routing", "gpt4_120",
     "swarm_linear_memory_in_L", "swarm_memory_1_5gb", "memory_1000x_compute_100x", "long_context_models",
-    "scan_crossover_2k", "mamba_train_memory_4_12", "moe_mamba_2_35x",
+    "scan_crossover_2k", "mamba_train_memory_4_12", "moe_mamba_2_35x", "adaptive_depth",
 )
 
 
@@ -38,5 +39,5 @@ def _in_ledger_order(*families: list[Claim]) -> list[Claim]:
 
 
 CLAIMS: list[Claim] = _in_ledger_order(claims_speed.CLAIMS, claims_memory.CLAIMS, claims_quality.CLAIMS,
-                                       claims_scope.CLAIMS, claims_anchors.CLAIMS)
+                                       claims_scope.CLAIMS, claims_anchors.CLAIMS, claims_features.CLAIMS)
 CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}

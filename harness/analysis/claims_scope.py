@@ -129,14 +129,6 @@ CLAIMS = [
           "activation memory ratio at the longest common length from 8K, at least 1000/1.25 = 800x: supported; "
           "below: refuted (memory is deterministic, no interval)",
           memory_1000x_long),
-    Claim("stateful_routing", "Stateful Routing: Encoders maintain context across routing decisions", f"{SRC}:71",
-          "encoders that carry state from one routed chunk to the next",
-          "suite=quality: the swarm with model.stateful_encoders=true against the stateless swarm",
-          "not measured yet: see the finding",
-          _cannot("the default swarm resets every encoder's state at each chunk; the stateful variant "
-                  "(model.stateful_encoders=true, models/swarm/stateful.py: each encoder resumes its state per row) "
-                  "is built and tested on CPU but not yet trained and scored against the stateless swarm "
-                  "(the quality issue)")),
     Claim("gpt4_120", "1000-Encoder Swarm: 120% of GPT-4 performance potential", f"{SRC}:127",
           "a 1000-encoder swarm against GPT-4", "none possible",
           "cannot be measured: see the finding",

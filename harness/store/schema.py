@@ -117,6 +117,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "rel_err_vs_single": (("distributed", "rel_err_vs_single"), "distributed suite: ||dist - single|| / ||single||"),
     "test_bpb_mean": (("quality", "test_bpb_mean"), "quality suite: held-out bits per byte, mean over domains"),
     "eval_capacity": (("quality", "eval_capacity"), "quality suite: routing capacity while scoring"),
+    "test_k_mean": (("quality", "routing", "k_mean"), "quality suite: a swarm's encoders per chunk on test text"),
     "corpus_id": (("quality", "corpus_id"), "quality suite: the corpus trained and scored on"),
     "tokenizer_sha256": (("quality", "tokenizer_sha256"), "quality suite: the tokenizer's hash"),
     "loss_initial": (("loss", "initial"), "fixed-seed training run: loss at the first step"),

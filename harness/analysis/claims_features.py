@@ -1,0 +1,89 @@
+"""Claims about the swarm's features (seeds/mes-design.txt, "Mamba-Specific Advantages" and
+"Dynamic Compute Allocation"), read from the features part of suite=quality: each variant
+trained at the same budget as its baseline and paired with it per size and seed on held-out
+bits per byte (conf/suite/quality.yaml, feature_models).
+
+A feature "helps" when its variant scores lower bpb than the baseline on every pair
+(supported), on none (refuted), else the seeds disagree (inconclusive). Dynamic k must also
+not use more encoders per chunk on test text than the fixed k it is compared with; otherwise
+a gain would be bought with compute, and the verdict says so.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.analysis.claims import Claim, Finding, conditions, not_measured
+from harness.analysis.claims_quality import _quality_rows
+from harness.analysis.claims_rows import SRC
+
+STATEFUL, STATELESS = "mamba2_swarm-5 stateful", "mamba2_swarm-5"
+DYNAMIC_K, FIXED_K = "swarm-5 top-p 0.6 k<=3", "swarm-5"
+
+
+def _pairs(df: pd.DataFrame, variant: str, baseline: str) -> tuple[pd.DataFrame, str | None]:
+    """Per (size, seed) both ran: the variant's and the baseline's bpb, k and point ids."""
+    rows, refusal = _quality_rows(df)
+    if refusal or rows.empty:
+        return pd.DataFrame(), refusal
+    keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
+    mine = keyed[keyed["label"] == variant].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
+    base = keyed[keyed["label"] == baseline].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
+    keys = mine.index.intersection(base.index)
+    k = "test_k_mean" if "test_k_mean" in keyed else None
+    return pd.DataFrame({"variant": mine.loc[keys, "test_bpb_mean"], "baseline": base.loc[keys, "test_bpb_mean"],
+                         "variant_k": mine.loc[keys, k] if k else None, "baseline_k": base.loc[keys, k] if k else None,
+                         "variant_id": mine.loc[keys, "point_id"], "baseline_id": base.loc[keys, "point_id"]}), None
+
+
+def _helps(df: pd.DataFrame, variant: str, baseline: str, what: str) -> tuple[Finding, pd.DataFrame]:
+    pairs, refusal = _pairs(df, variant, baseline)
+    if refusal:
+        return Finding("not measured", refusal), pairs
+    if pairs.empty:
+        return not_measured(f"suite=quality suite.parts=[features]: {variant!r} and {baseline!r} at the same size "
+                            "and seed"), pairs
+    better = pairs["variant"] < pairs["baseline"]
+    verdict = "supported" if better.all() else "refuted" if not better.any() else "inconclusive"
+    per_pair = ", ".join(f"{'' if size == '-' else size + ' '}seed {seed}: {v:.3f} vs {b:.3f}"
+                         for (size, seed), v, b in zip(pairs.index, pairs["variant"], pairs["baseline"]))
+    detail = (f"{what}: bpb {pairs['variant'].mean():.3f} against {pairs['baseline'].mean():.3f} "
+              f"({variant} vs {baseline}; {per_pair}); lower on {int(better.sum())} of {len(pairs)} pairs")
+    first = pairs.index[0]
+    rows, _ = _quality_rows(df)
+    where = conditions(rows[rows["point_id"] == pairs.loc[first, "variant_id"]].iloc[0],
+                       rows[rows["point_id"] == pairs.loc[first, "baseline_id"]].iloc[0])
+    return Finding(verdict, detail, {"bpb_variant": pairs["variant"].mean(), "bpb_baseline": pairs["baseline"].mean()},
+                   where, [*pairs["variant_id"], *pairs["baseline_id"]]), pairs
+
+
+def stateful_routing(df: pd.DataFrame) -> Finding:
+    finding, _ = _helps(df, STATEFUL, STATELESS, "encoders that resume their state across routing decisions")
+    return finding
+
+
+def adaptive_depth(df: pd.DataFrame) -> Finding:
+    finding, pairs = _helps(df, DYNAMIC_K, FIXED_K, "top-p routing (fewest encoders reaching 0.6 of the router's "
+                                                    "mass, at most 3) against fixed k=2")
+    if pairs.empty or pairs["variant_k"].isna().all():
+        return finding
+    k_variant, k_base = pairs["variant_k"].mean(), pairs["baseline_k"].mean()
+    detail = f"{finding.detail}; encoders per chunk on test text {k_variant:.2f} against {k_base:.2f}"
+    if finding.verdict == "supported" and k_variant > k_base:
+        return Finding("inconclusive", f"{detail}: the gain comes with more encoders per chunk, so it is not "
+                       "adaptivity alone", finding.measured, finding.conditions, finding.points)
+    return Finding(finding.verdict, detail, {**finding.measured, "k_mean": k_variant}, finding.conditions, finding.points)
+
+
+CLAIMS = [
+    Claim("stateful_routing", "Stateful Routing: Encoders maintain context across routing decisions", f"{SRC}:71",
+          "encoders that carry state from one routed chunk to the next, read as: it improves held-out bpb",
+          "suite=quality suite.parts=[features]: mamba2_swarm-5 with stateful_encoders=true against mamba2_swarm-5",
+          "lower bpb than the stateless swarm on every size and seed: supported; on none: refuted; else inconclusive",
+          stateful_routing),
+    Claim("adaptive_depth", "Adaptive Depth: Route complex tokens through more encoders", f"{SRC}:103",
+          "dynamic k (top-p routing, Huang et al. 2024) against fixed k, read as: it improves held-out bpb "
+          "without more encoders per chunk on average",
+          "suite=quality suite.parts=[features]: swarm-5 with routing_threshold=0.6, top_k=3 against swarm-5",
+          "lower bpb than fixed k=2 on every size and seed at no larger mean k: supported; on none: refuted; "
+          "else (or with a larger mean k) inconclusive", adaptive_depth),
+]
