@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.analysis.claims import Claim, Finding, conditions, not_measured
-from harness.analysis.claims_quality import _quality_rows
+from harness.analysis.claims_quality import quality_rows
 from harness.analysis.claims_rows import SRC
 
 STATEFUL, STATELESS = "mamba2_swarm-5 stateful", "mamba2_swarm-5"
@@ -22,7 +22,7 @@ DYNAMIC_K, FIXED_K = "swarm-5 top-p 0.6 k<=3", "swarm-5"
 
 def _pairs(df: pd.DataFrame, variant: str, baseline: str) -> tuple[pd.DataFrame, str | None]:
     """Per (size, seed) both ran: the variant's and the baseline's bpb, k and point ids."""
-    rows, refusal = _quality_rows(df)
+    rows, refusal = quality_rows(df)
     if refusal or rows.empty:
         return pd.DataFrame(), refusal
     keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
@@ -49,7 +49,7 @@ def _helps(df: pd.DataFrame, variant: str, baseline: str, what: str) -> tuple[Fi
     detail = (f"{what}: bpb {pairs['variant'].mean():.3f} against {pairs['baseline'].mean():.3f} "
               f"({variant} vs {baseline}; {per_pair}); lower on {int(better.sum())} of {len(pairs)} pairs")
     first = pairs.index[0]
-    rows, _ = _quality_rows(df)
+    rows, _ = quality_rows(df)
     where = conditions(rows[rows["point_id"] == pairs.loc[first, "variant_id"]].iloc[0],
                        rows[rows["point_id"] == pairs.loc[first, "baseline_id"]].iloc[0])
     return Finding(verdict, detail, {"bpb_variant": pairs["variant"].mean(), "bpb_baseline": pairs["baseline"].mean()},

@@ -18,7 +18,7 @@ from harness.analysis.claims_speed import transformer_10x_slower
 QUALITY_TOLERANCE = 1.02  # a quality percentage ("105%") is read as that ratio within 2%, seed by seed
 
 
-def _quality_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+def quality_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     """Quality records scored without capacity drops, from one corpus and tokenizer only."""
     rows = ok_rows(df, suite="quality")
     if rows.empty or not {"label", "test_bpb_mean", "corpus_id", "tokenizer_sha256"} <= set(rows):
@@ -49,7 +49,7 @@ def _paired(rows: pd.DataFrame, label: str, baseline: str) -> pd.DataFrame:
 def _paired_ratios(df: pd.DataFrame, label: str, needs: str) -> tuple[Finding | None, pd.DataFrame, pd.DataFrame, dict]:
     """The active-matched pairs (verdicts read these) and the total-matched ones (reported beside),
     each per (size, seed), and the conditions of the first active pair."""
-    rows, refusal = _quality_rows(df)
+    rows, refusal = quality_rows(df)
     if refusal:
         return Finding("not measured", refusal), pd.DataFrame(), pd.DataFrame(), {}
     if rows.empty or "seed" not in rows:
@@ -85,7 +85,7 @@ def quality_swarm_105(df: pd.DataFrame) -> Finding:
                                                    "transformer, scored without capacity drops")
     if finding:
         return finding
-    rows, _ = _quality_rows(df)
+    rows, _ = quality_rows(df)
     near = 1.05 / QUALITY_TOLERANCE
     verdict = ("supported" if (paired["ratio"] >= near).all() else
                "refuted" if (paired["ratio"] < near).all() else "inconclusive")
@@ -136,7 +136,7 @@ def moe_mamba_2_35x(df: pd.DataFrame) -> Finding:
     """Pióro et al. 2024: MoE-Mamba reaches Mamba's final loss in 2.35x fewer steps. Read per size
     and seed on the validation curves of the corpus runs (same batches, so steps are tokens):
     Mamba's tokens / the tokens Mamba-MoE needs to reach Mamba's final validation bpb."""
-    rows, refusal = _quality_rows(df)
+    rows, refusal = quality_rows(df)
     if refusal:
         return Finding("not measured", refusal)
     if rows.empty or "val_bpb_curve" not in rows:
