@@ -85,6 +85,9 @@ def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     assert by_model.loc["n", "reproduces"] == "no"
     one_miss = calibration_report.table([record(0.9975, scored=400)], settings)  # 399 of 400 is not "perfect"
     assert one_miss.set_index("model").loc["m", "reproduces"] == "no"
+    capped = record(1.0) | {"config": {"calibration": "s", "label": "m", "steps": 500, "max_wall_s": 60.0}}
+    both = calibration_report.table([record(1.0), capped], settings)  # two budgets: never pooled as seeds
+    assert sorted(both["budget"]) == ["-", "500 steps, 60 s"] and set(both["seeds"]) == {1}
     low, high = calibration_report.wilson(100, 200)
     assert low < 0.5 < high and high - low == pytest.approx(0.137, abs=0.002)
     assert json.dumps(table.to_dict("records"))  # plain values, for the report

@@ -56,7 +56,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     for record in records:  # seeds pool only within one budget (step cap and wall-clock cap)
         config = record.get("config") or {}
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
-            key = (config["calibration"], config.get("label", config.get("model")), config.get("steps"),
+            key = (config["calibration"], config.get("label", config.get("model")), config.get("steps") or 0,
                    config.get("max_wall_s") or 0)
             runs.setdefault(key, []).append(record)
     rows = []
@@ -75,7 +75,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
             figure = paper["figures"].get(length)
             verdict = "-" if figure is None or not n else ("yes" if low - 1e-9 <= figure <= high + 1e-9 else "no")
-            rows.append({"setting": setting, "model": label, "budget": f"{cap:,} steps" + (f", {wall:g} s" if wall else ""),
+            budget = ", ".join(([f"{cap:,} steps"] if cap else []) + ([f"{wall:g} s"] if wall else [])) or "-"
+            rows.append({"setting": setting, "model": label, "budget": budget,
                          "published as": paper["as"] or "-", "length": length,
                          "published": figure, "ours": ours if n else None,
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
