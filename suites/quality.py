@@ -1,7 +1,11 @@
 """Quality at matched budgets: every model trained from scratch on the same corpus, tokenizer,
 token budget and seeds, then scored on the same held-out text (harness.tasks.corpus_quality); and, as the
 `synthetic` part, every model trained on each synthetic task and probed for accuracy against
-sequence length (harness.tasks.synthetic).
+sequence length (harness.tasks.synthetic). The other parts: `lr_sweep` (every entry at each of
+`lr_sweep`'s rates, scored on the validation split only; the chosen rates go to `lr_by_model`),
+`features` (`feature_models`, the swarm's features against swarm-5, at the last size) and
+`calibration` (suites.quality_calibration: the synthetic tasks at published settings). With
+`sizes`, every entry runs at each size, whose overrides apply to all entries before their own.
 
 `models` entries are `{model, label, overrides, match, by, target}`: the first entry is the
 reference; an entry with `match` (params_active | params_total) is sized to the entry labelled
