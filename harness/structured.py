@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 from omegaconf import OmegaConf
@@ -23,6 +24,10 @@ from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBas
 from harness.errors import UserError
 
 T = TypeVar("T")
+_HARNESS = Path(__file__).resolve().parent
+# the Hydra config tree: conf/ beside harness/ in a checkout, harness/conf inside the wheel
+CONF_DIR = next((p for p in (_HARNESS / "conf", _HARNESS.parent / "conf") if (p / "config.yaml").exists()),
+                _HARNESS.parent / "conf")
 _TYPE_WORDS = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
 
 

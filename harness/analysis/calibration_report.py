@@ -10,10 +10,11 @@ not reproduce.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
+
+from harness.structured import CONF_DIR
 
 Z95 = 1.959964
 
@@ -33,11 +34,8 @@ def published_settings() -> list[dict]:
     with the settings); [] where no conf is found."""
     from omegaconf import OmegaConf
 
-    here = Path(__file__).resolve().parents[1]  # harness/: conf/ beside it in a checkout, inside it in a wheel
-    for conf in (here / "conf", here.parent / "conf"):
-        if (conf / "suite" / "quality.yaml").exists():
-            return OmegaConf.to_container(OmegaConf.load(conf / "suite" / "quality.yaml")).get("calibration") or []
-    return []
+    path = CONF_DIR / "suite" / "quality.yaml"
+    return (OmegaConf.to_container(OmegaConf.load(path)).get("calibration") or []) if path.exists() else []
 
 
 def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.analysis.claims import Claim, Finding, conditions, not_measured
-from harness.analysis.claims_quality import quality_rows
+from harness.analysis.claims_quality import by_size_seed, quality_rows
 from harness.analysis.claims_rows import SRC
 
 STATEFUL, STATELESS = "mamba2_swarm-5 stateful", "mamba2_swarm-5"
@@ -25,11 +25,9 @@ def _pairs(df: pd.DataFrame, variant: str, baseline: str) -> tuple[pd.DataFrame,
     rows, refusal = quality_rows(df)
     if refusal or rows.empty:
         return pd.DataFrame(), refusal
-    keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
-    mine = keyed[keyed["label"] == variant].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
-    base = keyed[keyed["label"] == baseline].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
+    mine, base = by_size_seed(rows, variant), by_size_seed(rows, baseline)
     keys = mine.index.intersection(base.index)
-    k = "test_k_mean" if "test_k_mean" in keyed else None
+    k = "test_k_mean" if "test_k_mean" in rows else None
     return pd.DataFrame({"variant": mine.loc[keys, "test_bpb_mean"], "baseline": base.loc[keys, "test_bpb_mean"],
                          "variant_k": mine.loc[keys, k] if k else None, "baseline_k": base.loc[keys, k] if k else None,
                          "variant_id": mine.loc[keys, "point_id"], "baseline_id": base.loc[keys, "point_id"]}), None

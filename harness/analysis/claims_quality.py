@@ -35,11 +35,15 @@ def quality_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     return rows, None
 
 
+def by_size_seed(rows: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The corpus runs of `label`, one per (size, seed), indexed so ("-" where no size was set)."""
+    keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
+    return keyed[keyed["label"] == label].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
+
+
 def _paired(rows: pd.DataFrame, label: str, baseline: str) -> pd.DataFrame:
     """Per (size, seed) both ran: bpb(baseline) / bpb(label), with both bpb and point ids."""
-    keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
-    mine = keyed[keyed["label"] == label].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
-    base = keyed[keyed["label"] == baseline].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
+    mine, base = by_size_seed(rows, label), by_size_seed(rows, baseline)
     keys = mine.index.intersection(base.index)
     return pd.DataFrame({"ratio": base.loc[keys, "test_bpb_mean"] / mine.loc[keys, "test_bpb_mean"],
                          "mine": mine.loc[keys, "test_bpb_mean"], "trans": base.loc[keys, "test_bpb_mean"],
@@ -141,9 +145,7 @@ def moe_mamba_2_35x(df: pd.DataFrame) -> Finding:
         return Finding("not measured", refusal)
     if rows.empty or "val_bpb_curve" not in rows:
         return not_measured("suite=quality: learning curves of mamba and mamba_moe (matched active parameters)")
-    keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
-    mamba = keyed[keyed["label"] == "mamba"].set_index(["size", "seed"])
-    moe = keyed[keyed["label"] == "mamba_moe"].set_index(["size", "seed"])
+    mamba, moe = by_size_seed(rows, "mamba"), by_size_seed(rows, "mamba_moe")
     keys = [k for k in mamba.index.intersection(moe.index) if isinstance(moe.loc[k, "val_bpb_curve"], str)]
     matched = [k for k in keys if abs(moe.loc[k, "params_active"] / mamba.loc[k, "params_active"] - 1) <= MATCHED]
     if keys and not matched:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -26,12 +25,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from harness.errors import UserError
 from harness.run import launchers
-from harness.structured import one_line
+from harness.structured import CONF_DIR, one_line
 from models import registry as model_registry
 from suites import registry as suites
 
-_HERE = Path(__file__).resolve().parent
-CONF_DIR = next(p for p in (_HERE.parent / "conf", _HERE.parents[1] / "conf") if (p / "config.yaml").exists())
 LAUNCHER_SCHEMAS = {"local_gpus": launchers.LocalGpusConfig, "slurm": launchers.SlurmConfig}
 
 

@@ -54,7 +54,8 @@ def _routing_on_test(model, test: dict[str, np.ndarray], context: int, device) -
     if not hasattr(model, "router"):
         return {}
     model.eval()
-    loads, correct, total, k_sum = np.zeros(model.cfg.n_encoders), 0.0, 0, 0.0
+    loads, correct, total = np.zeros(model.cfg.n_encoders), 0.0, 0
+    k_sum, scored_rows = 0.0, 0
     names = sorted(test)
     with torch.no_grad():
         for i, d in enumerate(names):
@@ -68,15 +69,14 @@ def _routing_on_test(model, test: dict[str, np.ndarray], context: int, device) -
             r = model.last_routing
             stats = routing.routing_stats(r, model.cfg.n_encoders)
             loads += np.asarray(stats["load"])
-            k_sum += stats.get("k_mean", model.cfg.top_k) * rows
+            k_sum, scored_rows = k_sum + stats.get("k_mean", model.cfg.top_k) * rows, scored_rows + rows
             if model.cfg.domains:
                 acc = model.router.domain_accuracy(r, labels[:, ::model.cfg.chunk_len].transpose(0, 1).flatten())
                 correct, total = correct + (acc or 0.0) * rows, total + rows
     model.train()
     out = {"encoder_load": (loads / max(loads.sum(), 1)).round(4).tolist()}
-    rows_scored = sum(len(test[d][: 8 * context]) // context for d in names)
-    if rows_scored:
-        out["k_mean"] = k_sum / rows_scored  # encoders per chunk on test text (top_k unless routing_threshold > 0)
+    if scored_rows:
+        out["k_mean"] = k_sum / scored_rows  # encoders per chunk on test text (top_k unless routing_threshold > 0)
     if total:
         out["domain_accuracy"] = correct / total
     return out
