@@ -74,6 +74,31 @@ class Exploding(torch.nn.Module):
         return None, self.w.sum() * 0 + value
 
 
+class Counting(torch.nn.Module):
+    """A loss of 10 + the step number (11, 12, ...): never three times the first."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(2, 2))
+        self.calls = 0
+
+    def forward(self, idx, targets=None):
+        self.calls += 1
+        return None, self.w.sum() * 0 + 10.0 + self.calls
+
+
+def test_a_long_run_keeps_a_bounded_curve_of_window_means(monkeypatch):
+    from harness.quality import train as train_mod
+
+    monkeypatch.setattr(train_mod, "CURVE_POINTS", 4)
+    sampler = TokenSampler({"a": np.arange(1000) % 7}, context=8, batch_size=2, seed=0)
+    out = train(Counting(), sampler, TrainConfig(tokens=0, steps=10, batch_size=2, context=8, eval_every=100),
+                torch.device("cpu"), torch.float32, evaluate=dict)
+    # windows of ceil(10 / 4) = 3 steps: means 12, 15, 18, then the partial window (20)
+    assert out["train_curve"] == [[48, 12.0], [96, 15.0], [144, 18.0], [160, 20.0]]
+    assert out["steps"] == 10 and out["tokens"] == 160 and out["final_loss"] == 20.0
+
+
 def test_divergence_is_recorded_not_hidden():
     sampler = TokenSampler({"a": np.arange(1000) % 7}, context=8, batch_size=2, seed=0)
     out = train(Exploding(), sampler, TrainConfig(tokens=160, batch_size=2, context=8), torch.device("cpu"),

@@ -6,7 +6,9 @@ matrices only (no decay on norms, biases, embeddings, nor the SSM parameters Mam
 bf16 autocast on CUDA, gradient-norm clipping, fixed seeds. The swarm's and Mamba-MoE's
 auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or grows past
 `divergence_factor` x the first loss ends the run as `diverged`, recorded with its curve; with
-`stop_accuracy`, an evaluation that reaches it ends the run as `converged`.
+`stop_accuracy`, an evaluation that reaches it ends the run as `converged`. The training-loss curve
+keeps every step up to CURVE_POINTS steps and window means beyond, so a long calibration run's
+record stays small.
 Peak memory (`peak_mem_mb`) is a harness.measure.trackers.MemoryTracker around the whole run.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from harness.measure.trackers import MemoryTracker
 from harness.quality.evaluate import no_capacity_drops, score_stream
 
 AUX_KEPT = 50  # steps of auxiliary losses kept in a record: the last ones
+CURVE_POINTS = 2048  # training-loss points kept: past that many steps, each is the mean of a window of steps
 
 
 @dataclass
@@ -110,7 +113,8 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     model.train()
     curve, val_curve = [], []
     aux_tail = collections.deque(maxlen=AUX_KEPT)  # (tokens, grad norm, aux) tensors: no host sync per step
-    status, first_loss, seen = "ok", None, 0
+    status, first_loss, last_loss, seen, done = "ok", None, None, 0, 0
+    window, pending = math.ceil(steps / CURVE_POINTS), []  # a 200K-step calibration run keeps ~2K points, not 200K
     with MemoryTracker(device, sample_nvml=False) as memory:  # peak_mem_mb: the whole run, evaluations included
         t0 = time.perf_counter()
         for step in range(steps):
@@ -121,9 +125,12 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
             with autocast:
                 _, loss = model(idx, targets, **labels)
             value = loss.item()
-            first_loss = first_loss if first_loss is not None else value
-            seen += idx.numel()
-            curve.append([seen, value])
+            first_loss, last_loss = (first_loss if first_loss is not None else value), value
+            seen, done = seen + idx.numel(), done + 1
+            pending.append(value)
+            if len(pending) == window:
+                curve.append([seen, sum(pending) / window])
+                pending = []
             if not math.isfinite(value) or value > cfg.divergence_factor * first_loss:
                 status = "diverged"
                 break
@@ -143,11 +150,13 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
                 status = "time_cap"
                 break
     wall = time.perf_counter() - t0
-    trained = curve[-1][0] if curve else 0
-    return {"status": status, "steps": len(curve), "steps_planned": steps, "tokens": trained, "wall_s": wall,
+    if pending:  # the last, partial window (a run that stopped early)
+        curve.append([seen, sum(pending) / len(pending)])
+    trained = seen
+    return {"status": status, "steps": done, "steps_planned": steps, "tokens": trained, "wall_s": wall,
             "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
             "aux_curve": [{"tokens": seen, "grad_norm": float(norm), **{k: float(v) for k, v in aux.items()}}
-                          for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": curve[-1][1] if curve else None,
+                          for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": last_loss,
             "peak_mem_mb": memory.peak_alloc}
 
 
