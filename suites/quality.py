@@ -3,7 +3,7 @@ token budget and seeds, then scored on the same held-out text (harness.tasks.cor
 `synthetic` part, every model trained on each synthetic task and probed for accuracy against
 sequence length (harness.tasks.synthetic). The other parts: `lr_sweep` (every entry at each of
 `lr_sweep`'s rates, scored on the validation split only; the chosen rates go to `lr_by_model`),
-`features` (`feature_models`, the swarm's features against swarm-5, at the last size) and
+`features` (`feature_models`, the swarm's features against swarm-5, at `feature_size`) and
 `calibration` (suites.quality_calibration: the synthetic tasks at published settings). With
 `sizes`, every entry runs at each size, whose overrides apply to all entries before their own.
 
@@ -75,7 +75,8 @@ class QualityParams:
     lr_by_model: Optional[dict] = None  # label or model name -> learning rate (else `lr`)
     lr_sweep: list[float] = field(default_factory=list)  # the lr_sweep part: these rates, scored on val only
     lr_sweep_tokens: Optional[int] = None  # its token budget per run
-    feature_models: list[dict] = field(default_factory=list)  # the features part: entries as `models`, at the last size
+    feature_models: list[dict] = field(default_factory=list)  # the features part: entries as `models`
+    feature_size: Optional[str] = None  # the label in `sizes` the features part runs at; None: the last
     calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
     calibration_seeds: Optional[list[int]] = None  # its seeds
     calibration_only: list[str] = field(default_factory=list)  # run only these "<setting>" or "<setting>/<label>"
@@ -143,6 +144,17 @@ def _sizes(params: QualityParams) -> list[tuple[str | None, dict]]:
     return out
 
 
+def _feature_size(params: QualityParams) -> list[tuple[str | None, dict]]:
+    """[(size label, overrides)] of the size the features part runs at."""
+    sizes = _sizes(params)
+    if params.feature_size is None:
+        return sizes[-1:]
+    labels = [label for label, _ in sizes]
+    require(params.feature_size in labels,
+            f"suite.feature_size={params.feature_size!r} is not a size; valid: {', '.join(map(str, labels))}")
+    return [sizes[labels.index(params.feature_size)]]
+
+
 def _lr(params: QualityParams, label: str, model: str) -> float:
     chosen = params.lr_by_model or {}
     lr = chosen.get(label, chosen.get(model, params.lr))
@@ -154,7 +166,7 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     """The corpus runs: every entry at every size and seed; with `sweep`, the learning-rate sweep
     instead: every entry at the first size, first seed and each suite.lr_sweep rate, scored on
     the validation split only (the test split never chooses a setting); with `features`, the
-    entries of suite.feature_models at the last size and every seed."""
+    entries of suite.feature_models at suite.feature_size (default: the last) and every seed."""
     for key in ("train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
     for key in ("train_tokens", "batch_size", "context", "eval_every", "eval_tokens", "test_tokens"):
@@ -172,7 +184,7 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     manifest = load_manifest(corpus)
     codec = tokenizer.load(corpus, params.tokenizer)
     domains = sorted(manifest["domains"])
-    sizes = _sizes(params)[:1] if sweep else _sizes(params)[-1:] if features else _sizes(params)
+    sizes = _sizes(params)[:1] if sweep else _feature_size(params) if features else _sizes(params)
     require(not features or params.feature_models, "suite.parts has features but suite.feature_models is empty")
     points = []
     for seed in params.seeds[:1] if sweep else params.seeds:

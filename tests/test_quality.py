@@ -3,6 +3,7 @@ were built for, training records learning curves, evaluation scores every domain
 is recorded, a changed corpus refused, capacity limits lifted only while scoring."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -135,6 +136,8 @@ def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_sa
     assert {(c["size"], c["seed"], c["train_tokens"]) for c in sweep} == {("d32", 0, 1024)}  # first size and seed
     features = [p.config for p in points if p.config["label"] == "swarm gate=attention"]
     assert {(c["size"], c["seed"]) for c in features} == {("d64", 0), ("d64", 1)}  # the last size, every seed
+    at_d32, _ = build_points(dataclasses.replace(sized, parts=["features"], feature_size="d32"), CPU)
+    assert {(p.config["size"], p.config["seed"]) for p in at_d32} == {("d32", 0), ("d32", 1)}
     rows = run_sweep([Point(sweep[0], limit(300.0))], str(tmp_path / "store"), progress=False)
     assert rows[0]["status"] == "ok", rows[0].get("error")
     (record,) = [r for _, r in results.iter_records(tmp_path / "store")]
@@ -154,3 +157,6 @@ def test_impossible_sizes_and_rates_are_one_line_errors(sources):  # noqa: F811
         build_points(params(sources.out, parts=["lr_sweep"], lr_sweep=[], lr_sweep_tokens=1024), CPU)
     with pytest.raises(UserError, match="feature_models"):
         build_points(params(sources.out, parts=["features"]), CPU)
+    with pytest.raises(UserError, match="feature_size='d512' is not a size; valid: d32"):
+        build_points(params(sources.out, parts=["features"], sizes=[{"label": "d32", "overrides": {}}],
+                            feature_size="d512", feature_models=[{"model": "mamba"}]), CPU)
