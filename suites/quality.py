@@ -36,7 +36,7 @@ from suites.quality_calibration import CalibrationBudget, calibration_points
 
 SWARMS = ("swarm", "transformer_swarm")
 KEEPABLE = SWARMS + ("transformer",)  # save_pretrained: models.swarm.hf_swarm, or the Transformer's LlamaForCausalLM
-ENTRY_KEYS = {"model", "label", "overrides", "match", "by", "target"}
+ENTRY_KEYS = {"model", "label", "overrides", "match", "by", "target", "baseline"}  # baseline: feature_models only
 PARTS = ("corpus", "synthetic", "lr_sweep", "features", "calibration")
 
 
@@ -255,7 +255,7 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
 
 def write_report(params: QualityParams, store: str) -> None:
     """Print the bpb and synthetic-accuracy tables and write them to <store>/<suite>/report.md."""
-    for line in quality_report.write(Path(store) / params.name, params.calibration):
+    for line in quality_report.write(Path(store) / params.name, params.calibration, params.feature_models):
         print(line)
 
 

@@ -277,3 +277,17 @@ def test_adaptive_depth_needs_better_bits_per_byte_without_more_encoders():
     costlier = cheaper.assign(test_k_mean=[2.6, 2.6, 2.0, 2.0])
     finding = features.adaptive_depth(costlier)
     assert finding.verdict == "inconclusive" and "more encoders per chunk" in finding.detail
+    # records from before test_k_mean: a fixed-k swarm scored without capacity drops uses exactly top_k
+    older = cheaper.assign(test_k_mean=[1.8, 1.8, None, None], **{"model.top_k": [3, 3, 2, 2],
+                                                                  "model.routing_threshold": [0.6, 0.6, None, None]})
+    assert "1.80 against 2.00" in features.adaptive_depth(older).detail
+
+
+@pytest.mark.parametrize("attention_bpbs, verdict", [((1.6, 1.6), "supported"), ((1.8, 1.75), "refuted"),
+                                                     ((1.6, 1.75), "inconclusive")])
+def test_error_correction_pairs_attention_fusion_with_the_gate(attention_bpbs, verdict):
+    df = pd.DataFrame([quality_row(features.ATTENTION_FUSION, bpb, seed=s) | {"point_id": f"a{s}"}
+                       for s, bpb in enumerate(attention_bpbs)]
+                      + [quality_row(features.GATE_FUSION, 1.7, seed=s) | {"point_id": f"g{s}"} for s in range(2)])
+    finding = features.error_correction(df)
+    assert finding.verdict == verdict and "seed 1" in finding.detail

@@ -2,7 +2,9 @@
 quality run writes next to its records (`<results_dir>/quality/report.md`):
 
 - held-out bits per byte per domain, one row per (model, seed) corpus run;
-- synthetic-task accuracy per evaluation length, one row per (task, model, seed).
+- synthetic-task accuracy per evaluation length, one row per (task, model, seed);
+- the calibration table (harness.analysis.calibration_report) and the swarm's features against
+  their baselines (harness.analysis.features_report).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from harness.analysis import calibration_report
+from harness.analysis import calibration_report, features_report
 from harness.quality.synthetic_tasks import TASKS
 from harness.store import results
 from harness.store.schema import OK
@@ -104,9 +106,10 @@ def _markdown(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-")
 
 
-def write(store: str | Path, calibration: list[dict] | None = None) -> list[str]:
+def write(store: str | Path, calibration: list[dict] | None = None, feature_models: list[dict] | None = None) -> list[str]:
     """Write `<store>/report.md` from the records in `store` (one suite's directory), with the
-    calibration table against `calibration` (suite.calibration); its lines."""
+    calibration table against `calibration` (suite.calibration) and the features table of
+    `feature_models` (suite.feature_models; both default to what conf ships); its lines."""
     store = Path(store)
     records = [r for _, r in results.iter_records(store) if r.get("status") == OK]
     lines = calibration_report.lines(records, calibration if calibration is not None else
@@ -119,6 +122,7 @@ def write(store: str | Path, calibration: list[dict] | None = None) -> list[str]
                   _markdown(bpb.sort_values(["size", "mean bpb", "seed"]).drop(columns=["corpus", "tokenizer"])), "",
                   f"Corpus {', '.join(bpb['corpus'].dropna().unique())}; tokenizer "
                   f"{', '.join(bpb['tokenizer'].dropna().unique())}.", ""]
+    lines += features_report.write_lines(store, records, feature_models)
     sweep = lr_sweep_table(records)
     if not sweep.empty:
         lines += ["## Learning-rate sweep (validation split; * the best per model)", "", _markdown(sweep), ""]

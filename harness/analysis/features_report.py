@@ -1,0 +1,119 @@
+"""The swarm's features against their baselines: the features part of `suite=quality`
+(conf/suite/quality.yaml, `feature_models`, each entry naming its `baseline`).
+
+Per feature and size: held-out bpb of the variant and its baseline paired per seed (the same
+tokens, seeds and scoring), and what the feature costs: parameters and fp32 weight memory,
+encoders per chunk on test text, and forward latency where `suite=scaling` records of exactly
+the trained model config exist (same batch and context; capacity limit ignored, since scoring
+runs without one), the median over processes with their range.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from harness.store import results
+from harness.structured import CONF_DIR
+
+UNTIMED_KEYS = {"capacity_factor"}  # scoring lifts the capacity limit; suite=scaling times without one
+
+
+def shipped_feature_models() -> list[dict]:
+    """suite.feature_models as conf/suite/quality.yaml ships it; [] where no conf is found."""
+    from omegaconf import OmegaConf
+
+    path = CONF_DIR / "suite" / "quality.yaml"
+    return (OmegaConf.to_container(OmegaConf.load(path)).get("feature_models") or []) if path.exists() else []
+
+
+def _timing_key(model: str, model_config: dict, batch_size: int, seq_len: int) -> tuple:
+    config = tuple(sorted((k, repr(v)) for k, v in model_config.items() if k not in UNTIMED_KEYS))
+    return model, config, batch_size, seq_len
+
+
+def forward_latency(timings: Iterable[dict]) -> dict[tuple, list[float]]:
+    """suite=scaling forward records -> {timing key: each process's median latency (ms)}."""
+    out: dict[tuple, list[float]] = {}
+    for record in timings:
+        config = record.get("config") or {}
+        latency = record.get("latency_ms") or {}
+        if record.get("status") != "ok" or config.get("mode") != "forward" or latency.get("median") is None:
+            continue
+        key = _timing_key(config["model"], config.get("model_config") or {}, config.get("batch_size"),
+                          config.get("seq_len"))
+        out.setdefault(key, []).append(float(latency["median"]))
+    return out
+
+
+def _runs(records: Iterable[dict]) -> pd.DataFrame:
+    rows = []
+    for record in records:
+        q, config = record.get("quality"), record.get("config") or {}
+        if not (isinstance(q, dict) and q.get("test")) or (q.get("eval_capacity") or "unlimited") != "unlimited":
+            continue
+        model_config = config.get("model_config") or {}
+        routing = q.get("routing") or {}
+        fixed_k = not model_config.get("routing_threshold") and "top_k" in model_config
+        rows.append({"label": config.get("label", config.get("model")), "size": config.get("size", "-"),
+                     "seed": config.get("seed"), "bpb": q.get("test_bpb_mean"),
+                     "params total": (record.get("model_info") or {}).get("params_total"),
+                     "k": routing.get("k_mean", model_config["top_k"] if fixed_k else None),
+                     "timing key": _timing_key(config.get("model"), model_config, config.get("batch_size"),
+                                               config.get("seq_len"))})
+    return pd.DataFrame(rows)
+
+
+def _latency(latency: dict[tuple, list[float]], key: tuple) -> str:
+    values = sorted(latency.get(key) or [])
+    if not values:
+        return "-"
+    median = pd.Series(values).median()
+    return f"{median:.2f} [{values[0]:.2f}, {values[-1]:.2f}] ({len(values)})"
+
+
+def table(records: Iterable[dict], feature_models: list[dict], timings: Iterable[dict] = ()) -> pd.DataFrame:
+    """One row per feature variant and size that has at least one seed paired with its baseline."""
+    runs = _runs(records)
+    if runs.empty:
+        return pd.DataFrame()
+    latency = forward_latency(timings)
+    rows = []
+    for entry in feature_models:
+        variant, baseline = entry.get("label", entry.get("model")), entry.get("baseline")
+        if not baseline:
+            continue
+        for size, group in runs[runs["label"].isin([variant, baseline])].groupby("size", sort=True):
+            mine = group[group["label"] == variant].drop_duplicates("seed").set_index("seed")
+            base = group[group["label"] == baseline].drop_duplicates("seed").set_index("seed")
+            seeds = mine.index.intersection(base.index)
+            if seeds.empty:
+                continue
+            delta = mine.loc[seeds, "bpb"] - base.loc[seeds, "bpb"]
+            rows.append({
+                "size": size, "variant": variant, "baseline": baseline, "seeds": len(seeds),
+                "bpb variant": mine.loc[seeds, "bpb"].mean(), "bpb baseline": base.loc[seeds, "bpb"].mean(),
+                "Δ bpb": f"{delta.mean():+.4f} ± {(delta.max() - delta.min()) / 2:.4f}",
+                "lower on": f"{int((delta < 0).sum())} of {len(seeds)}",
+                "params": f"{int(mine['params total'].iloc[0]):,} vs {int(base['params total'].iloc[0]):,}",
+                "weights MB (fp32)": f"{mine['params total'].iloc[0] * 4 / 1e6:.1f} vs "
+                                     f"{base['params total'].iloc[0] * 4 / 1e6:.1f}",
+                "encoders/chunk": f"{mine['k'].mean():.2f} vs {base['k'].mean():.2f}"
+                                  if mine["k"].notna().any() and base["k"].notna().any() else "-",
+                "forward ms variant": _latency(latency, mine["timing key"].iloc[0]),
+                "forward ms baseline": _latency(latency, base["timing key"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def write_lines(store: Path, records: list[dict], feature_models: list[dict] | None = None) -> list[str]:
+    """The report's features section; suite=scaling records are read from `<store>/../scaling`."""
+    scaling = store.parent / "scaling"
+    timings = [r for _, r in results.iter_records(scaling)] if scaling.is_dir() else []
+    features = table(records, shipped_feature_models() if feature_models is None else feature_models, timings)
+    if features.empty:
+        return []
+    return ["## The swarm's features against their baselines (paired per seed; Δ = variant - baseline)", "",
+            "Forward latency: median over processes [range] (processes), suite=scaling at the trained config, "
+            "batch and context; '-' where not timed.", "",
+            features.to_markdown(index=False, floatfmt=".3f"), ""]
