@@ -84,17 +84,20 @@ def test_mamba2_swarm_on_triton_matches_its_reference():
 
 @pytest.mark.parametrize("encoder_type", ["mamba", "mamba2"])
 def test_stateful_swarm_on_cuda_matches_its_reference(encoder_type):
-    """Carried states through mamba-ssm's chunked SSD (initial_states) for Mamba-2 encoders; Mamba-1
-    encoders carry theirs through the reference scan on any device."""
+    """The forward's concatenated sequences through mamba-ssm's kernels against the reference scans;
+    the prefill's position-by-position loop carries states through mamba-ssm's chunked SSD
+    (initial_states) for Mamba-2 encoders and through the reference scan for Mamba-1."""
     from models.swarm import SwarmConfig, SwarmLM
 
     torch.manual_seed(0)
     cfg = dict(vocab_size=512, d_model=128, n_encoders=12, top_k=2, chunk_len=64, encoder_type=encoder_type,
-               pool_backend="loop", n_head=4, stateful_encoders=True)
+               pool_backend="loop" if encoder_type == "mamba2" else "auto", n_head=4, stateful_encoders=True)
     fast = SwarmLM(SwarmConfig(**cfg)).cuda().eval()
     ref = SwarmLM(SwarmConfig(**cfg, backend="reference")).cuda().eval()
     ref.load_state_dict(fast.state_dict())
     idx = torch.randint(0, 512, (2, 256), device="cuda")
     with torch.no_grad():
         assert _rel(fast(idx)[0], ref(idx)[0]) < 1e-3
-    assert fast.kernel_backend().startswith("encoders=stateful-loop")
+        assert fast.kernel_backend().startswith("encoders=stateful-concatenated")
+        assert _rel(fast._encode(idx, encoder_table=True), ref._encode(idx)) < 1e-3
+        assert fast.kernel_backend().startswith("encoders=stateful-loop")

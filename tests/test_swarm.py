@@ -278,6 +278,33 @@ def test_a_stateful_encoder_continues_across_chunks_as_over_one_long_chunk(encod
         assert not torch.allclose(swarm(**kw)(idx)[0], whole(idx)[0], atol=1e-3)  # stateless resets at 8
 
 
+@pytest.mark.parametrize("variant", ["mamba-stateful", "mamba-stateful-drops", "mamba2-stateful", "mamba-stateful-loop",
+                                     "mamba-stateful-dynamic-k"])
+def test_stateful_concatenated_sequences_equal_the_position_by_position_reference(variant):
+    """The forward's fast path (each encoder's chunks of a row as one sequence) against the loop
+    that carries every state chunk position by chunk position: same outputs, same gradients."""
+    extra = {"mamba-stateful-loop": dict(stateful_encoders=True, pool_backend="loop"),
+             "mamba-stateful-dynamic-k": dict(stateful_encoders=True, top_k=4, routing_threshold=0.6)}
+    model = swarm(**{**VARIANTS.get(variant, {}), **extra.get(variant, {})}).eval()
+    idx = torch.randint(0, VOCAB, (4, 40))  # 5 chunks of 8
+    weights = torch.randn(4, 40, model.cfg.d_model)
+
+    def encoded_and_grads(encoder_table: bool):
+        model.zero_grad()
+        h = model._encode(idx, encoder_table=encoder_table)
+        (h * weights).sum().backward()
+        return h.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    fast, fast_grads = encoded_and_grads(False)
+    assert model.encoders.last_dispatch["pool"].startswith("stateful-concatenated")
+    reference, reference_grads = encoded_and_grads(True)
+    assert model.encoders.last_dispatch["pool"].startswith("stateful-loop")
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+    assert fast_grads.keys() == reference_grads.keys() and fast_grads
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], reference_grads[name], rtol=1e-3, atol=1e-5, msg=name)
+
+
 def test_stateful_encoders_need_recurrent_encoders():
     with pytest.raises(ValueError, match="stateful_encoders needs recurrent encoders"):
         swarm(stateful_encoders=True, encoder_type="transformer")

@@ -16,7 +16,7 @@ from harness.analysis.claims import Claim, Finding, conditions, not_measured
 from harness.analysis.claims_quality import by_size_seed, quality_rows
 from harness.analysis.claims_rows import SRC
 
-STATEFUL, STATELESS = "mamba2_swarm-5 stateful", "mamba2_swarm-5"
+STATEFUL, STATELESS = "swarm-5 stateful", "swarm-5"
 DYNAMIC_K, FIXED_K = "swarm-5 top-p 0.6 k<=3", "swarm-5"
 ATTENTION_FUSION, GATE_FUSION = "swarm-5 fusion=attention", "swarm-5"
 
@@ -92,7 +92,7 @@ def adaptive_depth(df: pd.DataFrame) -> Finding:
 CLAIMS = [
     Claim("stateful_routing", "Stateful Routing: Encoders maintain context across routing decisions", f"{SRC}:71",
           "encoders that carry state from one routed chunk to the next, read as: it improves held-out bpb",
-          "suite=quality suite.parts=[features]: mamba2_swarm-5 with stateful_encoders=true against mamba2_swarm-5",
+          "suite=quality suite.parts=[features]: swarm-5 with stateful_encoders=true against swarm-5",
           "lower bpb than the stateless swarm on every size and seed: supported; on none: refuted; else inconclusive",
           stateful_routing),
     Claim("adaptive_depth", "Adaptive Depth: Route complex tokens through more encoders", f"{SRC}:103",

@@ -153,7 +153,7 @@ class SwarmLM(LanguageModel):
                 layer.mixer.out_proj.weight /= math.sqrt(cfg.decoder_layers)
         self.last_routing: routing.Routing | None = None
         self.last_aux: dict[str, Tensor] = {}
-        self.last_encoder_table: list = []  # stateful encoders: every (row, encoder) state after the last forward
+        self.last_encoder_table: list = []  # stateful encoders: every (row, encoder) state after the last prefill
 
     # ---- forward -------------------------------------------------------------------------
     def forward(self, idx: Tensor, targets: Tensor | None = None, domain_labels: Tensor | None = None,
@@ -181,8 +181,10 @@ class SwarmLM(LanguageModel):
     def _head(self, h: Tensor) -> Tensor:
         return self.lm_head(self.norm_f(h))  # (..., d) -> (..., V)
 
-    def _encode(self, idx: Tensor) -> Tensor:
-        """Embed, route, run the chosen encoders and fuse: idx (B, L) -> (B, L, d), before the decoder."""
+    def _encode(self, idx: Tensor, encoder_table: bool = False) -> Tensor:
+        """Embed, route, run the chosen encoders and fuse: idx (B, L) -> (B, L, d), before the decoder.
+        Stateful encoders with `encoder_table` run chunk position by chunk position and keep every
+        (row, encoder) state in `last_encoder_table` (prefill); else as concatenated sequences."""
         batch, seq_len = idx.shape
         lc, k = self.cfg.chunk_len, self.cfg.top_k
         n_chunks = -(-seq_len // lc)
@@ -191,9 +193,11 @@ class SwarmLM(LanguageModel):
         r = self.router(chunks)  # M = C*B chunks, chunk-major
         inputs = chunks.transpose(0, 1).flatten(0, 1)  # (M, Lc, d)
 
-        if self.cfg.stateful_encoders:
+        if self.cfg.stateful_encoders and encoder_table:
             table = self.encoders.init_state(batch, self.cfg.n_encoders, x.device, x.dtype)
             slots, self.last_encoder_table = stateful.stateful_slots(self.encoders, inputs, r, batch, table)
+        elif self.cfg.stateful_encoders:
+            slots = stateful.concatenated_slots(self.encoders, inputs, r, batch)
         else:
             item, slot = torch.nonzero(r.keep, as_tuple=True)  # kept assignments (A,)
             experts = r.experts[item, slot]
@@ -239,7 +243,7 @@ class SwarmLM(LanguageModel):
         state = self.init_state(batch)
         logits = None
         if whole:
-            h = self._encode(idx[:, :whole])  # (B, whole, d)
+            h = self._encode(idx[:, :whole], encoder_table=True)  # (B, whole, d)
             h, state["decoder"] = prefill_layers(self.decoder, h)
             logits = self.lm_head(self.norm_f(h[:, -1]))
             last_chunk = self.embedding(idx[:, whole - self.cfg.chunk_len:whole])  # (B, Lc, d)

@@ -5,8 +5,15 @@ The design document says encoders "maintain context across routing decisions"; t
 swarm resets every encoder at each chunk. Here an encoder's final state on chunk j of a row
 (its conv window and SSM state, per layer) becomes its initial state the next time the router
 sends it a chunk of that row. The state only moves forward in time, so the model stays causal.
-Execution is the per-encoder loop of the Mamba pools (models.swarm.mamba_pool, mamba2_pool),
-one chunk position after another, since each position waits for the states of the ones before.
+
+Two executions of the same computation:
+- `concatenated_slots`, the forward's: every forward starts from zero states, so the chunks one
+  encoder takes in one row, in order, are a single sequence for it; each (encoder, row) sequence
+  runs through the pool's ordinary forward (grouped kernels, no initial states), right-padded
+  to the longest, which a causal encoder never lets reach a real position;
+- `stateful_slots`, the reference and the prefill's (it also returns every state, which
+  generation continues from): the per-encoder loop of the Mamba pools (models.swarm.mamba_pool,
+  mamba2_pool), one chunk position after another, each waiting for the states of the ones before.
 """
 from __future__ import annotations
 
@@ -36,6 +43,33 @@ def run_stateful(pool, h: Tensor, experts: Tensor, states: list[tuple[Tensor, Te
         outputs.append(x)
         start = end
     return torch.cat(outputs), [(torch.cat(c), torch.cat(s)) for c, s in finals]
+
+
+def concatenated_slots(pool, inputs: Tensor, r, batch: int) -> Tensor:
+    """stateful_slots from zero states, without the states: inputs (M = C*B, Lc, d) chunk-major,
+    routing `r` of the M chunks -> slots (M, k, Lc, d) (unkept slots hold the identity)."""
+    n_items, k = r.experts.shape
+    lc, d = inputs.shape[1:]
+    slots = inputs[:, None].expand(-1, k, -1, -1).clone()
+    item, slot = torch.nonzero(r.keep, as_tuple=True)  # kept assignments (A,)
+    if item.numel() == 0:
+        return slots
+    experts = r.experts[item, slot]
+    position, row = item // batch, item % batch  # chunk-major: item = position * B + row
+    pair = experts * batch + row  # one sequence per (encoder, row), numbered in encoder order
+    order = (pair * (n_items // batch) + position).argsort()  # by encoder, row, then chunk position
+    item, slot, pair = item[order], slot[order], pair[order]
+    pairs, counts = pair.unique_consecutive(return_counts=True)  # (S,) sequences, their chunk counts
+    sequence = torch.repeat_interleave(torch.arange(len(pairs), device=item.device), counts)  # (A,)
+    ordinal = torch.arange(len(item), device=item.device) - (counts.cumsum(0) - counts)[sequence]
+    longest = int(counts.max())
+    packed = inputs.new_zeros(len(pairs), longest, lc, d)  # (S, T, Lc, d), zeros after each sequence
+    packed[sequence, ordinal] = inputs[item]
+    encoded = pool(packed.view(len(pairs), longest * lc, d), pairs // batch).view(len(pairs), longest, lc, d)
+    slots[item, slot] = encoded[sequence, ordinal].to(slots.dtype)
+    pool.last_dispatch = {**pool.last_dispatch, "pool": f"stateful-concatenated+{pool.last_dispatch.get('pool')}",
+                          "chunks": len(item), "sequences": len(pairs), "longest": longest}
+    return slots
 
 
 def stateful_slots(pool, inputs: Tensor, r, batch: int, table: list[tuple[Tensor, Tensor]]):
