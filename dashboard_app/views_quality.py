@@ -1,6 +1,6 @@
 """The Quality view: held-out bits per byte of `suite=quality` as a heatmap per corpus (model x
 domain, mean ± half the seed range, the best per domain starred) with the per-seed table beside it,
-synthetic-task accuracy against length, and learning curves (corpus training, synthetic
+synthetic-task accuracy against length, the calibration and features tables, and learning curves (corpus training, synthetic
 tasks, fixed-seed runs) with run selection and smoothing. Cached like dashboard_app.views;
 harness.analysis.quality_report is imported when the view is first shown (it imports torch,
 for the synthetic tasks' chance levels)."""
@@ -36,6 +36,16 @@ def _calibration(sel: Selection) -> pd.DataFrame:
 
     records = cache.records_of(sel, cache.selected(sel))
     return calibration_report.table(records, calibration_report.published_settings())
+
+
+@_cached
+def _features(sel: Selection) -> pd.DataFrame:
+    """The swarm's features against their baselines (harness.analysis.features_report); forward
+    latency from the selected suite=scaling records of the same configs."""
+    from harness.analysis import features_report
+
+    records = cache.records_of(sel, cache.selected(sel))
+    return features_report.table(records, features_report.shipped_feature_models(), records)
 
 
 @_shared
@@ -92,6 +102,13 @@ def quality(sel: Selection) -> None:
                    "(the published accuracy inside our 95% Wilson interval); 'steps' ran of 'paper steps', and why "
                    "training stopped (suites/quality_calibration.py).")
         st.dataframe(calibration, hide_index=True)
+    features = _features(sel)
+    if not features.empty:
+        st.subheader("the swarm's features against their baselines")
+        st.caption("suite=quality suite.parts=[features]: each variant trained at its baseline's budget, paired per "
+                   "seed (Δ = variant - baseline, mean ± half the range); weights at fp32; forward latency where "
+                   "suite=scaling timed the same config ('-': not timed).")
+        st.dataframe(features, hide_index=True)
     if not curves.empty:
         _curves(sel, curves)
 

@@ -74,7 +74,8 @@ def test_task_options_set_the_vocabulary_and_the_answers():
 
 def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     def record(accuracy, scored=200, label="m"):
-        return {"config": {"calibration": "s", "label": label, "paper_steps": 10},
+        return {"config": {"calibration": "s", "label": label, "paper_steps": 10, "train_lengths": [64],
+                           "synthetic_task": "induction_heads", "stop_accuracy": 0.99},
                 "synthetic": {"accuracy": {"64": {"accuracy": accuracy, "scored": scored}},
                               "training": {"steps": 10, "status": "converged"}}}
 
@@ -82,7 +83,8 @@ def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     table = calibration_report.table([record(1.0), record(1.0), record(0.9, label="n")], settings)
     by_model = table.set_index("model")
     assert by_model.loc["m", "reproduces"] == "yes" and by_model.loc["m", "answers"] == 400
-    assert by_model.loc["n", "reproduces"] == "no"
+    assert by_model.loc["n", "reproduces"] == "no" and by_model.loc["m", "why"] == ""
+    assert by_model.loc["n", "why"].startswith("convergence rule: the stop rule (accuracy >= 0.99 at length 64)")
     one_miss = calibration_report.table([record(0.9975, scored=400)], settings)  # 399 of 400 is not "perfect"
     assert one_miss.set_index("model").loc["m", "reproduces"] == "no"
     capped = record(1.0) | {"config": {"calibration": "s", "label": "m", "steps": 500, "max_wall_s": 60.0}}
@@ -91,3 +93,22 @@ def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     low, high = calibration_report.wilson(100, 200)
     assert low < 0.5 < high and high - low == pytest.approx(0.137, abs=0.002)
     assert json.dumps(table.to_dict("records"))  # plain values, for the report
+
+
+def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
+    def record(status, probes, final, train=64, shared=None):
+        return {"config": {"calibration": "s", "label": "m", "paper_steps": 1000, "train_lengths": [train],
+                           "synthetic_task": "induction_heads", "task_options": {"alphabet": 14}, "stop_accuracy": 0.99},
+                "env": {"gpu_shared_by": shared} if shared else {},
+                "synthetic": {"accuracy": {str(train): {"accuracy": final, "scored": 128},
+                                           "1024": {"accuracy": 0.3, "scored": 128}},
+                              "training": {"steps": 100, "status": status,
+                                           "val_curve": [[i, {"accuracy": a}] for i, a in enumerate(probes)]}}}
+
+    rising = calibration_report.why([record("time_cap", [0.07, 0.2, 0.4, 0.6], 0.7, shared=4)], 64)
+    assert rising == ("budget: stopped by the wall-clock cap at 100 of the paper's 1,000 steps (10.0%); accuracy at "
+                      "length 64 0.07 -> 0.70 (chance 0.071), still rising; the GPU shared by 4 processes")
+    assert calibration_report.why([record("ok", [0.4, 0.5, 0.5, 0.5], 0.5)], 64).endswith("0.40 -> 0.50 (chance 0.071), flat")
+    assert "still at chance" in calibration_report.why([record("time_cap", [0.07, 0.08, 0.06], 0.07)], 64)
+    assert calibration_report.why([record("converged", [0.5, 1.0], 1.0)], 1024).startswith(
+        "extrapolation, 16x the training length: the stop rule (accuracy >= 0.99 at length 64) ended training at 100")

@@ -4,8 +4,9 @@ published figure (suites.quality_calibration), one row per setting, model and ev
 A row reproduces when the published accuracy lies inside the 95% Wilson interval of ours (the
 answers of every seed pooled): our evaluation scores a few hundred answers, so its own sampling
 error, not the paper's printed precision, bounds what "the same" can mean. Every row also says
-how many of the paper's steps ran and why training stopped, the first suspect when a row does
-not reproduce.
+how many of the paper's steps ran and why training stopped, and a row that does not reproduce
+carries its measured reason (`why`): how far training went against the paper's budget, what
+the accuracy at the training length did on the way there, and how many processes shared the GPU.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from harness.quality.synthetic_tasks import TASKS
 from harness.structured import CONF_DIR
 
 Z95 = 1.959964
@@ -45,6 +47,45 @@ def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
             out[(s["name"], m["label"])] = {"as": m.get("published_as", ""),
                                             "figures": {int(k): float(v) for k, v in (m.get("published") or {}).items()}}
     return out
+
+
+def _probes(record: dict, train: int) -> list[float]:
+    """Accuracy at the training length: every probe during training, then the final evaluation."""
+    synthetic = record["synthetic"]
+    final = (synthetic.get("accuracy") or {}).get(str(train))
+    return ([point[1]["accuracy"] for point in synthetic["training"].get("val_curve") or []]
+            + ([final["accuracy"]] if final else []))
+
+
+def why(recs: list[dict], length: int) -> str:
+    """What the runs measured about a row that does not reproduce: converged runs stopped at the
+    convergence rule (past their training length, they extrapolate); the others ran out of
+    budget, with the accuracy at the training length from the first probe to the final
+    evaluation, rising, flat or still at chance."""
+    config = recs[0]["config"]
+    train, paper = max(config["train_lengths"]), config.get("paper_steps")
+    trainings = [r["synthetic"]["training"] for r in recs]
+    steps = max(t["steps"] for t in trainings)
+    share = f"{steps:,} of the paper's {paper:,} steps ({steps / paper:.1%})" if paper else f"{steps:,} steps"
+    if all(t["status"] == "converged" for t in trainings):
+        rule = f"the stop rule (accuracy >= {config.get('stop_accuracy')} at length {train}) ended training at {share}"
+        if length > train:
+            return f"extrapolation, {length / train:g}x the training length: {rule}; the paper trained on"
+        return f"convergence rule: {rule}; the paper trained on"
+    curves = [c for c in (_probes(r, train) for r in recs) if c]
+    if not curves:
+        return f"budget: stopped at {share}, no accuracy at the training length recorded"
+    chance = 1 / TASKS[config["synthetic_task"]].configured(config.get("task_options")).answers
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    second_half = mean([c[-1] - c[len(c) // 2] for c in curves])  # the gain over the run's second half
+    trend = ("still at chance" if max(max(c) for c in curves) < chance + 0.05
+             else "still rising" if second_half > 0.02 else "flat")
+    caps = {"time_cap": "the wall-clock cap", "ok": "the step cap", "diverged": "divergence"}
+    stopped = " and ".join(sorted({caps.get(t["status"], t["status"]) for t in trainings}))
+    shared = max(int((r.get("env") or {}).get("gpu_shared_by") or 1) for r in recs)
+    return (f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
+            f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
+            + (f"; the GPU shared by {shared} processes" if shared > 1 else ""))
 
 
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
@@ -79,7 +120,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "published": figure, "ours": ours if n else None,
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
-                         "paper steps": (recs[0].get("config") or {}).get("paper_steps"), "stopped": stopped})
+                         "paper steps": (recs[0].get("config") or {}).get("paper_steps"), "stopped": stopped,
+                         "why": why(recs, length) if verdict == "no" else ""})
     return pd.DataFrame(rows)
 
 
@@ -92,5 +134,5 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
                "(the published accuracy inside our 95% Wilson interval).")
     return ["## Calibration: ours against published results", "", summary,
             "'stopped': converged (reached stop_accuracy at the training length), time_cap (the wall-clock cap), "
-            "ok (the step cap); 'steps' per seed.", "",
+            "ok (the step cap); 'steps' per seed; 'why': what the runs measured about a row that does not reproduce.", "",
             calibration.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-"), ""]
