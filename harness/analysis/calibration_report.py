@@ -85,7 +85,7 @@ def why(recs: list[dict], length: int) -> str:
     shared = max(int((r.get("env") or {}).get("gpu_shared_by") or 1) for r in recs)
     return (f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
-            + (f"; the GPU shared by {shared} processes" if shared > 1 else ""))
+            + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else ""))
 
 
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
