@@ -24,7 +24,8 @@ def _timed(config: dict, point_config: dict, median_ms: float, batch_size: int |
     params = scaling.ScalingParams(name="scaling", modes=["forward"], batch_size=batch_size or point_config["batch_size"],
                                    warmup=1, iters=2, max_time_s=1.0, energy_min_s=0.0, timeout_s=60.0)
     point = measurement_point(params, CPU, "swarm", config, "forward", point_config["seq_len"], None, "t")
-    return {"status": "ok", "config": point.config, "latency_ms": {"median": median_ms}}
+    return {"status": "ok", "config": point.config, "latency_ms": {"median": median_ms},
+            "model_info": {"extra": {"routing": {"k_mean": 1.0}}}}
 
 
 def test_variants_pair_with_their_baseline_and_take_the_latency_of_their_exact_config(sources):  # noqa: F811
@@ -46,7 +47,7 @@ def test_variants_pair_with_their_baseline_and_take_the_latency_of_their_exact_c
     (row,) = features_report.table(records, [ATTENTION], timings).to_dict("records")
     assert (row["variant"], row["baseline"], row["seeds"], row["lower on"]) == ("swarm fusion=attention", "swarm", 2, "1 of 2")
     assert row["Δ bpb"] == "-0.0500 ± 0.1500"
-    assert row["forward ms variant"] == "6.00 [5.00, 7.00] (2)" and row["forward ms baseline"] == "-"
+    assert row["forward ms variant"] == "6.00 [5.00, 7.00] (2) at 1.00 encoders/chunk" and row["forward ms baseline"] == "-"
 
 
 def test_no_pair_no_row():

@@ -33,9 +33,11 @@ def _timing_key(model: str, model_config: dict, batch_size: int, seq_len: int) -
     return model, config, batch_size, seq_len
 
 
-def forward_latency(timings: Iterable[dict]) -> dict[tuple, list[float]]:
-    """suite=scaling forward records -> {timing key: each process's median latency (ms)}."""
-    out: dict[tuple, list[float]] = {}
+def forward_latency(timings: Iterable[dict]) -> dict[tuple, list[tuple[float, float | None]]]:
+    """suite=scaling forward records -> {timing key: (median latency ms, encoders per chunk) per
+    process}. The encoders per chunk are the timed model's: an untrained router's, which for
+    dynamic k is not the trained one's."""
+    out: dict[tuple, list[tuple[float, float | None]]] = {}
     for record in timings:
         config = record.get("config") or {}
         latency = record.get("latency_ms") or {}
@@ -43,7 +45,9 @@ def forward_latency(timings: Iterable[dict]) -> dict[tuple, list[float]]:
             continue
         key = _timing_key(config["model"], config.get("model_config") or {}, config.get("batch_size"),
                           config.get("seq_len"))
-        out.setdefault(key, []).append(float(latency["median"]))
+        routing = ((record.get("model_info") or {}).get("extra") or {}).get("routing") or {}
+        k = routing.get("k_mean", (config.get("model_config") or {}).get("top_k"))
+        out.setdefault(key, []).append((float(latency["median"]), k))
     return out
 
 
@@ -65,12 +69,15 @@ def _runs(records: Iterable[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _latency(latency: dict[tuple, list[float]], key: tuple) -> str:
-    values = sorted(latency.get(key) or [])
-    if not values:
+def _latency(latency: dict[tuple, list], key: tuple) -> str:
+    """Median over processes [range] (processes), at the timed encoders per chunk."""
+    timed = latency.get(key) or []
+    if not timed:
         return "-"
-    median = pd.Series(values).median()
-    return f"{median:.2f} [{values[0]:.2f}, {values[-1]:.2f}] ({len(values)})"
+    values = sorted(ms for ms, _ in timed)
+    ks = [k for _, k in timed if k is not None]
+    at = f" at {sum(ks) / len(ks):.2f} encoders/chunk" if ks else ""
+    return f"{pd.Series(values).median():.2f} [{values[0]:.2f}, {values[-1]:.2f}] ({len(values)}){at}"
 
 
 def table(records: Iterable[dict], feature_models: list[dict], timings: Iterable[dict] = ()) -> pd.DataFrame:
@@ -115,5 +122,6 @@ def write_lines(store: Path, records: list[dict], feature_models: list[dict] | N
         return []
     return ["## The swarm's features against their baselines (paired per seed; Δ = variant - baseline)", "",
             "Forward latency: median over processes [range] (processes), suite=scaling at the trained config, "
-            "batch and context; '-' where not timed.", "",
+            "batch and context, with the encoders per chunk of the timed (untrained) router; '-' where not timed.",
+            "",
             features.to_markdown(index=False, floatfmt=".3f"), ""]
