@@ -160,3 +160,70 @@ def test_impossible_sizes_and_rates_are_one_line_errors(sources):  # noqa: F811
     with pytest.raises(UserError, match="feature_size='d512' is not a size; valid: d32"):
         build_points(params(sources.out, parts=["features"], sizes=[{"label": "d32", "overrides": {}}],
                             feature_size="d512", feature_models=[{"model": "mamba"}]), CPU)
+
+
+class CutAfter:
+    """A sampler whose process is 'killed' (an exception) when it is asked for batch `n`."""
+
+    def __init__(self, sampler, n: int):
+        self.sampler, self.n, self.calls = sampler, n, 0
+
+    def batch(self, device):
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("killed")
+        return self.sampler.batch(device)
+
+    def state_dict(self):
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state):
+        self.sampler.load_state_dict(state)
+
+
+def test_a_run_cut_short_resumes_on_the_same_batches_and_ends_as_an_uncut_run(tmp_path):
+    streams = {"a": np.arange(3000) % 13, "b": np.arange(3000) % 7}
+    cfg = TrainConfig(tokens=16 * 2 * 8, batch_size=2, context=8, eval_every=5, seed=0)
+    resumable = dataclasses.replace(cfg, resume_path=str(tmp_path / "p.resume.pt"), checkpoint_every_s=0.0)
+
+    def fresh():  # a swarm: noisy gating draws from torch's RNG, which the resume must restore too
+        torch.manual_seed(0)
+        return registry.build("swarm", registry.resolve_config("swarm", "tiny", {"vocab_size": 64})), \
+            TokenSampler(streams, 8, 2, seed=0)
+
+    def val_loss(model):
+        @torch.no_grad()
+        def evaluate():
+            return {"loss": float(model(torch.arange(16)[None] % 13, torch.arange(1, 17)[None] % 13)[1])}
+        return evaluate
+
+    model, sampler = fresh()
+    uncut = train(model, sampler, cfg, torch.device("cpu"), torch.float32, val_loss(model))
+    cut_model, cut_sampler = fresh()
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cut_model, CutAfter(cut_sampler, 8), resumable, torch.device("cpu"), torch.float32, val_loss(cut_model))
+    assert (tmp_path / "p.resume.pt").exists()  # saved after step 7, the last that finished
+    resumed_model, resumed_sampler = fresh()
+    resumed = train(resumed_model, resumed_sampler, resumable, torch.device("cpu"), torch.float32,
+                    val_loss(resumed_model))
+    assert resumed["resumed_at_steps"] == [7] and "resumed_at_steps" not in uncut
+    assert (resumed["steps"], resumed["tokens"], resumed["status"]) == (uncut["steps"], uncut["tokens"], "ok")
+    assert resumed["train_curve"] == uncut["train_curve"] and resumed["val_curve"] == uncut["val_curve"]
+    for (name, a), b in zip(model.state_dict().items(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert not (tmp_path / "p.resume.pt").exists()  # removed once training ends
+
+
+def test_a_synthetic_task_sampler_resumes_on_the_batch_it_would_have_drawn():
+    from harness.quality.synthetic_batches import TaskSampler
+    from harness.quality.synthetic_tasks import TASKS
+
+    sampler = TaskSampler(TASKS["induction_heads"], [16, 32], batch_size=2, seed=3)
+    for _ in range(3):
+        sampler.batch("cpu")
+    state = sampler.state_dict()
+    expected = sampler.batch("cpu")
+    again = TaskSampler(TASKS["induction_heads"], [16, 32], batch_size=2, seed=3)
+    again.load_state_dict(state)
+    got = again.batch("cpu")
+    assert got[0].shape == (2, 32) and torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])

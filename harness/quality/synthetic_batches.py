@@ -16,6 +16,12 @@ class TaskSampler:
         self.rng = np.random.default_rng(seed)
         self.calls = 0
 
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "calls": self.calls}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state, self.calls = state["rng"], state["calls"]
+
     def batch(self, device) -> tuple[torch.Tensor, torch.Tensor, None]:
         length = self.lengths[self.calls % len(self.lengths)]
         self.calls += 1

@@ -9,14 +9,22 @@ auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or
 `stop_accuracy`, an evaluation that reaches it ends the run as `converged`. The training-loss curve
 keeps every step up to CURVE_POINTS steps and window means beyond, so a long calibration run's
 record stays small.
+
+With `resume_path`, the whole training state (weights, optimizer, sampler and RNG states, the
+curves so far, the wall time spent) is saved there every `checkpoint_every_s` seconds, written
+whole and then renamed, and a run that finds the file continues from it: a run longer than one
+process's time limit resumes where the last save left it, on the same batches, and its record
+lists the steps it resumed at (`resumed_at_steps`). The file is removed when training ends.
 Peak memory (`peak_mem_mb`) is a harness.measure.trackers.MemoryTracker around the whole run.
 """
 from __future__ import annotations
 
 import collections
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
@@ -47,6 +55,8 @@ class TrainConfig:
     seed: int = 0
     steps: Optional[int] = None  # a fixed step count instead (synthetic tasks, whose lengths vary)
     stop_accuracy: Optional[float] = None  # end as `converged` once an evaluation's accuracy reaches it (Zoology's early stop)
+    resume_path: Optional[str] = None  # save the training state here every checkpoint_every_s; resume from it
+    checkpoint_every_s: float = 60.0
 
     @property
     def planned_steps(self) -> int:
@@ -63,6 +73,12 @@ class TokenSampler:
         self.domain_ids = np.concatenate([np.full(len(streams[d]), i) for i, d in enumerate(self.domains)])
         self.context, self.batch_size = context, batch_size
         self.rng = np.random.default_rng(seed)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
 
     def batch(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         starts = self.rng.integers(0, len(self.tokens) - self.context - 1, self.batch_size)
@@ -100,6 +116,22 @@ def validation_bpb(model, val: dict[str, np.ndarray], token_bytes, context: int,
     return {"mean": float(np.mean(list(scores.values()))), **scores}
 
 
+def _rng_states(device: torch.device) -> dict:
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
+
+
+def _set_rng_states(states: dict, device: torch.device) -> None:
+    torch.set_rng_state(states["cpu"])
+    if device.type == "cuda" and states["cuda"] is not None:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _save_resume(path: Path, state: dict) -> None:
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)  # whole or not at all
+
+
 def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.dtype,
           evaluate: Callable[[], dict]) -> dict:
     """Train `model` on `sampler.batch(device)` -> (idx, targets, domain ids or None); `evaluate()`
@@ -115,9 +147,21 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     aux_tail = collections.deque(maxlen=AUX_KEPT)  # (tokens, grad norm, aux) tensors: no host sync per step
     status, first_loss, last_loss, seen, done = "ok", None, None, 0, 0
     window, pending = math.ceil(steps / CURVE_POINTS), []  # a 200K-step calibration run keeps ~2K points, not 200K
+    resume = Path(cfg.resume_path) if cfg.resume_path else None
+    start, wall_before, resumed_at = 0, 0.0, []
+    if resume is not None and resume.exists():
+        saved = torch.load(resume, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        sampler.load_state_dict(saved["sampler"])
+        _set_rng_states(saved["rng"], device)
+        curve, val_curve, pending = saved["curve"], saved["val_curve"], saved["pending"]
+        aux_tail.extend(saved["aux_tail"])
+        first_loss, last_loss, seen, done = saved["first_loss"], saved["last_loss"], saved["seen"], saved["done"]
+        start, wall_before, resumed_at = saved["step"], saved["wall_s"], saved["resumed_at"] + [saved["step"]]
     with MemoryTracker(device, sample_nvml=False) as memory:  # peak_mem_mb: the whole run, evaluations included
-        t0 = time.perf_counter()
-        for step in range(steps):
+        t0 = last_save = time.perf_counter()
+        for step in range(start, steps):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, steps, cfg)
             idx, targets, domains = sampler.batch(device)
@@ -146,10 +190,21 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
                 if cfg.stop_accuracy is not None and val_curve[-1][1].get("accuracy", 0.0) >= cfg.stop_accuracy:
                     status = "converged"
                     break
-            if cfg.max_wall_s and time.perf_counter() - t0 > cfg.max_wall_s:
+            if cfg.max_wall_s and wall_before + time.perf_counter() - t0 > cfg.max_wall_s:
                 status = "time_cap"
                 break
-    wall = time.perf_counter() - t0
+            if resume is not None and time.perf_counter() - last_save >= cfg.checkpoint_every_s:
+                _save_resume(resume, {
+                    "step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "sampler": sampler.state_dict(), "rng": _rng_states(device), "curve": curve,
+                    "val_curve": val_curve, "pending": pending, "first_loss": first_loss, "last_loss": last_loss,
+                    "seen": seen, "done": done, "wall_s": wall_before + time.perf_counter() - t0,
+                    "resumed_at": resumed_at,
+                    "aux_tail": [(n, float(g), {k: float(v) for k, v in a.items()}) for n, g, a in aux_tail]})
+                last_save = time.perf_counter()
+    wall = wall_before + time.perf_counter() - t0
+    if resume is not None:
+        resume.unlink(missing_ok=True)
     if pending:  # the last, partial window (a run that stopped early)
         curve.append([seen, sum(pending) / len(pending)])
     trained = seen
@@ -157,7 +212,7 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
             "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
             "aux_curve": [{"tokens": seen, "grad_norm": float(norm), **{k: float(v) for k, v in aux.items()}}
                           for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": last_loss,
-            "peak_mem_mb": memory.peak_alloc}
+            "peak_mem_mb": memory.peak_alloc, **({"resumed_at_steps": resumed_at} if resumed_at else {})}
 
 
 def run_summary(model, history: dict, context: int, device: torch.device) -> dict:

@@ -25,7 +25,7 @@ from harness.quality import tokenizer
 from harness.quality.corpus_build import load_manifest, read_split
 from harness.quality.evaluate import no_capacity_drops, score_stream
 from harness.quality.train import TokenSampler, TrainConfig, run_summary, train, validation_bpb
-from harness.tasks.model_setup import DTYPES, build_model
+from harness.tasks.model_setup import DTYPES, build_model, resume_path
 from models import routing
 from models.swarm import SwarmLM
 
@@ -123,7 +123,7 @@ def train_and_evaluate(point: dict) -> dict:
     model = build_model(point, train=True)
     cfg = TrainConfig(tokens=point["train_tokens"], batch_size=point["batch_size"], context=point["seq_len"],
                       lr=point["lr"], eval_every=point["eval_every"], eval_tokens=point["eval_tokens"],
-                      max_wall_s=point.get("max_wall_s"), seed=point["seed"])
+                      max_wall_s=point.get("max_wall_s"), seed=point["seed"], resume_path=resume_path(point))
     sampler = TokenSampler(train_streams, cfg.context, cfg.batch_size, point["seed"])
     dtype = DTYPES[point["dtype"]]
     history = train(model, sampler, cfg, device, dtype,

@@ -1,11 +1,14 @@
 """What the tasks share to set a point up: its model (models.registry, seeded, initialised on
-its device), its random input tokens, the model facts a record carries, and the dtype names.
+its device), its random input tokens, the model facts a record carries, the dtype names, and
+where a training point keeps the state it resumes from.
 
 As optimum-benchmark's backends load a model once per benchmark process: built directly on
 the device (no host initialisation, no copy), the same seed giving the same weights in every
 task and on every rank.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -23,6 +26,11 @@ def build_model(point: dict, train: bool):
         model = registry.build(point["model"], point["model_config"])
     model = model.to(dtype=torch.float32 if train else DTYPES[point["dtype"]])
     return model.train(train)
+
+
+def resume_path(point: dict) -> str | None:
+    """Beside the point's record (the runner says where it goes): `<point_id>.resume.pt`."""
+    return str(Path(point["record_path"]).with_suffix(".resume.pt")) if point.get("record_path") else None
 
 
 def random_tokens(point: dict, length: int) -> torch.Tensor:

@@ -15,7 +15,7 @@ from harness.quality.evaluate import no_capacity_drops
 from harness.quality.synthetic_batches import TaskSampler, accuracy
 from harness.quality.synthetic_tasks import TASKS
 from harness.quality.train import TrainConfig, run_summary, train
-from harness.tasks.model_setup import DTYPES, build_model
+from harness.tasks.model_setup import DTYPES, build_model, resume_path
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches come from seed + this; training from seed
 
@@ -29,7 +29,8 @@ def train_config(point: dict) -> TrainConfig:
                        context=max(point["train_lengths"]), lr=point["lr"], eval_every=point["eval_every"],
                        seed=point["seed"], weight_decay=point.get("weight_decay", 0.1),
                        warmup_fraction=0.0 if constant else 0.05, min_lr_ratio=1.0 if constant else 0.1,
-                       stop_accuracy=point.get("stop_accuracy"), max_wall_s=point.get("max_wall_s"))
+                       stop_accuracy=point.get("stop_accuracy"), max_wall_s=point.get("max_wall_s"),
+                       resume_path=resume_path(point))
 
 
 def train_and_probe(point: dict) -> dict:
