@@ -212,6 +212,11 @@ def test_a_run_cut_short_resumes_on_the_same_batches_and_ends_as_an_uncut_run(tm
     for (name, a), b in zip(model.state_dict().items(), resumed_model.state_dict().values()):
         assert torch.equal(a, b), name
     assert not (tmp_path / "p.resume.pt").exists()  # removed once training ends
+    (tmp_path / "p.resume.pt").write_bytes(b"not a checkpoint")  # a broken file: set aside, a fresh run
+    model, sampler = fresh()
+    again = train(model, sampler, resumable, torch.device("cpu"), torch.float32, val_loss(model))
+    assert again["train_curve"] == uncut["train_curve"] and "resumed_at_steps" not in again
+    assert (tmp_path / "p.resume.pt.unusable").read_bytes() == b"not a checkpoint"
 
 
 def test_a_synthetic_task_sampler_resumes_on_the_batch_it_would_have_drawn():

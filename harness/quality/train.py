@@ -14,7 +14,8 @@ With `resume_path`, the whole training state (weights, optimizer, sampler and RN
 curves so far, the wall time spent) is saved there every `checkpoint_every_s` seconds, written
 whole and then renamed, and a run that finds the file continues from it: a run longer than one
 process's time limit resumes where the last save left it, on the same batches, and its record
-lists the steps it resumed at (`resumed_at_steps`). The file is removed when training ends.
+lists the steps it resumed at (`resumed_at_steps`). The file is removed when training ends; one
+that cannot be read or does not fit the model is kept aside (`.unusable`) and the run starts over.
 Peak memory (`peak_mem_mb`) is a harness.measure.trackers.MemoryTracker around the whole run.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +134,23 @@ def _save_resume(path: Path, state: dict) -> None:
     os.replace(partial, path)  # whole or not at all
 
 
+def _load_resume(path: Path, model, device: torch.device) -> dict | None:
+    """The saved state, if it fits `model` (same parameter names and shapes); else it is kept
+    aside as `<name>.unusable` with a warning and the run starts from scratch."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in saved["model"].items()} == expected:
+            return saved
+        problem = "its weights do not fit this model"
+    except Exception as error:  # an unreadable file must not stop the run, only its resume
+        problem = f"unreadable ({type(error).__name__}: {error})"
+    kept = path.with_name(path.name + ".unusable")
+    os.replace(path, kept)
+    print(f"warning: {path}: {problem}; kept as {kept.name}, training starts from scratch", file=sys.stderr)
+    return None
+
+
 def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.dtype,
           evaluate: Callable[[], dict]) -> dict:
     """Train `model` on `sampler.batch(device)` -> (idx, targets, domain ids or None); `evaluate()`
@@ -149,8 +168,8 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     window, pending = math.ceil(steps / CURVE_POINTS), []  # a 200K-step calibration run keeps ~2K points, not 200K
     resume = Path(cfg.resume_path) if cfg.resume_path else None
     start, wall_before, resumed_at = 0, 0.0, []
-    if resume is not None and resume.exists():
-        saved = torch.load(resume, map_location=device, weights_only=False)
+    saved = _load_resume(resume, model, device) if resume is not None and resume.exists() else None
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         sampler.load_state_dict(saved["sampler"])
