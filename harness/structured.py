@@ -31,6 +31,13 @@ CONF_DIR = next((p for p in (_HARNESS / "conf", _HARNESS.parent / "conf") if (p 
 _TYPE_WORDS = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
 
 
+def shipped_suite_value(suite: str, key: str) -> list:
+    """`suite.<key>` as conf/suite/<suite>.yaml ships it, as plain lists and dicts; [] where the
+    conf or the key is absent."""
+    path = CONF_DIR / "suite" / f"{suite}.yaml"
+    return (OmegaConf.to_container(OmegaConf.load(path)).get(key) or []) if path.exists() else []
+
+
 def _qualified(where: str, key: str) -> str:
     return f"{where}.{key}" if where and key else (where or key)
 

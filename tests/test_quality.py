@@ -61,31 +61,27 @@ def test_a_changed_corpus_is_refused(sources):  # noqa: F811
         quality.train_and_evaluate({**points[1].config, "corpus_id": "0" * 16})
 
 
-class Exploding(torch.nn.Module):
+class ScriptedLoss(torch.nn.Module):
+    """A model whose loss at call n (1, 2, ...) is `loss_at(n)`, through one parameter."""
+
+    def __init__(self, loss_at):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(2, 2))
+        self.loss_at, self.calls = loss_at, 0
+
+    def forward(self, idx, targets=None):
+        self.calls += 1
+        return None, self.w.sum() * 0 + self.loss_at(self.calls)
+
+
+def exploding() -> ScriptedLoss:
     """A loss of 5, 5, then NaN: training must stop and say so."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.ones(2, 2))
-        self.calls = 0
-
-    def forward(self, idx, targets=None):
-        self.calls += 1
-        value = math.nan if self.calls >= 3 else 5.0
-        return None, self.w.sum() * 0 + value
+    return ScriptedLoss(lambda n: math.nan if n >= 3 else 5.0)
 
 
-class Counting(torch.nn.Module):
+def counting() -> ScriptedLoss:
     """A loss of 10 + the step number (11, 12, ...): never three times the first."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.ones(2, 2))
-        self.calls = 0
-
-    def forward(self, idx, targets=None):
-        self.calls += 1
-        return None, self.w.sum() * 0 + 10.0 + self.calls
+    return ScriptedLoss(lambda n: 10.0 + n)
 
 
 def test_a_long_run_keeps_a_bounded_curve_of_window_means(monkeypatch):
@@ -93,7 +89,7 @@ def test_a_long_run_keeps_a_bounded_curve_of_window_means(monkeypatch):
 
     monkeypatch.setattr(train_mod, "CURVE_POINTS", 4)
     sampler = TokenSampler({"a": np.arange(1000) % 7}, context=8, batch_size=2, seed=0)
-    out = train(Counting(), sampler, TrainConfig(tokens=0, steps=10, batch_size=2, context=8, eval_every=100),
+    out = train(counting(), sampler, TrainConfig(tokens=0, steps=10, batch_size=2, context=8, eval_every=100),
                 torch.device("cpu"), torch.float32, evaluate=dict)
     # windows of ceil(10 / 4) = 3 steps: means 12, 15, 18, then the partial window (20)
     assert out["train_curve"] == [[48, 12.0], [96, 15.0], [144, 18.0], [160, 20.0]]
@@ -102,7 +98,7 @@ def test_a_long_run_keeps_a_bounded_curve_of_window_means(monkeypatch):
 
 def test_divergence_is_recorded_not_hidden():
     sampler = TokenSampler({"a": np.arange(1000) % 7}, context=8, batch_size=2, seed=0)
-    out = train(Exploding(), sampler, TrainConfig(tokens=160, batch_size=2, context=8), torch.device("cpu"),
+    out = train(exploding(), sampler, TrainConfig(tokens=160, batch_size=2, context=8), torch.device("cpu"),
                 torch.float32, evaluate=dict)
     assert out["status"] == "diverged" and out["steps"] == 3 and math.isnan(out["train_curve"][-1][1])
 

@@ -16,7 +16,7 @@ from typing import Iterable
 import pandas as pd
 
 from harness.quality.synthetic_tasks import TASKS
-from harness.structured import CONF_DIR
+from harness.structured import shipped_suite_value
 
 Z95 = 1.959964
 
@@ -34,10 +34,7 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
 def published_settings() -> list[dict]:
     """suite.calibration as conf/suite/quality.yaml ships it (the published figures live there
     with the settings); [] where no conf is found."""
-    from omegaconf import OmegaConf
-
-    path = CONF_DIR / "suite" / "quality.yaml"
-    return (OmegaConf.to_container(OmegaConf.load(path)).get("calibration") or []) if path.exists() else []
+    return shipped_suite_value("quality", "calibration")
 
 
 def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:

@@ -15,17 +15,14 @@ from typing import Iterable
 import pandas as pd
 
 from harness.store import results
-from harness.structured import CONF_DIR
+from harness.structured import shipped_suite_value
 
 UNTIMED_KEYS = {"capacity_factor"}  # scoring lifts the capacity limit; suite=scaling times without one
 
 
 def shipped_feature_models() -> list[dict]:
     """suite.feature_models as conf/suite/quality.yaml ships it; [] where no conf is found."""
-    from omegaconf import OmegaConf
-
-    path = CONF_DIR / "suite" / "quality.yaml"
-    return (OmegaConf.to_container(OmegaConf.load(path)).get("feature_models") or []) if path.exists() else []
+    return shipped_suite_value("quality", "feature_models")
 
 
 def _timing_key(model: str, model_config: dict, batch_size: int, seq_len: int) -> tuple:

@@ -226,9 +226,8 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
         resume.unlink(missing_ok=True)
     if pending:  # the last, partial window (a run that stopped early)
         curve.append([seen, sum(pending) / len(pending)])
-    trained = seen
-    return {"status": status, "steps": done, "steps_planned": steps, "tokens": trained, "wall_s": wall,
-            "tokens_per_s": trained / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
+    return {"status": status, "steps": done, "steps_planned": steps, "tokens": seen, "wall_s": wall,
+            "tokens_per_s": seen / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
             "aux_curve": [{"tokens": seen, "grad_norm": float(norm), **{k: float(v) for k, v in aux.items()}}
                           for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": last_loss,
             "peak_mem_mb": memory.peak_alloc, **({"resumed_at_steps": resumed_at} if resumed_at else {})}
