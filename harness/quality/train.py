@@ -134,11 +134,13 @@ def _save_resume(path: Path, state: dict) -> None:
     os.replace(partial, path)  # whole or not at all
 
 
-def _load_resume(path: Path, model, device: torch.device) -> dict | None:
-    """The saved state, if it fits `model` (same parameter names and shapes); else it is kept
-    aside as `<name>.unusable` with a warning and the run starts from scratch."""
+def _load_resume(path: Path, model) -> dict | None:
+    """The saved state, read onto the CPU, if it fits `model` (same parameter names and shapes);
+    else it is kept aside as `<name>.unusable` with a warning and the run starts from scratch.
+    On the CPU, because the RNG states must stay CPU ByteTensors; the model and optimizer copy
+    their tensors to the parameters' device when they load them."""
     try:
-        saved = torch.load(path, map_location=device, weights_only=False)
+        saved = torch.load(path, map_location="cpu", weights_only=False)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         if {k: tuple(v.shape) for k, v in saved["model"].items()} == expected:
             return saved
@@ -168,7 +170,7 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     window, pending = math.ceil(steps / CURVE_POINTS), []  # a 200K-step calibration run keeps ~2K points, not 200K
     resume = Path(cfg.resume_path) if cfg.resume_path else None
     start, wall_before, resumed_at = 0, 0.0, []
-    saved = _load_resume(resume, model, device) if resume is not None and resume.exists() else None
+    saved = _load_resume(resume, model) if resume is not None and resume.exists() else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
