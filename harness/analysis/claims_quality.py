@@ -93,8 +93,9 @@ def quality_swarm_105(df: pd.DataFrame) -> Finding:
     near = 1.05 / QUALITY_TOLERANCE
     verdict = ("supported" if (paired["ratio"] >= near).all() else
                "refuted" if (paired["ratio"] < near).all() else "inconclusive")
-    mamba = rows.loc[rows["label"] == "mamba", "test_bpb_mean"]
-    versus = f"; a single Mamba of the same active size: {mamba.mean():.3f}" if not mamba.empty else ""
+    mamba = by_size_seed(rows, "mamba")["test_bpb_mean"].groupby(level="size").mean()
+    versus = "; a single Mamba of the same active size: " + ", ".join(
+        f"{bpb:.3f}" + ("" if size == "-" else f" at {size}") for size, bpb in mamba.items()) if not mamba.empty else ""
     detail = (_ratio_text(paired, "bpb(Transformer)/bpb(5-encoder swarm)") + f"; claimed 1.05{versus}"
               + _total_text(total, "5-encoder swarm")
               + "; only the swarm is trained with the corpus's domain labels (its router's supervision)")
