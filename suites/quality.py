@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from harness.analysis import quality_report
 from harness.quality import tokenizer
@@ -72,9 +72,12 @@ class QualityParams:
     test_tokens: Optional[int] = None  # per domain; null: the whole test split
     max_wall_s: Optional[float] = None  # optional wall-clock cap per model
     sizes: Optional[list[dict]] = None  # [{label, overrides}]: every entry at each size; None or []: one size
-    lr_by_model: Optional[dict] = None  # label or model name -> learning rate (else `lr`)
+    # typed Any, checked in _lr: OmegaConf cannot merge a command-line mapping into a None dict node
+    lr_by_model: Any = None  # label or model name -> learning rate (else `lr`)
+    lr_by_size: Any = None  # size label -> {label or model name -> rate}, read before lr_by_model
     lr_sweep: list[float] = field(default_factory=list)  # the lr_sweep part: these rates, scored on val only
     lr_sweep_tokens: Optional[int] = None  # its token budget per run
+    lr_sweep_sizes: Optional[list[str]] = None  # the size labels it runs at; None: the first size
     feature_models: list[dict] = field(default_factory=list)  # the features part: entries as `models`
     feature_size: Optional[str] = None  # the label in `sizes` the features part runs at; None: the last
     calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
@@ -144,29 +147,62 @@ def _sizes(params: QualityParams) -> list[tuple[str | None, dict]]:
     return out
 
 
-def _feature_size(params: QualityParams) -> list[tuple[str | None, dict]]:
-    """[(size label, overrides)] of the size the features part runs at."""
+def _named_sizes(params: QualityParams, key: str, names: list[str]) -> list[tuple[str | None, dict]]:
+    """[(size label, overrides)] of the sizes suite.<key> names."""
     sizes = _sizes(params)
-    if params.feature_size is None:
-        return sizes[-1:]
     labels = [label for label, _ in sizes]
-    require(params.feature_size in labels,
-            f"suite.feature_size={params.feature_size!r} is not a size; valid: {', '.join(map(str, labels))}")
-    return [sizes[labels.index(params.feature_size)]]
+    valid = ", ".join(map(str, labels)) if params.sizes else "none (suite.sizes is empty)"
+    for name in names:
+        require(name in labels, f"suite.{key}={name!r} is not a size; valid: {valid}")
+    return [sizes[labels.index(name)] for name in names]
 
 
-def _lr(params: QualityParams, label: str, model: str) -> float:
-    chosen = params.lr_by_model or {}
-    lr = chosen.get(label, chosen.get(model, params.lr))
-    require(isinstance(lr, (int, float)) and lr > 0, f"suite.lr_by_model: {label}: lr={lr} is impossible: must be > 0")
-    return float(lr)
+def _check_sizes_and_rates(params: QualityParams) -> None:
+    """Before the corpus is read: the sizes suite.lr_sweep_sizes and suite.feature_size name
+    exist, and suite.lr_by_model and suite.lr_by_size are mappings, the latter keyed by sizes."""
+    _sweep_sizes(params)
+    _feature_size(params)
+    for key in ("lr_by_size", "lr_by_model"):
+        value = getattr(params, key)
+        require(value is None or isinstance(value, dict), f"suite.{key}: expected a mapping, got {value!r}")
+    for size, rates in (params.lr_by_size or {}).items():
+        _named_sizes(params, "lr_by_size", [size])
+        require(isinstance(rates, dict), f"suite.lr_by_size.{size}: expected a mapping, got {rates!r}")
+
+
+def _feature_size(params: QualityParams) -> list[tuple[str | None, dict]]:
+    """[(size label, overrides)] of the size the features part runs at (default: the last)."""
+    if params.feature_size is None:
+        return _sizes(params)[-1:]
+    return _named_sizes(params, "feature_size", [params.feature_size])
+
+
+def _sweep_sizes(params: QualityParams) -> list[tuple[str | None, dict]]:
+    """[(size label, overrides)] of the sizes the lr_sweep part runs at (default: the first)."""
+    if not params.lr_sweep_sizes:
+        return _sizes(params)[:1]
+    return _named_sizes(params, "lr_sweep_sizes", list(params.lr_sweep_sizes))
+
+
+def _lr(params: QualityParams, label: str, model: str, size: str | None) -> float:
+    """The rate of an entry at a size: suite.lr_by_size[size], then suite.lr_by_model, by label
+    before model family, else suite.lr."""
+    by_size = params.lr_by_size or {}
+    for key, chosen in ((f"lr_by_size.{size}", by_size.get(size) or {}), ("lr_by_model", params.lr_by_model or {})):
+        if label in chosen or model in chosen:
+            lr = chosen.get(label, chosen.get(model))
+            require(isinstance(lr, (int, float)) and lr > 0,
+                    f"suite.{key}: {label}: lr={lr} is impossible: must be > 0")
+            return float(lr)
+    return float(params.lr)
 
 
 def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, features: bool = False) -> list[Point]:
     """The corpus runs: every entry at every size and seed; with `sweep`, the learning-rate sweep
-    instead: every entry at the first size, first seed and each suite.lr_sweep rate, scored on
-    the validation split only (the test split never chooses a setting); with `features`, the
-    entries of suite.feature_models at suite.feature_size (default: the last) and every seed."""
+    instead: every entry at suite.lr_sweep_sizes (default: the first size), the first seed and
+    each suite.lr_sweep rate, scored on the validation split only (the test split never chooses
+    a setting); with `features`, the entries of suite.feature_models at suite.feature_size
+    (default: the last) and every seed."""
     for key in ("train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
     for key in ("train_tokens", "batch_size", "context", "eval_every", "eval_tokens", "test_tokens"):
@@ -184,14 +220,14 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     manifest = load_manifest(corpus)
     codec = tokenizer.load(corpus, params.tokenizer)
     domains = sorted(manifest["domains"])
-    sizes = _sizes(params)[:1] if sweep else _feature_size(params) if features else _sizes(params)
+    sizes = _sweep_sizes(params) if sweep else _feature_size(params) if features else _sizes(params)
     require(not features or params.feature_models, "suite.parts has features but suite.feature_models is empty")
     points = []
     for seed in params.seeds[:1] if sweep else params.seeds:
         for size, size_overrides in sizes:
             for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
                                                  params.feature_models if features else None):
-                for lr in params.lr_sweep if sweep else [_lr(params, label, model)]:
+                for lr in params.lr_sweep if sweep else [_lr(params, label, model, size)]:
                     point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
                              "label": label, "model_config": config, "mode": "quality",
                              "batch_size": params.batch_size, "seq_len": params.context, "device": ctx.device,
@@ -238,6 +274,7 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
     require(params.parts and not unknown, f"suite.parts={params.parts}: valid parts are {', '.join(PARTS)}")
     for key in ("seeds", "timeout_s"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
+    _check_sizes_and_rates(params)
     points = _corpus_points(params, ctx) if "corpus" in params.parts else []
     if "lr_sweep" in params.parts:
         points += _corpus_points(params, ctx, sweep=True)

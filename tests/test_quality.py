@@ -134,6 +134,12 @@ def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_sa
     assert {(c["size"], c["seed"]) for c in features} == {("d64", 0), ("d64", 1)}  # the last size, every seed
     at_d32, _ = build_points(dataclasses.replace(sized, parts=["features"], feature_size="d32"), CPU)
     assert {(p.config["size"], p.config["seed"]) for p in at_d32} == {("d32", 0), ("d32", 1)}
+    both, _ = build_points(dataclasses.replace(sized, parts=["lr_sweep"], lr_sweep_sizes=["d32", "d64"]), CPU)
+    assert sorted((p.config["size"], p.config["lr"]) for p in both if p.config["label"] == "mamba") == [
+        ("d32", 1e-3), ("d32", 4e-3), ("d64", 1e-3), ("d64", 4e-3)]
+    per_size, _ = build_points(dataclasses.replace(sized, parts=["corpus"], lr_by_size={"d64": {"mamba": 2e-3}}), CPU)
+    assert {(p.config["size"], p.config["lr"]) for p in per_size if p.config["label"] == "mamba"} == {
+        ("d32", 1e-3), ("d64", 2e-3)}  # lr_by_size first, then lr_by_model
     rows = run_sweep([Point(sweep[0], limit(300.0))], str(tmp_path / "store"), progress=False)
     assert rows[0]["status"] == "ok", rows[0].get("error")
     (record,) = [r for _, r in results.iter_records(tmp_path / "store")]
@@ -156,6 +162,14 @@ def test_impossible_sizes_and_rates_are_one_line_errors(sources):  # noqa: F811
     with pytest.raises(UserError, match="feature_size='d512' is not a size; valid: d32"):
         build_points(params(sources.out, parts=["features"], sizes=[{"label": "d32", "overrides": {}}],
                             feature_size="d512", feature_models=[{"model": "mamba"}]), CPU)
+    one_size = [{"label": "d32", "overrides": {}}]
+    with pytest.raises(UserError, match="lr_sweep_sizes='d64' is not a size; valid: d32"):
+        build_points(params(sources.out, parts=["lr_sweep"], sizes=one_size, lr_sweep=[1e-3], lr_sweep_tokens=1024,
+                            lr_sweep_sizes=["d64"]), CPU)
+    with pytest.raises(UserError, match="lr_by_size='d64' is not a size; valid: d32"):
+        build_points(params(sources.out, sizes=one_size, lr_by_size={"d64": {"mamba": 1e-3}}), CPU)
+    with pytest.raises(UserError, match=r"lr_by_size.d32: mamba: lr=0 is impossible"):
+        build_points(params(sources.out, sizes=one_size, lr_by_size={"d32": {"mamba": 0}}), CPU)
 
 
 class CutAfter:
