@@ -102,6 +102,22 @@ def synthetic_table(records: Iterable[dict]) -> pd.DataFrame:
     return table[rest[:3] + acc + rest[3:]].sort_values(["task", "model", "seed"], ignore_index=True)
 
 
+def not_ok_table(records: list[dict]) -> pd.DataFrame:
+    """One row per record that did not end ok (error, timeout, crash, oom), with its exception's
+    last line: the report lists them, it never drops them silently."""
+    rows = []
+    for r in records:
+        if r.get("status") == OK:
+            continue
+        c = r.get("config") or {}
+        error = [line.strip() for line in (r.get("error") or "").splitlines() if line.strip()]
+        rows.append({"mode": c.get("calibration") or c.get("mode"), "model": c.get("label", c.get("model")),
+                     "size": c.get("size") or "-", "seed": c.get("seed"), "lr": c.get("lr"), "status": r.get("status"),
+                     "error": error[-1][:160] if error else "-", "point": r.get("point_id"),
+                     "created": str(r.get("created_at", ""))[:16]})
+    return pd.DataFrame(rows).sort_values(["mode", "model", "size", "seed"], ignore_index=True) if rows else pd.DataFrame()
+
+
 def _markdown(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-")
 
@@ -111,7 +127,8 @@ def write(store: str | Path, calibration: list[dict] | None = None, feature_mode
     calibration table against `calibration` (suite.calibration) and the features table of
     `feature_models` (suite.feature_models; both default to what conf ships); its lines."""
     store = Path(store)
-    records = [r for _, r in results.iter_records(store) if r.get("status") == OK]
+    every = [r for _, r in results.iter_records(store)]
+    records = [r for r in every if r.get("status") == OK]
     lines = calibration_report.lines(records, calibration if calibration is not None else
                                      calibration_report.published_settings())
     bpb = bpb_table(records)
@@ -131,6 +148,10 @@ def write(store: str | Path, calibration: list[dict] | None = None, feature_mode
         lines += ["## Synthetic tasks: accuracy against sequence length", "",
                   f"Chance: {', '.join(f'{t.name} {1 / t.answers:.3f}' for t in TASKS.values())}. Lengths past "
                   "'trained at' are extrapolation.", "", _markdown(synthetic), ""]
+    failed = not_ok_table(every)
+    if not failed.empty:
+        lines += ["## Runs that did not end ok (a rerun of the same command tries them again)", "",
+                  _markdown(failed), ""]
     if lines:
         (store / "report.md").write_text("\n".join(["# suite=quality", "", *lines]))
     return lines
