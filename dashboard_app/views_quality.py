@@ -1,9 +1,9 @@
 """The Quality view: held-out bits per byte of `suite=quality` as a heatmap per corpus (model x
-domain, mean ± half the seed range, the best per domain starred) with the per-seed table beside it,
-synthetic-task accuracy against length, the calibration and features tables, and learning curves (corpus training, synthetic
-tasks, fixed-seed runs) with run selection and smoothing. Cached like dashboard_app.views;
-harness.analysis.quality_report is imported when the view is first shown (it imports torch,
-for the synthetic tasks' chance levels)."""
+domain, mean ± half the seed range, the best per domain starred) with the per-seed table beside
+it, synthetic-task accuracy against length, the calibration and features tables, the runs that
+did not end ok, and learning curves (corpus training, synthetic tasks, fixed-seed runs) with run
+selection and smoothing. Cached like dashboard_app.views; harness.analysis.quality_report is
+imported when the view is first shown (it imports torch, for the synthetic tasks' chance levels)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -46,6 +46,15 @@ def _features(sel: Selection) -> pd.DataFrame:
 
     records = cache.records_of(sel, cache.selected(sel))
     return features_report.table(records, features_report.shipped_feature_models(), records)
+
+
+@_cached
+def _failed(sel: Selection) -> pd.DataFrame:
+    """The selected suite=quality runs that did not end ok (harness.analysis.quality_report)."""
+    from harness.analysis import quality_report
+
+    records = cache.records_of(sel, cache.selected(sel))
+    return quality_report.not_ok_table([r for r in records if (r.get("config") or {}).get("suite") == "quality"])
 
 
 @_shared
@@ -109,6 +118,10 @@ def quality(sel: Selection) -> None:
                    "seed (Δ = variant - baseline, mean ± half the range); weights at fp32; forward latency where "
                    "suite=scaling timed the same config ('-': not timed).")
         st.dataframe(features, hide_index=True)
+    failed = _failed(sel)
+    if not failed.empty:
+        with st.expander(f"{len(failed)} runs that did not end ok (a rerun of the same command tries them again)"):
+            st.dataframe(failed, hide_index=True)
     if not curves.empty:
         _curves(sel, curves)
 

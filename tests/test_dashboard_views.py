@@ -164,13 +164,16 @@ def test_quality_draws_one_heatmap_per_corpus_and_the_calibration_and_features_t
     at = show(app(monkeypatch, REFERENCE), "Quality")  # the H100 set (corpus v1) and the H200 set (v3)
     heatmaps = [f["data"][0] for f in figures(at) if f["data"][0]["type"] == "heatmap"]
     assert len(heatmaps) == 2
-    assert any(all("(d128)" in y for y in h["y"]) and sum("(3 seeds)" in y for y in h["y"]) >= 7 for h in heatmaps)
+    assert any(sum("(d128)" in y and "(3 seeds)" in y for y in h["y"]) >= 7 and any("(d256)" in y for y in h["y"])
+               for h in heatmaps)  # the H200 set: both sizes, each model its own row per size
     calibration = next(d.value for d in at.dataframe if "published as" in d.value.columns)
     assert {"induction_heads_e1", "selective_copying_e1", "mqar_zoology_64"} <= set(calibration["setting"])
     assert set(calibration["reproduces"]) <= {"yes", "no", "-"} and (calibration["reproduces"] == "yes").any()
     assert (calibration.loc[calibration["reproduces"] == "no", "why"] != "").all()  # each miss says why
     features = next(d.value for d in at.dataframe if "Δ bpb" in d.value.columns)
     assert {"swarm-5 fusion=attention", "swarm-5 top-p 0.6 k<=3"} <= set(features["variant"])
+    failed = next(d.value for d in at.dataframe if "error" in d.value.columns and "point" in d.value.columns)
+    assert (failed["status"] != "ok").all() and (failed["size"] == "d256").sum() == 2  # the two resume crashes
 
 
 def test_the_table_picks_columns_and_highlights_failed_rows(monkeypatch, tmp_path):
