@@ -49,12 +49,14 @@ def _features(sel: Selection) -> pd.DataFrame:
 
 
 @_cached
-def _failed(sel: Selection) -> pd.DataFrame:
-    """The selected suite=quality runs that did not end ok (harness.analysis.quality_report)."""
+def _failed(sel: Selection) -> tuple[pd.DataFrame, str]:
+    """The selected suite=quality runs that did not end ok, and the report's heading for them
+    (harness.analysis.quality_report)."""
     from harness.analysis import quality_report
 
     records = cache.records_of(sel, cache.selected(sel))
-    return quality_report.not_ok_table([r for r in records if (r.get("config") or {}).get("suite") == "quality"])
+    table = quality_report.not_ok_table([r for r in records if (r.get("config") or {}).get("suite") == "quality"])
+    return table, quality_report.NOT_OK_HEADING
 
 
 @_shared
@@ -118,9 +120,9 @@ def quality(sel: Selection) -> None:
                    "seed (Δ = variant - baseline, mean ± half the range); weights at fp32; forward latency where "
                    "suite=scaling timed the same config ('-': not timed).")
         st.dataframe(features, hide_index=True)
-    failed = _failed(sel)
+    failed, heading = _failed(sel)
     if not failed.empty:
-        with st.expander(f"{len(failed)} runs that did not end ok (a rerun of the same command tries them again)"):
+        with st.expander(f"{len(failed)} {heading[0].lower()}{heading[1:]}"):
             st.dataframe(failed, hide_index=True)
     if not curves.empty:
         _curves(sel, curves)

@@ -159,9 +159,12 @@ def _named_sizes(params: QualityParams, key: str, names: list[str]) -> list[tupl
 
 def _check_sizes_and_rates(params: QualityParams) -> None:
     """Before the corpus is read: the sizes suite.lr_sweep_sizes and suite.feature_size name
-    exist, and suite.lr_by_model and suite.lr_by_size are mappings, the latter keyed by sizes."""
-    _sweep_sizes(params)
-    _feature_size(params)
+    exist (when their part runs), and suite.lr_by_model and suite.lr_by_size are mappings, the
+    latter keyed by sizes."""
+    if "lr_sweep" in params.parts:
+        _sweep_sizes(params)
+    if "features" in params.parts:
+        _feature_size(params)
     for key in ("lr_by_size", "lr_by_model"):
         value = getattr(params, key)
         require(value is None or isinstance(value, dict), f"suite.{key}: expected a mapping, got {value!r}")
@@ -185,15 +188,18 @@ def _sweep_sizes(params: QualityParams) -> list[tuple[str | None, dict]]:
 
 
 def _lr(params: QualityParams, label: str, model: str, size: str | None) -> float:
-    """The rate of an entry at a size: suite.lr_by_size[size], then suite.lr_by_model, by label
-    before model family, else suite.lr."""
-    by_size = params.lr_by_size or {}
-    for key, chosen in ((f"lr_by_size.{size}", by_size.get(size) or {}), ("lr_by_model", params.lr_by_model or {})):
-        if label in chosen or model in chosen:
-            lr = chosen.get(label, chosen.get(model))
-            require(isinstance(lr, (int, float)) and lr > 0,
-                    f"suite.{key}: {label}: lr={lr} is impossible: must be > 0")
-            return float(lr)
+    """The rate of an entry at a size, the most specific first: its label in
+    suite.lr_by_size[size], its label in suite.lr_by_model, its model family in the same two,
+    else suite.lr. (A label beats a family: `transformer-total` keeps its own rate when a size
+    sets one for `transformer`.)"""
+    levels = ((f"lr_by_size.{size}", (params.lr_by_size or {}).get(size) or {}), ("lr_by_model", params.lr_by_model or {}))
+    for name in (label, model):
+        for key, chosen in levels:
+            if name in chosen:
+                lr = chosen[name]
+                require(isinstance(lr, (int, float)) and lr > 0,
+                        f"suite.{key}: {name}: lr={lr} is impossible: must be > 0")
+                return float(lr)
     return float(params.lr)
 
 

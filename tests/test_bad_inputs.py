@@ -67,8 +67,9 @@ CLI_CASES = [
  (["suite=quality", "suite.parts=[synthetic]", "suite.synthetic.tasks=[chess]"], "chess"),
  (["suite=quality", "suite.parts=[synthetic]", "suite.synthetic.steps=0"], "steps"), (["suite=quality", "suite.synthetic.flux=1"], "flux"),
  (["suite=quality", "suite.models=3"], "models"),
- (["suite=quality", "suite.lr_by_model=3"], "lr_by_model"), (["suite=quality", "suite.lr_by_size={d512: {mamba: 0.001}}"], "d512"),
- (["suite=quality", "suite.lr_sweep_sizes=[d512]", "suite.parts=[lr_sweep]"], "lr_sweep_sizes"),
+ (["suite=quality", "suite.lr_by_model=3"], "lr_by_model: expected a mapping"),
+ (["suite=quality", "suite.lr_by_size={d512: {mamba: 0.001}}"], "lr_by_size='d512' is not a size"),
+ (["suite=quality", "suite.lr_sweep_sizes=[d512]", "suite.parts=[lr_sweep]"], "lr_sweep_sizes='d512' is not a size"),
  # distributed
  (["suite=distributed", "suite.world_sizes=[0]"], "world_sizes"), (["suite=distributed", "suite.n_encoders=[x]"], "n_encoders"),
  (["suite=distributed", "suite.top_k=0"], "top_k"), (["suite=distributed", "suite.seq_len=0"], "seq_len"),

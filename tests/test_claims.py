@@ -212,6 +212,7 @@ def test_quality_verdicts_pair_size_by_size_and_report_the_total_matched_transfo
     finding = quality.quality_swarm_105(df)
     assert len(finding.measured["per_seed"]) == 4 and finding.verdict == "supported"  # 1.067 and 1.1, 4 pairs
     assert "at d128 = 1.067" in finding.detail and "at d256 = 1.100" in finding.detail
+    assert "[seed 0: 1.067, seed 1: 1.067]" in finding.detail  # each ratio names its seed
     assert "Transformer-total" in finding.detail and finding.measured["ratio_total_matched"] == pytest.approx(1.4 / 1.5)
     assert "domain labels" in finding.detail
 
@@ -247,7 +248,13 @@ def test_moe_mamba_steps_are_read_off_the_validation_curves_of_matched_runs():
     finding = quality.moe_mamba_2_35x(df)
     assert finding.verdict == "supported" and finding.measured["per_seed"] == [3.0, 3.0]
     slow = pd.DataFrame([run("mamba", mamba, 1000, 0), run("mamba_moe", [[100, 3.0], [300, 1.7]], 1000, 0)])
-    assert quality.moe_mamba_2_35x(slow).verdict == "refuted"  # never reaches it: 0x
+    finding = quality.moe_mamba_2_35x(slow)
+    assert finding.verdict == "refuted" and finding.measured["ratio"] is None  # never reaches it: 0x, no mean
+    assert "never reached in any of 1 pairs" in finding.detail
+    half = pd.DataFrame([run("mamba", mamba, 1000, s) for s in range(2)] + [run("mamba_moe", fast, 1050, 0),
+                        run("mamba_moe", [[100, 3.0], [300, 1.7]], 1050, 1)])
+    finding = quality.moe_mamba_2_35x(half)  # the mean is over the pairs that reached Mamba's bpb
+    assert finding.measured["ratio"] == 3.0 and "3.00x over the 1 of 2 pairs that reached it" in finding.detail
     unmatched = pd.DataFrame([run("mamba", mamba, 1000, 0), run("mamba_moe", fast, 700, 0)])
     finding = quality.moe_mamba_2_35x(unmatched)
     assert finding.verdict == "not measured" and "void" in finding.detail

@@ -140,6 +140,14 @@ def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_sa
     per_size, _ = build_points(dataclasses.replace(sized, parts=["corpus"], lr_by_size={"d64": {"mamba": 2e-3}}), CPU)
     assert {(p.config["size"], p.config["lr"]) for p in per_size if p.config["label"] == "mamba"} == {
         ("d32", 1e-3), ("d64", 2e-3)}  # lr_by_size first, then lr_by_model
+    labelled = dataclasses.replace(sized, parts=["corpus"], lr_by_model={"swarm": 5e-3, "swarm-b": 7e-3},
+                                   lr_by_size={"d64": {"swarm": 6e-3}},
+                                   models=[{"model": "swarm"}, {"model": "swarm", "label": "swarm-b"}])
+    rates = {(p.config["label"], p.config["size"]): p.config["lr"] for p in build_points(labelled, CPU)[0]}
+    assert rates == {("swarm", "d32"): 5e-3, ("swarm", "d64"): 6e-3,  # family: the size's rate, then the model's
+                     ("swarm-b", "d32"): 7e-3, ("swarm-b", "d64"): 7e-3}  # a label beats a size's family rate
+    no_features_size, _ = build_points(dataclasses.replace(sized, parts=["corpus"], feature_size="d512"), CPU)
+    assert no_features_size  # feature_size is checked only when the features part runs
     rows = run_sweep([Point(sweep[0], limit(300.0))], str(tmp_path / "store"), progress=False)
     assert rows[0]["status"] == "ok", rows[0].get("error")
     (record,) = [r for _, r in results.iter_records(tmp_path / "store")]

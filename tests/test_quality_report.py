@@ -15,7 +15,7 @@ def test_runs_that_did_not_end_ok_are_listed_not_dropped(tmp_path):
     for i, (config, outcome) in enumerate(failed):
         results.write_record(store, f"{i:016x}", "run", config, outcome)
     lines = quality_report.write(store / "quality", calibration=[], feature_models=[])
-    at = lines.index("## Runs that did not end ok (a rerun of the same command tries them again)")
+    at = lines.index(f"## {quality_report.NOT_OK_HEADING}")
     rows = [line for line in "\n".join(lines[at:]).splitlines() if line.startswith("| ") and "status" not in line]
     assert len(rows) == 2
     assert any("swarm-5" in r and "d256" in r and "TypeError: RNG state must be a torch.ByteTensor" in r for r in rows)

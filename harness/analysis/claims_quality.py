@@ -47,7 +47,7 @@ def _paired(rows: pd.DataFrame, label: str, baseline: str) -> pd.DataFrame:
     keys = mine.index.intersection(base.index)
     return pd.DataFrame({"ratio": base.loc[keys, "test_bpb_mean"] / mine.loc[keys, "test_bpb_mean"],
                          "mine": mine.loc[keys, "test_bpb_mean"], "trans": base.loc[keys, "test_bpb_mean"],
-                         "mine_id": mine.loc[keys, "point_id"], "trans_id": base.loc[keys, "point_id"]})
+                         "mine_id": mine.loc[keys, "point_id"], "trans_id": base.loc[keys, "point_id"]}).sort_index()
 
 
 def _paired_ratios(df: pd.DataFrame, label: str, needs: str) -> tuple[Finding | None, pd.DataFrame, pd.DataFrame, dict]:
@@ -71,7 +71,7 @@ def _ratio_text(paired: pd.DataFrame, what: str) -> str:
     """One clause per model size: the mean ratio, each seed's, and the mean bpb of both."""
     parts = []
     for size, group in paired.groupby(level="size", sort=True):
-        per_seed = ", ".join(f"{r:.3f}" for r in group["ratio"])
+        per_seed = ", ".join(f"seed {seed}: {r:.3f}" for (_, seed), r in group["ratio"].items())
         at = "" if size == "-" else f" at {size}"
         parts.append(f"{what}{at} = {group['ratio'].mean():.3f} over {len(group)} seed(s) [{per_seed}] "
                      f"({group['trans'].mean():.3f} vs {group['mine'].mean():.3f} bits/byte)")
@@ -164,10 +164,16 @@ def moe_mamba_2_35x(df: pd.DataFrame) -> Finding:
         points += [mamba.loc[key, "point_id"], moe.loc[key, "point_id"]]
     low = 2.35 / MOE_STEPS_BAND
     verdict = "supported" if min(ratios) >= low else "refuted" if max(ratios) < low else "inconclusive"
-    per_key = ", ".join(f"{size if size != '-' else ''} seed {seed}: {r:.2f}x".strip() for (size, seed), r in zip(keys, ratios))
-    return Finding(verdict, f"Mamba's tokens / Mamba-MoE's tokens to Mamba's final validation bpb = "
-                   f"{sum(ratios) / len(ratios):.2f}x [{per_key}]; claimed 2.35x (0x: never reached)",
-                   {"ratio": sum(ratios) / len(ratios), "per_seed": [round(r, 3) for r in ratios]},
+    order = sorted(range(len(keys)), key=lambda i: (str(keys[i][0]), keys[i][1]))
+    per_key = ", ".join(f"{keys[i][0] if keys[i][0] != '-' else ''} seed {keys[i][1]}: {ratios[i]:.2f}x".strip()
+                        for i in order)
+    reached = [r for r in ratios if r > 0]  # a run that never reached the target has no ratio to average
+    mean = sum(reached) / len(reached) if reached else None
+    summary = (f"{mean:.2f}x over the {len(reached)} of {len(ratios)} pairs that reached it" if reached
+               else f"never reached in any of {len(ratios)} pairs")
+    return Finding(verdict, f"Mamba's tokens / Mamba-MoE's tokens to Mamba's final validation bpb = {summary} "
+                   f"[{per_key}]; claimed 2.35x (0x: never reached)",
+                   {"ratio": mean, "reached": len(reached), "per_seed": [round(r, 3) for r in ratios]},
                    conditions(mamba.loc[keys[0]], moe.loc[keys[0]]), points)
 
 
