@@ -102,6 +102,10 @@ def synthetic_table(records: Iterable[dict]) -> pd.DataFrame:
     return table[rest[:3] + acc + rest[3:]].sort_values(["task", "model", "seed"], ignore_index=True)
 
 
+NOT_OK_HEADING = ("Runs that did not end ok (error, timeout and crashed runs are tried again on a rerun; "
+                  "oom ones with force=true)")
+
+
 def not_ok_table(records: list[dict]) -> pd.DataFrame:
     """One row per record that did not end ok (error, timeout, crash, oom), with its exception's
     last line: the report lists them, it never drops them silently."""
@@ -112,15 +116,15 @@ def not_ok_table(records: list[dict]) -> pd.DataFrame:
         c = r.get("config") or {}
         error = [line.strip() for line in (r.get("error") or "").splitlines() if line.strip()]
         lr = c.get("lr")
-        rows.append({"mode": c.get("calibration") or c.get("mode") or "-", "model": c.get("label", c.get("model")) or "-",
-                     "size": c.get("size") or "-", "seed": "-" if c.get("seed") is None else str(c["seed"]),
+        rows.append({"mode": c.get("calibration") or c.get("mode") or "-",
+                     "model": c.get("label", c.get("model")) or "-", "size": c.get("size") or "-", "seed": "-" if c.get("seed") is None else str(c["seed"]),
                      "lr": "-" if lr is None else f"{lr:g}", "status": r.get("status") or "-",
                      "error": error[-1][:160] if error else "-", "point": r.get("point_id"),
                      "created": str(r.get("created_at", ""))[:16]})
-    return pd.DataFrame(rows).sort_values(["mode", "model", "size", "seed"], ignore_index=True) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["mode", "model", "size", "seed"], ignore_index=True)
 
-
-NOT_OK_HEADING = "Runs that did not end ok (error, timeout and crashed runs are tried again on a rerun; oom ones with force=true)"
 
 
 def _markdown(table: pd.DataFrame) -> str:
@@ -155,8 +159,7 @@ def write(store: str | Path, calibration: list[dict] | None = None, feature_mode
                   "'trained at' are extrapolation.", "", _markdown(synthetic), ""]
     failed = not_ok_table(every)
     if not failed.empty:
-        lines += [f"## {NOT_OK_HEADING}", "",
-                  _markdown(failed), ""]
+        lines += [f"## {NOT_OK_HEADING}", "", _markdown(failed), ""]
     if lines:
         (store / "report.md").write_text("\n".join(["# suite=quality", "", *lines]))
     return lines
