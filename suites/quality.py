@@ -6,6 +6,8 @@ sequence length (harness.tasks.synthetic). The other parts: `lr_sweep` (every en
 `features` (`feature_models`, the swarm's features against swarm-5, at `feature_size`) and
 `calibration` (suites.quality_calibration: the synthetic tasks at published settings). With
 `sizes`, every entry runs at each size, whose overrides apply to all entries before their own.
+`only` narrows every part but calibration to some labels; the other entries still size the
+matched ones (a Transformer matched to swarm-25 needs swarm-25's config, not its runs).
 
 `models` entries are `{model, label, overrides, match, by, target}`: the first entry is the
 reference; an entry with `match` (params_active | params_total) is sized to the entry labelled
@@ -83,6 +85,7 @@ class QualityParams:
     calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
     calibration_seeds: Optional[list[int]] = None  # its seeds
     calibration_only: list[str] = field(default_factory=list)  # run only these "<setting>" or "<setting>/<label>"
+    only: list[str] = field(default_factory=list)  # labels of models/feature_models to run; the rest still size the matched ones
     calibration_budget: CalibrationBudget = field(default_factory=CalibrationBudget)
     keep_checkpoints: bool = False  # save each trained KEEPABLE model of the corpus part beside its record
     timeout_s: Optional[float] = None
@@ -165,6 +168,11 @@ def _check_sizes_and_rates(params: QualityParams) -> None:
         _sweep_sizes(params)
     if "features" in params.parts:
         _feature_size(params)
+    if params.only:
+        labels = [entry.get("label", entry.get("model")) for entry in params.models + params.feature_models]
+        unknown = [label for label in params.only if label not in labels]
+        require(not unknown, f"suite.only: {', '.join(map(repr, unknown))} names no entry of suite.models or "
+                             f"suite.feature_models; valid: {', '.join(map(str, labels))}")
     for key in ("lr_by_size", "lr_by_model"):
         value = getattr(params, key)
         require(value is None or isinstance(value, dict), f"suite.{key}: expected a mapping, got {value!r}")
@@ -233,6 +241,8 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
         for size, size_overrides in sizes:
             for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
                                                  params.feature_models if features else None):
+                if params.only and label not in params.only:
+                    continue
                 for lr in params.lr_sweep if sweep else [_lr(params, label, model, size)]:
                     point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
                              "label": label, "model_config": config, "mode": "quality",
@@ -260,6 +270,8 @@ def _synthetic_points(params: QualityParams, ctx: RunContext) -> list[Point]:
     for seed in params.seeds:
         for name in settings.tasks:
             for label, model, config in _configs(params, TASKS[name].vocab_size, []):
+                if params.only and label not in params.only:
+                    continue
                 point = {"suite": params.name, "task": "harness.synthetic_quality:train_and_probe", "model": model,
                          "label": label, "model_config": config, "mode": "synthetic", "synthetic_task": name,
                          "batch_size": settings.batch_size, "seq_len": max(settings.train_lengths),

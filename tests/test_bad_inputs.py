@@ -70,6 +70,7 @@ CLI_CASES = [
  (["suite=quality", "suite.lr_by_model=3"], "lr_by_model: expected a mapping"),
  (["suite=quality", "suite.lr_by_size={d512: {mamba: 0.001}}"], "lr_by_size='d512' is not a size"),
  (["suite=quality", "suite.lr_sweep_sizes=[d512]", "suite.parts=[lr_sweep]"], "lr_sweep_sizes='d512' is not a size"),
+ (["suite=quality", "suite.only=[transfomer]"], "suite.only: 'transfomer' names no entry"),
  # distributed
  (["suite=distributed", "suite.world_sizes=[0]"], "world_sizes"), (["suite=distributed", "suite.n_encoders=[x]"], "n_encoders"),
  (["suite=distributed", "suite.top_k=0"], "top_k"), (["suite=distributed", "suite.seq_len=0"], "seq_len"),

@@ -146,6 +146,13 @@ def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_sa
     rates = {(p.config["label"], p.config["size"]): p.config["lr"] for p in build_points(labelled, CPU)[0]}
     assert rates == {("swarm", "d32"): 5e-3, ("swarm", "d64"): 6e-3,  # family: the size's rate, then the model's
                      ("swarm-b", "d32"): 7e-3, ("swarm-b", "d64"): 7e-3}  # a label beats a size's family rate
+    matched = dataclasses.replace(sized, parts=["corpus", "lr_sweep"], only=["transformer"],
+                                  models=[{"model": "swarm"}, {"model": "transformer", "match": "params_active"}])
+    narrowed, _ = build_points(matched, CPU)
+    assert {p.config["label"] for p in narrowed} == {"transformer"} and len(narrowed) == 2 * 2 + 2
+    full, _ = build_points(dataclasses.replace(matched, only=[]), CPU)  # the same points as without `only`
+    assert {p.config["model_config"]["n_layer"] for p in narrowed} == {
+        p.config["model_config"]["n_layer"] for p in full if p.config["label"] == "transformer"}
     no_features_size, _ = build_points(dataclasses.replace(sized, parts=["corpus"], feature_size="d512"), CPU)
     assert no_features_size  # feature_size is checked only when the features part runs
     rows = run_sweep([Point(sweep[0], limit(300.0))], str(tmp_path / "store"), progress=False)
@@ -176,6 +183,8 @@ def test_impossible_sizes_and_rates_are_one_line_errors(sources):  # noqa: F811
                             lr_sweep_sizes=["d64"]), CPU)
     with pytest.raises(UserError, match="lr_by_size='d64' is not a size; valid: d32"):
         build_points(params(sources.out, sizes=one_size, lr_by_size={"d64": {"mamba": 1e-3}}), CPU)
+    with pytest.raises(UserError, match=r"suite.only: 'mamab' names no entry .*; valid: swarm, mamba"):
+        build_points(params(sources.out, only=["mamab"]), CPU)
     with pytest.raises(UserError, match=r"lr_by_size.d32: mamba: lr=0 is impossible"):
         build_points(params(sources.out, sizes=one_size, lr_by_size={"d32": {"mamba": 0}}), CPU)
 
