@@ -4,6 +4,7 @@ resume skips finished points; force redoes them; a warm worker runs several poin
 its own peak memory, and any failure hands the next point a fresh worker."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -63,6 +64,18 @@ def test_rerun_skips_done_points_retries_failed_and_force_redoes(tmp_path, isola
     third = run_sweep(points[:1], store=str(tmp_path), progress=False, force=True, isolation=isolation)
     assert third[0]["note"] == "" and results.read_record(path)["run_id"] != written
     assert first[0]["point_id"] == point_id(points[0].config)
+
+
+def test_an_oom_beside_other_points_is_retried_an_oom_alone_is_not(tmp_path):
+    alone, shared = _point("exhaust_memory"), _point("exhaust_memory", tag="shared")
+    run_sweep([alone, shared], store=str(tmp_path), progress=False)
+    path = results.record_path(tmp_path, "unit", point_id(shared.config))
+    record = json.loads(path.read_text())
+    record["env"]["gpu_shared_by"] = 3  # what a CUDA point records under launcher=local_gpus launcher.per_gpu=3
+    path.write_text(json.dumps(record))
+    rerun = run_sweep([alone, shared], store=str(tmp_path), progress=False)
+    assert rerun[0]["note"].startswith("done before")  # out of memory on its own: a property of the point
+    assert rerun[1]["status"] == "oom" and rerun[1]["note"] == ""  # the others' memory may have caused it
 
 
 @MODES

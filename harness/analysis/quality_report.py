@@ -102,8 +102,8 @@ def synthetic_table(records: Iterable[dict]) -> pd.DataFrame:
     return table[rest[:3] + acc + rest[3:]].sort_values(["task", "model", "seed"], ignore_index=True)
 
 
-NOT_OK_HEADING = ("Runs that did not end ok (error, timeout and crashed runs are tried again on a rerun; "
-                  "oom ones with force=true)")
+NOT_OK_HEADING = ("Runs that did not end ok (error, timeout and crashed runs are tried again on a rerun, and so "
+                  "are oom ones from a shared GPU; other oom ones with force=true)")
 
 
 def not_ok_table(records: list[dict]) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 
 Rules:
 - a point whose record exists with status `ok` or `oom` (deterministic outcomes) is skipped
-  unless `force`; `error`, `timeout` and `crashed` points are tried again on a rerun;
+  unless `force`; `error`, `timeout` and `crashed` points are tried again on a rerun, and so is
+  an `oom` that happened while other points shared the GPU (env.gpu_shared_by > 1: their memory
+  may have been the cause, so it says nothing about the point);
 - a failed point never stops the sweep; within a `stop_group` (e.g. one model's growing
   sequence lengths) the points after a failure are not run, as they could only fail slower;
   a repeat (config `repeat` >= 1: the same point in another process) whose first process
@@ -33,6 +35,11 @@ def new_run_id() -> str:
     """UTC time, short git sha and a random part: two sweeps started in the same second differ."""
     sha = (code_version().get("git_sha") or "nogit")[:8]
     return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{sha}-{secrets.token_hex(3)}"
+
+
+def _oom_beside_others(record: dict) -> bool:
+    """An out-of-memory record from a GPU other points were sharing: not a property of the point."""
+    return record.get("status") == "oom" and int((record.get("env") or {}).get("gpu_shared_by") or 1) > 1
 
 
 class ChainRunner:
@@ -73,7 +80,7 @@ class ChainRunner:
             kept = path.with_name(path.name + ".unreadable")
             path.rename(kept)
             print(f"warning: {path} {problem}; kept as {kept.name}, the point runs again", file=sys.stderr)
-        if existing and existing.get("status") in DONE_STATUSES and not self.force:
+        if existing and existing.get("status") in DONE_STATUSES and not self.force and not _oom_beside_others(existing):
             if existing["status"] != "ok" and point.stop_group:
                 self.failed_groups.add(point.stop_group)
             return {**results.flatten(existing), "note": "done before (force=true to redo)"}
