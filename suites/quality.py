@@ -30,7 +30,7 @@ from harness.analysis import quality_report
 from harness.quality import tokenizer
 from harness.quality.corpus_build import load_manifest
 from harness.quality.synthetic_tasks import TASKS
-from harness.store.points import Point
+from harness.store.points import Point, point_id
 from models import matching, registry
 from suites import registry as suite_registry
 from suites.common import RunContext, apply_profile, require
@@ -216,7 +216,7 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     instead: every entry at suite.lr_sweep_sizes (default: the first size), the first seed and
     each suite.lr_sweep rate, scored on the validation split only (the test split never chooses
     a setting); with `features`, the entries of suite.feature_models at suite.feature_size
-    (default: the last) and every seed."""
+    (default: the last) and every seed, with their baselines at the variants' rate."""
     for key in ("train_tokens", "batch_size", "context", "lr", "eval_every", "eval_tokens"):
         require(getattr(params, key) not in (None, []), f"suite.{key} is not set and has no {ctx.device_type} profile value")
     for key in ("train_tokens", "batch_size", "context", "eval_every", "eval_tokens", "test_tokens"):
@@ -236,14 +236,19 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     domains = sorted(manifest["domains"])
     sizes = _sweep_sizes(params) if sweep else _feature_size(params) if features else _sizes(params)
     require(not features or params.feature_models, "suite.parts has features but suite.feature_models is empty")
+    entries = [*params.feature_models, *_baselines(params)] if features else None
     points = []
     for seed in params.seeds[:1] if sweep else params.seeds:
         for size, size_overrides in sizes:
-            for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
-                                                 params.feature_models if features else None):
+            configs = _configs(params, codec.vocab_size, domains, size_overrides, entries)
+            # the features part: each baseline at its variants' rate, so every pair shares budget and rate
+            baseline_lr = {entry["baseline"]: _lr(params, label, model, size)
+                           for entry, (label, model, _) in zip(entries or [], configs) if entry.get("baseline")}
+            for label, model, config in configs:
                 if params.only and label not in params.only:
                     continue
-                for lr in params.lr_sweep if sweep else [_lr(params, label, model, size)]:
+                rate = baseline_lr.get(label) or _lr(params, label, model, size)
+                for lr in params.lr_sweep if sweep else [rate]:
                     point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
                              "label": label, "model_config": config, "mode": "quality",
                              "batch_size": params.batch_size, "seq_len": params.context, "device": ctx.device,
@@ -262,6 +267,15 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
                     points.append(Point(point, params.timeout_s,
                                         label=f"{what}{label}{f' {size}' if size else ''} seed={seed}"))
     return points
+
+
+def _baselines(params: QualityParams) -> list[dict]:
+    """The entries of suite.models that a feature entry names as its `baseline`."""
+    named = [entry.get("baseline") for entry in params.feature_models if entry.get("baseline")]
+    labels = [entry.get("label", entry.get("model")) for entry in params.models]
+    for name in named:
+        require(name in labels, f"suite.feature_models: baseline {name!r} is not in suite.models; valid: {', '.join(map(str, labels))}")
+    return [entry for entry in params.models if entry.get("label", entry.get("model")) in named]
 
 
 def _synthetic_points(params: QualityParams, ctx: RunContext) -> list[Point]:
@@ -300,6 +314,8 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
         points += _corpus_points(params, ctx, features=True)
     if "synthetic" in params.parts:
         points += _synthetic_points(params, ctx)
+    unique = {point_id(p.config): p for p in reversed(points)}  # a baseline may also be a corpus point
+    points = [p for p in points if unique.get(point_id(p.config)) is p]
     if "calibration" in params.parts:
         require(params.calibration, "suite.parts has calibration but suite.calibration lists no settings")
         require(params.calibration_seeds, "suite.calibration_seeds is not set and has no profile value")

@@ -187,9 +187,27 @@ def test_moe_vs_transformer_needs_both_less_memory_and_more_tokens(moe_tps, verd
     assert memory.moe_vs_transformer(pd.DataFrame(rows)).verdict == verdict
 
 
-def quality_row(label, bpb, capacity="unlimited", corpus="c1", seed=0):
+def quality_row(label, bpb, capacity="unlimited", corpus="c1", seed=0, lr=0.004):
     return row(label.split("-")[0], 1.0, suite="quality", label=label, test_bpb_mean=bpb, eval_capacity=capacity,
-               corpus_id=corpus, tokenizer_sha256="t1", seed=seed)
+               corpus_id=corpus, tokenizer_sha256="t1", seed=seed, lr=lr)
+
+
+def sweep_row(label, val_bpb, lr):
+    return {**quality_row(label, None, lr=lr), "val_bpb_mean": val_bpb, "score_split": "val"}
+
+
+def test_a_model_run_at_two_rates_counts_at_the_one_its_sweep_chose_and_features_pair_at_one_rate():
+    runs = [quality_row("transformer", 1.60, seed=s) for s in (0, 1)]
+    swarm_at = {0.004: 1.58, 0.008: 1.50}  # the swarm ran at both rates; its sweep chose 8e-3
+    runs += [quality_row("swarm-5", bpb, seed=s, lr=lr) for lr, bpb in swarm_at.items() for s in (0, 1)]
+    runs += [sweep_row("swarm-5", 2.0, 0.004), sweep_row("swarm-5", 1.9, 0.008)]
+    runs += [quality_row(features.STATEFUL, 1.57, seed=s) for s in (0, 1)]  # a feature run at 4e-3
+    finding = quality.quality_swarm_105(pd.DataFrame(runs))
+    assert finding.measured["ratio"] == pytest.approx(1.60 / 1.50) and "lr 0.004 vs 0.008" in finding.detail
+    sweep_chose_the_other = [r for r in runs if r.get("score_split") != "val"] + [sweep_row("swarm-5", 1.8, 0.004)]
+    assert quality.quality_swarm_105(pd.DataFrame(sweep_chose_the_other)).measured["ratio"] == pytest.approx(1.60 / 1.58)
+    stateful = features.stateful_routing(pd.DataFrame(runs))  # against swarm-5 at 4e-3, not the swept 8e-3
+    assert stateful.verdict == "supported" and stateful.measured["bpb_baseline"] == pytest.approx(1.58)
 
 
 @pytest.mark.parametrize("swarm_bpbs, verdict", [((1.5, 1.5), "supported"), ((2.5, 1.7), "refuted"),

@@ -15,7 +15,7 @@ from harness.quality.evaluate import no_capacity_drops
 from harness.quality.train import TokenSampler, TrainConfig, train
 from harness.run.runner import run_sweep
 from harness.store import results
-from harness.store.points import Point
+from harness.store.points import Point, point_id
 from harness.tasks import corpus_quality as quality
 from models import registry
 from suites.common import RunContext
@@ -146,6 +146,15 @@ def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_sa
     rates = {(p.config["label"], p.config["size"]): p.config["lr"] for p in build_points(labelled, CPU)[0]}
     assert rates == {("swarm", "d32"): 5e-3, ("swarm", "d64"): 6e-3,  # family: the size's rate, then the model's
                      ("swarm-b", "d32"): 7e-3, ("swarm-b", "d64"): 7e-3}  # a label beats a size's family rate
+    with_baseline = dataclasses.replace(sized, parts=["corpus", "features"], lr_by_model={"swarm gate=attention": 6e-3},
+                                        feature_models=[{**sized.feature_models[0], "baseline": "swarm"}])
+    built = [p.config for p in build_points(with_baseline, CPU)[0]]
+    assert len({point_id(c) for c in built}) == len(built)  # no point twice
+    assert sorted((c["label"], c["size"], c["lr"]) for c in built if c["label"] != "mamba") == sorted(
+        [("swarm", size, 3e-3) for size in ("d32", "d64") for _ in (0, 1)]  # the corpus part
+        + [(label, "d64", 6e-3) for label in ("swarm gate=attention", "swarm") for _ in (0, 1)])  # pairs at one rate
+    same_rate = [p.config for p in build_points(dataclasses.replace(with_baseline, lr_by_model={}), CPU)[0]]
+    assert len(same_rate) == len(built) - 2  # the baseline at the corpus rate is the corpus point, listed once
     matched = dataclasses.replace(sized, parts=["corpus", "lr_sweep"], only=["transformer"],
                                   models=[{"model": "swarm"}, {"model": "transformer", "match": "params_active"}])
     narrowed, _ = build_points(matched, CPU)

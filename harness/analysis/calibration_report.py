@@ -58,7 +58,7 @@ def why(recs: list[dict], length: int) -> str:
     """What the runs measured about a row that does not reproduce: converged runs stopped at the
     convergence rule (past their training length, they extrapolate); the others ran out of
     budget, with the accuracy at the training length from the first probe to the final
-    evaluation, rising, flat or still at chance."""
+    evaluation, rising, flat or within 0.05 of chance."""
     config = recs[0]["config"]
     train, paper = max(config["train_lengths"]), config.get("paper_steps")
     trainings = [r["synthetic"]["training"] for r in recs]
@@ -75,7 +75,7 @@ def why(recs: list[dict], length: int) -> str:
     chance = 1 / TASKS[config["synthetic_task"]].configured(config.get("task_options")).answers
     mean = lambda values: sum(values) / len(values)  # noqa: E731
     second_half = mean([c[-1] - c[len(c) // 2] for c in curves])  # the gain over the run's second half
-    trend = ("still at chance" if max(max(c) for c in curves) < chance + 0.05
+    trend = ("within 0.05 of chance" if max(max(c) for c in curves) < chance + 0.05
              else "still rising" if second_half > 0.02 else "flat")
     caps = {"time_cap": "the wall-clock cap", "ok": "the step cap", "diverged": "divergence"}
     stopped = " and ".join(sorted({caps.get(t["status"], t["status"]) for t in trainings}))

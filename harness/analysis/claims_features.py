@@ -33,15 +33,15 @@ def encoders_per_chunk(rows: pd.DataFrame) -> pd.Series:
 
 def _pairs(df: pd.DataFrame, variant: str, baseline: str) -> tuple[pd.DataFrame, str | None]:
     """Per (size, seed) both ran: the variant's and the baseline's bpb, k and point ids."""
-    rows, refusal = quality_rows(df)
+    rows, refusal = quality_rows(df, one_rate=False)
     if refusal or rows.empty:
         return pd.DataFrame(), refusal
     rows = rows.assign(k_mean=encoders_per_chunk(rows))
-    mine, base = by_size_seed(rows, variant), by_size_seed(rows, baseline)
-    keys = mine.index.intersection(base.index)
+    mine, base = by_size_seed(rows, variant, with_rate=True), by_size_seed(rows, baseline, with_rate=True)
+    keys = mine.index.intersection(base.index)  # (size, seed, lr): the baseline at the variant's own rate
     return pd.DataFrame({"variant": mine.loc[keys, "test_bpb_mean"], "baseline": base.loc[keys, "test_bpb_mean"],
                          "variant_k": mine.loc[keys, "k_mean"], "baseline_k": base.loc[keys, "k_mean"],
-                         "variant_id": mine.loc[keys, "point_id"], "baseline_id": base.loc[keys, "point_id"]}), None
+                         "variant_id": mine.loc[keys, "point_id"], "baseline_id": base.loc[keys, "point_id"]}).sort_index(), None
 
 
 def _helps(df: pd.DataFrame, variant: str, baseline: str, what: str) -> tuple[Finding, pd.DataFrame]:
@@ -54,11 +54,12 @@ def _helps(df: pd.DataFrame, variant: str, baseline: str, what: str) -> tuple[Fi
     better = pairs["variant"] < pairs["baseline"]
     verdict = "supported" if better.all() else "refuted" if not better.any() else "inconclusive"
     per_pair = ", ".join(f"{'' if size == '-' else size + ' '}seed {seed}: {v:.3f} vs {b:.3f}"
-                         for (size, seed), v, b in zip(pairs.index, pairs["variant"], pairs["baseline"]))
+                         for (size, seed, _), v, b in zip(pairs.index, pairs["variant"], pairs["baseline"]))
+    rates = ", ".join(sorted({f"{lr:g}" for *_, lr in pairs.index}))
     detail = (f"{what}: bpb {pairs['variant'].mean():.3f} against {pairs['baseline'].mean():.3f} "
-              f"({variant} vs {baseline}; {per_pair}); lower on {int(better.sum())} of {len(pairs)} pairs")
+              f"({variant} vs {baseline}, both at lr {rates}; {per_pair}); lower on {int(better.sum())} of {len(pairs)} pairs")
     first = pairs.index[0]
-    rows, _ = quality_rows(df)
+    rows, _ = quality_rows(df, one_rate=False)
     where = conditions(rows[rows["point_id"] == pairs.loc[first, "variant_id"]].iloc[0],
                        rows[rows["point_id"] == pairs.loc[first, "baseline_id"]].iloc[0])
     return Finding(verdict, detail, {"bpb_variant": pairs["variant"].mean(), "bpb_baseline": pairs["baseline"].mean()},

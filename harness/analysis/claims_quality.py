@@ -18,12 +18,38 @@ from harness.analysis.claims_speed import transformer_10x_slower
 QUALITY_TOLERANCE = 1.02  # a quality percentage ("105%") is read as that ratio within 2%, seed by seed
 
 
-def quality_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Quality records scored without capacity drops, from one corpus and tokenizer only."""
+def swept_rates(rows: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(label, size) -> the rate with the best validation bpb in the lr sweep at that size."""
+    if "val_bpb_mean" not in rows:
+        return {}
+    sweep = rows[rows["val_bpb_mean"].notna()].assign(size=lambda t: t["size"].fillna("-") if "size" in t else "-")
+    best = sweep.loc[sweep.groupby(["label", "size"])["val_bpb_mean"].idxmin()] if not sweep.empty else sweep
+    return {(label, size): lr for label, size, lr in zip(best["label"], best["size"], best["lr"])}
+
+
+def _one_rate(rows: pd.DataFrame, swept: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """Where a label ran at several rates at one size, the runs at the rate the sweep chose at that
+    size; if the sweep did not run there (or chose none of them), the rate of the newest run."""
+    if "lr" not in rows:
+        return rows
+    keep = []
+    sizes = rows["size"].fillna("-") if "size" in rows else pd.Series("-", index=rows.index)
+    for (label, size), group in rows.groupby([rows["label"], sizes]):
+        rate = swept.get((label, size))
+        if group["lr"].nunique() > 1 and rate not in set(group["lr"]):
+            rate = group.sort_values("created_at")["lr"].iloc[-1] if "created_at" in group else group["lr"].iloc[-1]
+        keep.append(group if group["lr"].nunique() == 1 else group[group["lr"] == rate])
+    return pd.concat(keep) if keep else rows
+
+
+def quality_rows(df: pd.DataFrame, one_rate: bool = True) -> tuple[pd.DataFrame, str | None]:
+    """Quality records scored without capacity drops, from one corpus and tokenizer only; with
+    `one_rate`, each label at one rate per size (_one_rate)."""
     rows = ok_rows(df, suite="quality")
     if rows.empty or not {"label", "test_bpb_mean", "corpus_id", "tokenizer_sha256"} <= set(rows):
         return rows.iloc[0:0], None
-    rows = rows[rows["test_bpb_mean"].notna()]  # corpus runs only, not the synthetic tasks
+    swept = swept_rates(rows)
+    rows = rows[rows["test_bpb_mean"].notna()]  # corpus runs only, not the synthetic tasks or the sweep
     routed = rows["model"].isin(["swarm", "transformer_swarm", "mamba_moe"])
     capacity = rows["eval_capacity"] if "eval_capacity" in rows else pd.Series(None, index=rows.index)
     rows = rows[~routed | (capacity == "unlimited")]  # capacity limits only change routed models' scores
@@ -32,13 +58,15 @@ def quality_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     mixed = rows[["corpus_id", "tokenizer_sha256"]].drop_duplicates()
     if len(mixed) > 1:
         return rows.iloc[0:0], f"{len(mixed)} corpora/tokenizers in the store: quality results are not mixed"
-    return rows, None
+    return (_one_rate(rows, swept) if one_rate else rows), None
 
 
-def by_size_seed(rows: pd.DataFrame, label: str) -> pd.DataFrame:
-    """The corpus runs of `label`, one per (size, seed), indexed so ("-" where no size was set)."""
+def by_size_seed(rows: pd.DataFrame, label: str, with_rate: bool = False) -> pd.DataFrame:
+    """The corpus runs of `label`, one per (size, seed), indexed so ("-" where no size was set);
+    `with_rate`: one per (size, seed, lr)."""
     keyed = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
-    return keyed[keyed["label"] == label].drop_duplicates(["size", "seed"]).set_index(["size", "seed"])
+    key = ["size", "seed", "lr"] if with_rate else ["size", "seed"]
+    return keyed[keyed["label"] == label].drop_duplicates(key).set_index(key)
 
 
 def _paired(rows: pd.DataFrame, label: str, baseline: str) -> pd.DataFrame:
@@ -47,7 +75,8 @@ def _paired(rows: pd.DataFrame, label: str, baseline: str) -> pd.DataFrame:
     keys = mine.index.intersection(base.index)
     return pd.DataFrame({"ratio": base.loc[keys, "test_bpb_mean"] / mine.loc[keys, "test_bpb_mean"],
                          "mine": mine.loc[keys, "test_bpb_mean"], "trans": base.loc[keys, "test_bpb_mean"],
-                         "mine_id": mine.loc[keys, "point_id"], "trans_id": base.loc[keys, "point_id"]}).sort_index()
+                         "mine_id": mine.loc[keys, "point_id"], "trans_id": base.loc[keys, "point_id"],
+                         "mine_lr": mine.loc[keys, "lr"], "trans_lr": base.loc[keys, "lr"]}).sort_index()
 
 
 def _paired_ratios(df: pd.DataFrame, label: str, needs: str) -> tuple[Finding | None, pd.DataFrame, pd.DataFrame, dict]:
@@ -73,8 +102,9 @@ def _ratio_text(paired: pd.DataFrame, what: str) -> str:
     for size, group in paired.groupby(level="size", sort=True):
         per_seed = ", ".join(f"seed {seed}: {r:.3f}" for (_, seed), r in group["ratio"].items())
         at = "" if size == "-" else f" at {size}"
+        rates = f"lr {group['trans_lr'].iloc[0]:g} vs {group['mine_lr'].iloc[0]:g}"
         parts.append(f"{what}{at} = {group['ratio'].mean():.3f} over {len(group)} seed(s) [{per_seed}] "
-                     f"({group['trans'].mean():.3f} vs {group['mine'].mean():.3f} bits/byte)")
+                     f"({group['trans'].mean():.3f} vs {group['mine'].mean():.3f} bits/byte, {rates})")
     return "; ".join(parts)
 
 

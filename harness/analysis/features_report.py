@@ -58,7 +58,7 @@ def _runs(records: Iterable[dict]) -> pd.DataFrame:
         routing = q.get("routing") or {}
         fixed_k = not model_config.get("routing_threshold") and "top_k" in model_config
         rows.append({"label": config.get("label", config.get("model")), "size": config.get("size", "-"),
-                     "seed": config.get("seed"), "bpb": q.get("test_bpb_mean"),
+                     "seed": config.get("seed"), "lr": config.get("lr"), "bpb": q.get("test_bpb_mean"),
                      "params total": (record.get("model_info") or {}).get("params_total"),
                      "k": routing.get("k_mean", model_config["top_k"] if fixed_k else None),
                      "timing key": _timing_key(config.get("model"), model_config, config.get("batch_size"),
@@ -89,14 +89,16 @@ def table(records: Iterable[dict], feature_models: list[dict], timings: Iterable
         if not baseline:
             continue
         for size, group in runs[runs["label"].isin([variant, baseline])].groupby("size", sort=True):
-            mine = group[group["label"] == variant].drop_duplicates("seed").set_index("seed")
-            base = group[group["label"] == baseline].drop_duplicates("seed").set_index("seed")
+            # paired at the same rate: a baseline that also ran at another rate is not the same budget
+            mine = group[group["label"] == variant].drop_duplicates(["seed", "lr"]).set_index(["seed", "lr"])
+            base = group[group["label"] == baseline].drop_duplicates(["seed", "lr"]).set_index(["seed", "lr"])
             seeds = mine.index.intersection(base.index)
             if seeds.empty:
                 continue
             delta = mine.loc[seeds, "bpb"] - base.loc[seeds, "bpb"]
             rows.append({
                 "size": size, "variant": variant, "baseline": baseline, "seeds": len(seeds),
+                "lr": ", ".join(sorted({f"{lr:g}" for _, lr in seeds})),
                 "bpb variant": mine.loc[seeds, "bpb"].mean(), "bpb baseline": base.loc[seeds, "bpb"].mean(),
                 "Δ bpb": f"{delta.mean():+.4f} ± {(delta.max() - delta.min()) / 2:.4f}",
                 "lower on": f"{int((delta < 0).sum())} of {len(seeds)}",

@@ -48,13 +48,13 @@ def bpb_table(records: Iterable[dict]) -> pd.DataFrame:
 
 
 def seed_summary(bpb: pd.DataFrame) -> pd.DataFrame:
-    """Per corpus, size and model: mean bpb over seeds ± half the seed range, the mean and every
-    domain (runs on different corpora are never pooled)."""
+    """Per corpus, size, model and rate: mean bpb over seeds ± half the seed range, the mean and
+    every domain (runs on different corpora or at different rates are never pooled)."""
     domains = [c for c in bpb.columns if c not in NOT_DOMAINS]
     rows = []
-    for (corpus, size, model), group in bpb.groupby(["corpus", "size", "model"], sort=False):
+    for (corpus, size, model, lr), group in bpb.groupby(["corpus", "size", "model", "lr"], sort=False):
         row = {"corpus": corpus, "size": size, "model": model, "seeds": len(group), "params active": group["params active"].iloc[0],
-               "params total": group["params total"].iloc[0], "lr": group["lr"].iloc[0]}
+               "params total": group["params total"].iloc[0], "lr": lr}
         for column in ["mean bpb", *domains]:
             values = group[column].dropna()
             row[column] = f"{values.mean():.3f} ± {(values.max() - values.min()) / 2:.3f}" if len(values) else "-"

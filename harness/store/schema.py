@@ -31,7 +31,8 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
                             device latency, all-to-all median and share, error vs single device
     quality         dict    suite=quality only (harness.tasks.corpus_quality): corpus_id, tokenizer and its
                             sha256, training (curves, tokens, wall, status), test (per domain:
-                            nll, tokens, bytes, ppl, bpb), test_bpb_mean, routing, eval_capacity,
+                            nll, tokens, bytes, ppl, bpb), test_bpb_mean (val and val_bpb_mean with
+                            score_split val), routing, eval_capacity,
                             checkpoint (keep_checkpoints only: the saved model beside the record)
     loss            dict    fixed-seed training runs only (harness.tasks.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
@@ -116,6 +117,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
                              "distributed suite: the same swarm and batch on one device"),
     "rel_err_vs_single": (("distributed", "rel_err_vs_single"), "distributed suite: ||dist - single|| / ||single||"),
     "test_bpb_mean": (("quality", "test_bpb_mean"), "quality suite: held-out bits per byte, mean over domains"),
+    "val_bpb_mean": (("quality", "val_bpb_mean"), "quality suite, lr sweep (score_split val): validation bits per byte"),
     "eval_capacity": (("quality", "eval_capacity"), "quality suite: routing capacity while scoring"),
     "test_k_mean": (("quality", "routing", "k_mean"), "quality suite: a swarm's encoders per chunk on test text"),
     "corpus_id": (("quality", "corpus_id"), "quality suite: the corpus trained and scored on"),
