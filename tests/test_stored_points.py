@@ -3,7 +3,7 @@ measured on, exactly the points stored in results/reference, so a rerun resumes 
 measuring again. A dry run over each complete GPU reference (the H100's in results/reference,
 the H200's in results/reference/h200) finds every point done, or skipped after a stored failure;
 every point of the H200 set, which is partial for encoders, decode and the claims, is one the
-suites build."""
+suites build (by default, or by the README's feature-timing commands)."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,10 +24,19 @@ DONE = {"done before (force=true to redo)", "a shorter point of this group faile
 ADDED_LATER = {H100: {"mamba2"}}  # models the suites gained after that GPU was measured
 
 
-def _points(suite: str):
+# the feature timings at the trained shape (README, "The swarm's features"): the base command, then
+# each variant's extra overrides
+FEATURE_TIMING = ["model=swarm", "suite.preset=small", "model.d_model=128", "model.n_encoders=5", "model.top_k=2",
+                  "model.domains=[code,legal,math,prose,tech]", "suite.seq_lens=[512]", "suite.extend_seq_lens=[]",
+                  "suite.modes=[forward]", "suite.batch_size=64", "suite.repeats=3", "suite.timeout_s=90"]
+FEATURE_VARIANTS = [[], ["model.fusion=attention"], ["model.share_rank=8"], ["model.top_k=1"], ["model.top_k=3"],
+                    ["model.top_k=3", "model.routing_threshold=0.6"], ["model.stateful_encoders=true"]]
+
+
+def _points(suite: str, overrides: tuple[str, ...] = ()):
     ctx = RunContext(device="cuda", dtype="bf16", seed=0, vocab_size=16384, model_choice=None)
     ctx = dataclasses.replace(ctx, expand=_expander(ctx))  # the reference runs: GPU profile, defaults
-    return build(to_container(compose_config([f"suite={suite}"])), ctx)[3]
+    return build(to_container(compose_config([f"suite={suite}", *overrides])), ctx)[3]
 
 
 @pytest.mark.parametrize("suite, store", [("scaling", H100), ("encoders", H100), ("regression", H100),
@@ -42,6 +51,7 @@ def test_a_dry_run_over_a_complete_gpu_reference_finds_every_point_done(suite, s
 def test_every_stored_h200_point_is_one_the_suites_build():
     built = {point_id(p.config) for suite in ("claims", "scaling", "encoders", "decode", "regression")
              for p in _points(suite)}
+    built |= {point_id(p.config) for variant in FEATURE_VARIANTS for p in _points("scaling", (*FEATURE_TIMING, *variant))}
     # quality points name the corpus they trained on (its path and id, built by `corpus build`,
     # which CI does not run), and the calibration reruns set their own budgets on the command line
     stored = [(path, record["point_id"]) for path, record in results.iter_records(H200)
