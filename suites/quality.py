@@ -7,7 +7,8 @@ sequence length (harness.tasks.synthetic). The other parts: `lr_sweep` (every en
 `calibration` (suites.quality_calibration: the synthetic tasks at published settings). With
 `sizes`, every entry runs at each size, whose overrides apply to all entries before their own.
 `only` narrows every part but calibration to some labels; the other entries still size the
-matched ones (a Transformer matched to swarm-25 needs swarm-25's config, not its runs).
+matched ones (a Transformer matched to swarm-25 needs swarm-25's config, not its runs), and in
+the features part a variant's baseline runs with it.
 
 `models` entries are `{model, label, overrides, match, by, target}`: the first entry is the
 reference; an entry with `match` (params_active | params_total) is sized to the entry labelled
@@ -236,19 +237,17 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     domains = sorted(manifest["domains"])
     sizes = _sweep_sizes(params) if sweep else _feature_size(params) if features else _sizes(params)
     require(not features or params.feature_models, "suite.parts has features but suite.feature_models is empty")
-    entries = [*params.feature_models, *_baselines(params)] if features else None
     points = []
     for seed in params.seeds[:1] if sweep else params.seeds:
         for size, size_overrides in sizes:
-            configs = _configs(params, codec.vocab_size, domains, size_overrides, entries)
-            # the features part: each baseline at its variants' rate, so every pair shares budget and rate
-            baseline_lr = {entry["baseline"]: _lr(params, label, model, size)
-                           for entry, (label, model, _) in zip(entries or [], configs) if entry.get("baseline")}
-            for label, model, config in configs:
-                if params.only and label not in params.only:
-                    continue
-                rate = baseline_lr.get(label) or _lr(params, label, model, size)
-                for lr in params.lr_sweep if sweep else [rate]:
+            runs = [(label, model, config, params.lr_sweep if sweep else [_lr(params, label, model, size)])
+                    for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
+                                                         params.feature_models if features else None)
+                    if not params.only or label in params.only]
+            if features:
+                runs += _baseline_runs(params, runs, _configs(params, codec.vocab_size, domains, size_overrides))
+            for label, model, config, rates in runs:
+                for lr in rates:
                     point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
                              "label": label, "model_config": config, "mode": "quality",
                              "batch_size": params.batch_size, "seq_len": params.context, "device": ctx.device,
@@ -269,13 +268,20 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     return points
 
 
-def _baselines(params: QualityParams) -> list[dict]:
-    """The entries of suite.models that a feature entry names as its `baseline`."""
-    named = [entry.get("baseline") for entry in params.feature_models if entry.get("baseline")]
-    labels = [entry.get("label", entry.get("model")) for entry in params.models]
-    for name in named:
-        require(name in labels, f"suite.feature_models: baseline {name!r} is not in suite.models; valid: {', '.join(map(str, labels))}")
-    return [entry for entry in params.models if entry.get("label", entry.get("model")) in named]
+def _baseline_runs(params: QualityParams, variants: list[tuple], models: list[tuple]) -> list[tuple]:
+    """The features part's baselines: each entry of suite.models (sized as the corpus part sizes
+    it) that a variant about to run names as its `baseline`, at every rate of those variants, so
+    each pair shares budget and rate. (label, model, config, rates) as the variants'."""
+    rates: dict[str, set] = {}
+    by_label = {entry.get("label", entry.get("model")): entry for entry in params.feature_models}
+    labels = [label for label, _, _ in models]
+    for label, _, _, variant_rates in variants:
+        baseline = by_label[label].get("baseline")
+        if baseline:
+            require(baseline in labels, f"suite.feature_models {label}: baseline {baseline!r} is not in suite.models; "
+                                        f"valid: {', '.join(map(str, labels))}")
+            rates.setdefault(baseline, set()).update(variant_rates)
+    return [(label, model, config, sorted(rates[label])) for label, model, config in models if label in rates]
 
 
 def _synthetic_points(params: QualityParams, ctx: RunContext) -> list[Point]:

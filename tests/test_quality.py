@@ -155,6 +155,15 @@ def test_sizes_rates_the_lr_sweep_and_the_features_part_build_the_points_they_sa
         + [(label, "d64", 6e-3) for label in ("swarm gate=attention", "swarm") for _ in (0, 1)])  # pairs at one rate
     same_rate = [p.config for p in build_points(dataclasses.replace(with_baseline, lr_by_model={}), CPU)[0]]
     assert len(same_rate) == len(built) - 2  # the baseline at the corpus rate is the corpus point, listed once
+    two_rates = dataclasses.replace(with_baseline, parts=["features"], only=["swarm k=2"],
+                                    lr_by_model={"swarm gate=attention": 6e-3, "swarm k=2": 7e-3},
+                                    feature_models=[*with_baseline.feature_models,
+                                                    {"model": "swarm", "label": "swarm k=2", "baseline": "swarm",
+                                                     "overrides": {"n_encoders": 4, "top_k": 2}}])
+    narrowed_features = [p.config for p in build_points(two_rates, CPU)[0]]
+    assert sorted((c["label"], c["lr"]) for c in narrowed_features) == [("swarm", 7e-3)] * 2 + [("swarm k=2", 7e-3)] * 2
+    both = [p.config for p in build_points(dataclasses.replace(two_rates, only=[]), CPU)[0]]
+    assert sorted({(c["label"], c["lr"]) for c in both if c["label"] == "swarm"}) == [("swarm", 6e-3), ("swarm", 7e-3)]
     matched = dataclasses.replace(sized, parts=["corpus", "lr_sweep"], only=["transformer"],
                                   models=[{"model": "swarm"}, {"model": "transformer", "match": "params_active"}])
     narrowed, _ = build_points(matched, CPU)

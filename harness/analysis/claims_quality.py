@@ -36,9 +36,12 @@ def _one_rate(rows: pd.DataFrame, swept: dict[tuple[str, str], float]) -> pd.Dat
     sizes = rows["size"].fillna("-") if "size" in rows else pd.Series("-", index=rows.index)
     for (label, size), group in rows.groupby([rows["label"], sizes]):
         rate = swept.get((label, size))
-        if group["lr"].nunique() > 1 and rate not in set(group["lr"]):
+        if group["lr"].nunique() <= 1:  # one rate (or none recorded): nothing to choose
+            keep.append(group)
+            continue
+        if rate not in set(group["lr"]):
             rate = group.sort_values("created_at")["lr"].iloc[-1] if "created_at" in group else group["lr"].iloc[-1]
-        keep.append(group if group["lr"].nunique() == 1 else group[group["lr"] == rate])
+        keep.append(group[group["lr"] == rate])
     return pd.concat(keep) if keep else rows
 
 
