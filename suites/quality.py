@@ -237,16 +237,19 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
     domains = sorted(manifest["domains"])
     sizes = _sweep_sizes(params) if sweep else _feature_size(params) if features else _sizes(params)
     require(not features or params.feature_models, "suite.parts has features but suite.feature_models is empty")
+    runs_at = {}  # size -> [(label, model, config, rates)], resolved and matched once for every seed
+    for size, size_overrides in sizes:
+        runs = [(label, model, config, params.lr_sweep if sweep else [_lr(params, label, model, size)])
+                for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
+                                                     params.feature_models if features else None)
+                if _selected(params, label)]
+        if features:
+            runs += _baseline_runs(params, runs, _configs(params, codec.vocab_size, domains, size_overrides))
+        runs_at[size] = runs
     points = []
     for seed in params.seeds[:1] if sweep else params.seeds:
-        for size, size_overrides in sizes:
-            runs = [(label, model, config, params.lr_sweep if sweep else [_lr(params, label, model, size)])
-                    for label, model, config in _configs(params, codec.vocab_size, domains, size_overrides,
-                                                         params.feature_models if features else None)
-                    if not params.only or label in params.only]
-            if features:
-                runs += _baseline_runs(params, runs, _configs(params, codec.vocab_size, domains, size_overrides))
-            for label, model, config, rates in runs:
+        for size, _ in sizes:
+            for label, model, config, rates in runs_at[size]:
                 for lr in rates:
                     point = {"suite": params.name, "task": "harness.quality:train_and_evaluate", "model": model,
                              "label": label, "model_config": config, "mode": "quality",
@@ -266,6 +269,11 @@ def _corpus_points(params: QualityParams, ctx: RunContext, sweep: bool = False, 
                     points.append(Point(point, params.timeout_s,
                                         label=f"{what}{label}{f' {size}' if size else ''} seed={seed}"))
     return points
+
+
+def _selected(params: QualityParams, label: str) -> bool:
+    """Whether suite.only (empty: every label) lets the entry labelled so run."""
+    return not params.only or label in params.only
 
 
 def _baseline_runs(params: QualityParams, variants: list[tuple], models: list[tuple]) -> list[tuple]:
@@ -290,7 +298,7 @@ def _synthetic_points(params: QualityParams, ctx: RunContext) -> list[Point]:
     for seed in params.seeds:
         for name in settings.tasks:
             for label, model, config in _configs(params, TASKS[name].vocab_size, []):
-                if params.only and label not in params.only:
+                if not _selected(params, label):
                     continue
                 point = {"suite": params.name, "task": "harness.synthetic_quality:train_and_probe", "model": model,
                          "label": label, "model_config": config, "mode": "synthetic", "synthetic_task": name,
