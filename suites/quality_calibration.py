@@ -11,7 +11,8 @@ the Figure 2 MQAR sweep of zoology/experiments/paper/figure2.py).
 
 Our budget may be below the paper's: `calibration_budget.max_steps` caps the steps, and a run
 ends early once its accuracy at the training length reaches `stop_accuracy` (Zoology's early
-stop); each record keeps how many steps it ran and why it stopped, and the report
+stop; `calibration_budget.early_stop=false` turns it off, as the Mamba paper trained to its full
+budget, which extrapolation may need); each record keeps how many steps it ran and why it stopped, and the report
 (harness.analysis.calibration_report) sets both beside the published figures.
 """
 from __future__ import annotations
@@ -65,6 +66,7 @@ class CalibrationBudget:
     max_steps: Optional[int] = None  # cap on every setting's paper_steps
     max_eval_length: Optional[int] = None  # evaluation lengths beyond it are not scored
     max_wall_s: Optional[float] = None  # per run; the record then says `time_cap`
+    early_stop: bool = True  # false: no setting's stop_accuracy applies; runs go to the step or time cap
 
 
 def settings(entries: list[dict]) -> list[CalibrationSetting]:
@@ -118,7 +120,8 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
                          "train_lengths": [s.train_length], "eval_lengths": lengths, "steps": steps,
                          "paper_steps": s.paper_steps, "lr": m.lr, "eval_every": min(s.eval_every, steps),
                          "eval_batches": s.eval_batches, "probe_batches": s.probe_batches,
-                         "weight_decay": s.weight_decay, "schedule": s.schedule, "stop_accuracy": s.stop_accuracy,
+                         "weight_decay": s.weight_decay, "schedule": s.schedule,
+                         "stop_accuracy": s.stop_accuracy if budget.early_stop else None,
                          "max_wall_s": budget.max_wall_s}
                 points.append(Point(point, timeout_s, label=f"calibration {s.name} {m.label} seed={seed}"))
     return points

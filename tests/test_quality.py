@@ -277,3 +277,27 @@ def test_a_synthetic_task_sampler_resumes_on_the_batch_it_would_have_drawn():
     again.load_state_dict(state)
     got = again.batch("cpu")
     assert got[0].shape == (2, 32) and torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_a_synthetic_task_sampler_hands_out_the_batches_of_generating_them_one_at_a_time():
+    """The worker thread generating ahead changes neither the batches nor their order, and a
+    state taken while batches wait ahead rewinds to the one handed out last."""
+    import numpy as np
+
+    from harness.quality.synthetic_batches import TaskSampler
+    from harness.quality.synthetic_tasks import TASKS
+
+    task = TASKS["mqar"].configured({"pairs": 4, "keys": 63})
+    rng = np.random.default_rng(5)
+    direct = [task.generate(rng, 3, length) for length in [16, 32, 16, 32, 16, 32]]
+    sampler = TaskSampler(task, [16, 32], batch_size=3, seed=5, ahead=3)
+    for inputs, targets in direct[:4]:
+        got = sampler.batch("cpu")
+        assert np.array_equal(got[0].numpy(), inputs) and np.array_equal(got[1].numpy(), targets)
+    state = sampler.state_dict()
+    assert state["calls"] == 4 and sampler.calls > 4  # generated ahead, not handed out
+    sampler.load_state_dict(state)
+    assert np.array_equal(sampler.batch("cpu")[0].numpy(), direct[4][0])
+    again = TaskSampler(task, [16, 32], batch_size=3, seed=5, ahead=0)
+    again.load_state_dict(state)
+    assert np.array_equal(again.batch("cpu")[1].numpy(), direct[4][1])

@@ -46,6 +46,11 @@ def test_the_convergence_rule_stops_a_run(tmp_path):
     (record,) = [r for _, r in results.iter_records(tmp_path / "quality")]
     training = record["synthetic"]["training"]
     assert training["status"] == "converged" and training["steps"] == 2  # the first probe, at eval_every
+    out = run_cli("suite=quality", "suite.parts=[calibration]", setting, "suite.calibration_budget.early_stop=false",
+                  f"results_dir={tmp_path}", "progress=false", timeout=600)
+    assert out.returncode == 0, out.stderr
+    (unstopped,) = [r for _, r in results.iter_records(tmp_path / "quality") if r["config"]["stop_accuracy"] is None]
+    assert unstopped["synthetic"]["training"]["status"] == "ok" and unstopped["synthetic"]["training"]["steps"] == 4
 
 
 def test_impossible_calibration_settings_are_one_line_errors():
@@ -87,9 +92,12 @@ def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     assert by_model.loc["n", "why"].startswith("convergence rule: the stop rule (accuracy >= 0.99 at length 64)")
     one_miss = calibration_report.table([record(0.9975, scored=400)], settings)  # 399 of 400 is not "perfect"
     assert one_miss.set_index("model").loc["m", "reproduces"] == "no"
-    capped = record(1.0) | {"config": {"calibration": "s", "label": "m", "steps": 500, "max_wall_s": 60.0}}
-    both = calibration_report.table([record(1.0), capped], settings)  # two budgets: never pooled as seeds
-    assert sorted(both["budget"]) == ["-", "500 steps, 60 s"] and set(both["seeds"]) == {1}
+    capped = record(1.0) | {"config": {"calibration": "s", "label": "m", "steps": 500, "max_wall_s": 60.0,
+                                       "stop_accuracy": 0.99}}
+    unstopped = record(1.0) | {"config": {**capped["config"], "stop_accuracy": None}}
+    both = calibration_report.table([record(1.0), capped, unstopped], settings)  # three budgets: never pooled
+    assert sorted(both["budget"]) == ["-", "500 steps, 60 s", "500 steps, 60 s, no stop rule"]
+    assert set(both["seeds"]) == {1}
     low, high = calibration_report.wilson(100, 200)
     assert low < 0.5 < high and high - low == pytest.approx(0.137, abs=0.002)
     assert json.dumps(table.to_dict("records"))  # plain values, for the report

@@ -17,6 +17,8 @@ from harness.quality.synthetic_tasks import (
     MARKER,
     NOISE,
     TASKS,
+    _choose,
+    choose_reference,
     induction_heads,
     mqar,
     selective_copying,
@@ -57,6 +59,17 @@ def test_induction_heads_answer_follows_the_only_earlier_trigger():
         triggers = np.flatnonzero(row == MARKER)
         assert len(triggers) == 2 and triggers[1] == 63
         assert target[63] == row[triggers[0] + 1] and (target[:63] == IGNORE).all()
+
+
+@pytest.mark.parametrize("population,count", [(4095, 4), (4095, 64), (224, 64), (16, 16), (5, 1), (1, 1)])
+def test_choosing_by_partial_selection_equals_the_full_sort(population, count):
+    """The fast `_choose` returns the reference's indices, in its order, and consumes the same
+    draws (the generator ends in the same state), so every batch is unchanged."""
+    for seed in range(5):
+        fast_rng, reference_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        got = _choose(fast_rng, 7, population, count)
+        assert got.shape == (7, count) and np.array_equal(got, choose_reference(reference_rng, 7, population, count))
+        assert fast_rng.bit_generator.state == reference_rng.bit_generator.state
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

@@ -89,14 +89,14 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     """Rows of the calibration records against `settings` (suite.calibration)."""
     published = _published(settings)
     runs: dict[tuple, list[dict]] = {}
-    for record in records:  # seeds pool only within one budget (step cap and wall-clock cap)
+    for record in records:  # seeds pool only within one budget (step cap, wall-clock cap, stop rule)
         config = record.get("config") or {}
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
             key = (config["calibration"], config.get("label", config.get("model")), config.get("steps") or 0,
-                   config.get("max_wall_s") or 0)
+                   config.get("max_wall_s") or 0, config.get("stop_accuracy") is not None)
             runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label, cap, wall), recs in sorted(runs.items()):
+    for (setting, label, cap, wall, stops), recs in sorted(runs.items()):
         paper = published.get((setting, label), {"as": "", "figures": {}})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
         lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
@@ -111,7 +111,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
             figure = paper["figures"].get(length)
             verdict = "-" if figure is None or not n else ("yes" if low - 1e-9 <= figure <= high + 1e-9 else "no")
-            budget = ", ".join(([f"{cap:,} steps"] if cap else []) + ([f"{wall:g} s"] if wall else [])) or "-"
+            budget = ", ".join(([f"{cap:,} steps"] if cap else []) + ([f"{wall:g} s"] if wall else [])
+                               + ([] if stops else ["no stop rule"])) or "-"
             rows.append({"setting": setting, "model": label, "budget": budget,
                          "published as": paper["as"] or "-", "length": length,
                          "published": figure, "ours": ours if n else None,

@@ -36,9 +36,22 @@ COPY_TOKENS = 16  # data tokens to copy (selective copying) and the data vocabul
 MQAR_KEYS = 255  # keys 1..255, values 256..511; token 0 fills the gaps
 
 
-def _choose(rng: np.random.Generator, batch: int, population: int, count: int) -> np.ndarray:
-    """(batch, count) distinct indices in [0, population) per row."""
+def choose_reference(rng: np.random.Generator, batch: int, population: int, count: int) -> np.ndarray:
+    """(batch, count) distinct indices in [0, population) per row: the positions of the `count`
+    smallest of `population` uniform draws, smallest first. The definition `_choose` must equal."""
     return np.argsort(rng.random((batch, population)), axis=1)[:, :count]
+
+
+def _choose(rng: np.random.Generator, batch: int, population: int, count: int) -> np.ndarray:
+    """`choose_reference` from the same draws, without sorting whole rows: a partial selection
+    of the `count` smallest, then a sort of those only. MQAR's keys (4 of 4,095 per row, batch
+    512) took 84 ms a batch by full sort, 21 ms so, on one core: the data had set the step rate."""
+    draws = rng.random((batch, population))  # (B, population)
+    if count >= population:
+        return np.argsort(draws, axis=1)
+    smallest = np.argpartition(draws, count - 1, axis=1)[:, :count]  # (B, count), unordered
+    order = np.argsort(np.take_along_axis(draws, smallest, axis=1), axis=1)
+    return np.take_along_axis(smallest, order, axis=1)
 
 
 def mqar(rng: np.random.Generator, batch: int, length: int, pairs: int | None = None,
