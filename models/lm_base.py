@@ -67,6 +67,10 @@ def head_and_loss(head: Callable[[Tensor], Tensor], h: Tensor, targets: Tensor |
 
 
 class LanguageModel(nn.Module):
+    # True where one training step has fixed shapes and no host synchronisation, so it can be
+    # captured as a CUDA graph (harness.quality.train_step); routed models dispatch by counts.
+    train_step_capturable = False
+
     def num_params(self, active: bool = False) -> int:
         """Parameters (tied weights once). Dense models: active == total."""
         return sum(p.numel() for p in self.parameters())

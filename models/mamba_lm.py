@@ -74,6 +74,7 @@ def prefill_layers(layers, x: Tensor) -> tuple[Tensor, list]:
 
 class MambaLM(LanguageModel):
     make_mixer = staticmethod(mamba_mixer)  # cfg -> one mixer block; Mamba-2 swaps it (models.mamba2_lm)
+    train_step_capturable = True
 
     def __init__(self, cfg: MambaConfig):
         super().__init__()

@@ -46,6 +46,7 @@ PRESETS = {
 
 
 class TransformerLM(LanguageModel):
+    train_step_capturable = True
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         if cfg.attn_implementation not in ATTENTION_IMPLEMENTATIONS:

@@ -86,6 +86,7 @@ class QualityParams:
     calibration: list[dict] = field(default_factory=list)  # the calibration part (suites.quality_calibration)
     calibration_seeds: Optional[list[int]] = None  # its seeds
     calibration_only: list[str] = field(default_factory=list)  # run only these "<setting>" or "<setting>/<label>"
+    calibration_lrs: list[float] = field(default_factory=list)  # each selected model at each rate, not its own
     only: list[str] = field(default_factory=list)  # labels of models/feature_models to run; the rest still size the matched ones
     calibration_budget: CalibrationBudget = field(default_factory=CalibrationBudget)
     keep_checkpoints: bool = False  # save each trained KEEPABLE model of the corpus part beside its record
@@ -334,7 +335,7 @@ def build_points(params: QualityParams, ctx: RunContext) -> tuple[list[Point], s
         require(params.calibration, "suite.parts has calibration but suite.calibration lists no settings")
         require(params.calibration_seeds, "suite.calibration_seeds is not set and has no profile value")
         points += calibration_points(params.calibration, params.calibration_budget, params.calibration_seeds, params.name, ctx,
-                                     params.timeout_s, params.calibration_only)
+                                     params.timeout_s, params.calibration_only, params.calibration_lrs)
     return points, description
 
 

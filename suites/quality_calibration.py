@@ -17,6 +17,7 @@ budget, which extrapolation may need); each record keeps how many steps it ran a
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -57,6 +58,7 @@ class CalibrationSetting:
     probe_batches: int = 8  # batches of the convergence probe at the training length
     eval_batches: int = 16  # batches scored per evaluation length at the end
     options: dict = field(default_factory=dict)  # the task's keyword options
+    figure_precision: float = 0.0  # the published figures' own precision (read off a plot, a stop rule)
     models: list[CalibrationModel] = field(default_factory=list)
 
 
@@ -67,6 +69,7 @@ class CalibrationBudget:
     max_eval_length: Optional[int] = None  # evaluation lengths beyond it are not scored
     max_wall_s: Optional[float] = None  # per run; the record then says `time_cap`
     early_stop: bool = True  # false: no setting's stop_accuracy applies; runs go to the step or time cap
+    cuda_graphs: bool = False  # replay each training step from a CUDA graph where the model allows it
 
 
 def settings(entries: list[dict]) -> list[CalibrationSetting]:
@@ -92,10 +95,13 @@ def settings(entries: list[dict]) -> list[CalibrationSetting]:
 
 
 def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: list[int], suite: str,
-                       ctx: RunContext, timeout_s: float, only: list[str] = ()) -> list[Point]:
-    """Points of every setting and model, or of those `only` names ("<setting>" or "<setting>/<label>")."""
+                       ctx: RunContext, timeout_s: float, only: list[str] = (), lrs: list[float] = ()) -> list[Point]:
+    """Points of every setting and model, or of those `only` names ("<setting>" or "<setting>/<label>");
+    with `lrs`, each model at each of those rates instead of its own (Zoology takes the best of four)."""
     require(budget.max_steps is not None and budget.max_steps >= 1,
             f"suite.calibration_budget.max_steps={budget.max_steps}: must be >= 1")
+    require(all(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 for lr in lrs),
+            f"suite.calibration_lrs={list(lrs)}: rates must be positive numbers")
     parsed = settings(entries)
     valid = [s.name for s in parsed] + [f"{s.name}/{m.label}" for s in parsed for m in s.models]
     unknown = [name for name in only if name not in valid]
@@ -112,16 +118,17 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
             config = registry.resolve_config(m.model, "tiny", {"vocab_size": task.vocab_size, **m.overrides})
             caps = [x for x in (m.max_eval_length, budget.max_eval_length) if x is not None]
             lengths = [n for n in s.eval_lengths if not caps or n <= min(caps)]
-            for seed in seeds:
+            for seed, lr in itertools.product(seeds, lrs or [m.lr]):
                 point = {"suite": suite, "task": "harness.synthetic_quality:train_and_probe", "model": m.model,
                          "label": m.label, "model_config": config, "mode": "synthetic", "synthetic_task": s.task,
                          "calibration": s.name, "task_options": dict(s.options), "batch_size": s.batch_size,
                          "seq_len": s.train_length, "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
                          "train_lengths": [s.train_length], "eval_lengths": lengths, "steps": steps,
-                         "paper_steps": s.paper_steps, "lr": m.lr, "eval_every": min(s.eval_every, steps),
+                         "paper_steps": s.paper_steps, "lr": lr, "eval_every": min(s.eval_every, steps),
                          "eval_batches": s.eval_batches, "probe_batches": s.probe_batches,
                          "weight_decay": s.weight_decay, "schedule": s.schedule,
                          "stop_accuracy": s.stop_accuracy if budget.early_stop else None,
-                         "max_wall_s": budget.max_wall_s}
-                points.append(Point(point, timeout_s, label=f"calibration {s.name} {m.label} seed={seed}"))
+                         "max_wall_s": budget.max_wall_s, **({"cuda_graphs": True} if budget.cuda_graphs else {})}
+                rate = f" lr={lr:g}" if lrs else ""
+                points.append(Point(point, timeout_s, label=f"calibration {s.name} {m.label} seed={seed}{rate}"))
     return points

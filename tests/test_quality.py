@@ -301,3 +301,15 @@ def test_a_synthetic_task_sampler_hands_out_the_batches_of_generating_them_one_a
     again = TaskSampler(task, [16, 32], batch_size=3, seed=5, ahead=0)
     again.load_state_dict(state)
     assert np.array_equal(again.batch("cpu")[1].numpy(), direct[4][1])
+
+
+def test_cuda_graphs_asked_for_on_the_cpu_train_eagerly_and_the_record_says_so():
+    from harness.quality.synthetic_batches import TaskSampler
+    from harness.quality.synthetic_tasks import TASKS
+
+    task = TASKS["induction_heads"]
+    model = registry.build("mamba", registry.resolve_config("mamba", "tiny", {"vocab_size": task.vocab_size}))
+    cfg = TrainConfig(tokens=0, steps=3, batch_size=2, context=16, eval_every=3, cuda_graphs=True)
+    history = train(model, TaskSampler(task, [16], 2, seed=0), cfg, torch.device("cpu"), torch.float32,
+                    lambda: {"accuracy": 0.0})
+    assert history["cuda_graphs"] is False and history["steps"] == 3 and history["status"] == "ok"

@@ -103,6 +103,30 @@ def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     assert json.dumps(table.to_dict("records"))  # plain values, for the report
 
 
+def test_a_figure_with_its_own_precision_reproduces_within_it_and_rates_stay_apart():
+    def record(accuracy, lr):
+        return {"config": {"calibration": "s", "label": "m", "paper_steps": 10, "train_lengths": [64], "lr": lr,
+                           "synthetic_task": "mqar", "stop_accuracy": 0.99},
+                "synthetic": {"accuracy": {"64": {"accuracy": accuracy, "scored": 4096}},
+                              "training": {"steps": 10, "status": "converged"}}}
+
+    plotted = [{"name": "s", "figure_precision": 0.01, "models": [{"label": "m", "published": {64: 1.0}}]}]
+    printed = [{**plotted[0], "figure_precision": 0.0}]
+    runs = [record(0.993, 2e-3), record(0.5, 1e-2)]
+    by_rate = calibration_report.table(runs, plotted).set_index("lr")["reproduces"]
+    assert by_rate[2e-3] == "yes" and by_rate[1e-2] == "no"  # never pooled across rates
+    assert calibration_report.table(runs[:1], printed)["reproduces"].tolist() == ["no"]
+
+
+def test_calibration_lrs_run_each_model_at_each_rate():
+    out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", "suite.calibration_lrs=[0.001,0.01]",
+                  "suite.calibration_only=[induction_heads_e1/mamba]", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "induction_heads_e1 mamba seed=0 lr=0.001" in out.stdout and "lr=0.01" in out.stdout
+    bad = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", "suite.calibration_lrs=[-1]", timeout=300)
+    assert bad.returncode == 2 and "rates must be positive" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
     def record(status, probes, final, train=64, shared=None):
         return {"config": {"calibration": "s", "label": "m", "paper_steps": 1000, "train_lengths": [train],

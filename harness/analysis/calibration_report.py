@@ -3,7 +3,9 @@ published figure (suites.quality_calibration), one row per setting, model and ev
 
 A row reproduces when the published accuracy lies inside the 95% Wilson interval of ours (the
 answers of every seed pooled): our evaluation scores a few hundred answers, so its own sampling
-error, not the paper's printed precision, bounds what "the same" can mean. Every row also says
+error, not the paper's printed precision, bounds what "the same" can mean. A figure with a
+precision of its own (`figure_precision`: a value read off a plot, or one a stop rule ended at)
+reproduces when its range [figure - precision, figure + precision] meets our interval. Every row also says
 how many of the paper's steps ran and why training stopped, and a row that does not reproduce
 carries its measured reason (`why`): how far training went against the paper's budget, what
 the accuracy at the training length did on the way there, and how many processes shared the GPU.
@@ -41,8 +43,9 @@ def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
     out = {}
     for s in settings:
         for m in s.get("models") or []:
-            out[(s["name"], m["label"])] = {"as": m.get("published_as", ""),
-                                            "figures": {int(k): float(v) for k, v in (m.get("published") or {}).items()}}
+            figures = {int(k): float(v) for k, v in (m.get("published") or {}).items()}
+            out[(s["name"], m["label"])] = {"as": m.get("published_as", ""), "figures": figures,
+                                            "precision": float(s.get("figure_precision", 0.0))}
     return out
 
 
@@ -89,15 +92,16 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     """Rows of the calibration records against `settings` (suite.calibration)."""
     published = _published(settings)
     runs: dict[tuple, list[dict]] = {}
-    for record in records:  # seeds pool only within one budget (step cap, wall-clock cap, stop rule)
+    for record in records:  # seeds pool only at one rate and budget (step and wall-clock caps, stop rule, graphs)
         config = record.get("config") or {}
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
-            key = (config["calibration"], config.get("label", config.get("model")), config.get("steps") or 0,
-                   config.get("max_wall_s") or 0, config.get("stop_accuracy") is not None)
+            key = (config["calibration"], config.get("label", config.get("model")), config.get("lr") or 0,
+                   config.get("steps") or 0, config.get("max_wall_s") or 0, config.get("stop_accuracy") is not None,
+                   bool(config.get("cuda_graphs")))
             runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label, cap, wall, stops), recs in sorted(runs.items()):
-        paper = published.get((setting, label), {"as": "", "figures": {}})
+    for (setting, label, lr, cap, wall, stops, graphs), recs in sorted(runs.items()):
+        paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
         lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
         training = [r["synthetic"]["training"] for r in recs]
@@ -110,10 +114,11 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             ours = sum(s["accuracy"] * s["scored"] for s in scored) / n if n else math.nan
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
             figure = paper["figures"].get(length)
-            verdict = "-" if figure is None or not n else ("yes" if low - 1e-9 <= figure <= high + 1e-9 else "no")
+            slack = paper["precision"] + 1e-9
+            verdict = "-" if figure is None or not n else ("yes" if low - slack <= figure <= high + slack else "no")
             budget = ", ".join(([f"{cap:,} steps"] if cap else []) + ([f"{wall:g} s"] if wall else [])
-                               + ([] if stops else ["no stop rule"])) or "-"
-            rows.append({"setting": setting, "model": label, "budget": budget,
+                               + ([] if stops else ["no stop rule"]) + (["CUDA graphs"] if graphs else [])) or "-"
+            rows.append({"setting": setting, "model": label, "lr": lr or None, "budget": budget,
                          "published as": paper["as"] or "-", "length": length,
                          "published": figure, "ours": ours if n else None,
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,

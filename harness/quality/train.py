@@ -8,7 +8,8 @@ auxiliary losses are part of their loss and logged. A loss that turns NaN/inf or
 `divergence_factor` x the first loss ends the run as `diverged`, recorded with its curve; with
 `stop_accuracy`, an evaluation that reaches it ends the run as `converged`. The training-loss curve
 keeps every step up to CURVE_POINTS steps and window means beyond, so a long calibration run's
-record stays small.
+record stays small. With `cuda_graphs`, a model that allows it (`train_step_capturable`) replays each
+step from a CUDA graph (harness.quality.train_step); the record says whether one ran.
 
 With `resume_path`, the whole training state (weights, optimizer, sampler and RNG states, the
 curves so far, the wall time spent) is saved there every `checkpoint_every_s` seconds, written
@@ -35,6 +36,7 @@ import torch
 from harness.measure import env as env_mod
 from harness.measure.trackers import MemoryTracker
 from harness.quality.evaluate import no_capacity_drops, score_stream
+from harness.quality.train_step import GraphedStep, eager_step, load_optimizer, make_optimizer, set_lr
 
 AUX_KEPT = 50  # steps of auxiliary losses kept in a record: the last ones
 CURVE_POINTS = 2048  # training-loss points kept: past that many steps, each is the mean of a window of steps
@@ -59,6 +61,7 @@ class TrainConfig:
     stop_accuracy: Optional[float] = None  # end as `converged` once an evaluation's accuracy reaches it (Zoology's early stop)
     resume_path: Optional[str] = None  # save the training state here every checkpoint_every_s; resume from it
     checkpoint_every_s: float = 60.0
+    cuda_graphs: bool = False  # replay each step from a CUDA graph where the model allows (train_step.GraphedStep)
 
     @property
     def planned_steps(self) -> int:
@@ -159,9 +162,10 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     every `cfg.eval_every` steps and at the end gives the learning curve's validation points."""
     torch.manual_seed(cfg.seed)
     steps = cfg.planned_steps
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95),
-                                  fused=device.type == "cuda")
+    graphed = cfg.cuda_graphs and device.type == "cuda" and getattr(model, "train_step_capturable", False)
+    optimizer = make_optimizer(param_groups(model, cfg.weight_decay), cfg.lr, device, graphed)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+    graphed_step = GraphedStep(model, optimizer, dtype, cfg.clip) if graphed else None
     routes_domains = bool(getattr(getattr(model, "cfg", None), "domains", None))
     model.train()
     curve, val_curve = [], []
@@ -173,7 +177,7 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     saved = _load_resume(resume, model) if resume is not None and resume.exists() else None
     if saved is not None:
         model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        load_optimizer(optimizer, saved["optimizer"], device)
         sampler.load_state_dict(saved["sampler"])
         _set_rng_states(saved["rng"], device)
         curve, val_curve, pending = saved["curve"], saved["val_curve"], saved["pending"]
@@ -183,12 +187,13 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     with MemoryTracker(device, sample_nvml=False) as memory:  # peak_mem_mb: the whole run, evaluations included
         t0 = last_save = time.perf_counter()
         for step in range(start, steps):
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, steps, cfg)
+            set_lr(optimizer, lr_at(step, steps, cfg))
             idx, targets, domains = sampler.batch(device)
             labels = {"domain_labels": domains} if routes_domains and domains is not None else {}
-            with autocast:
-                _, loss = model(idx, targets, **labels)
+            if graphed_step is not None:
+                loss, grad_norm = graphed_step(idx, targets, labels)
+            else:
+                loss, grad_norm = eager_step(model, optimizer, autocast, cfg.clip, idx, targets, labels)
             value = loss.item()
             first_loss, last_loss = (first_loss if first_loss is not None else value), value
             seen, done = seen + idx.numel(), done + 1
@@ -197,15 +202,11 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
                 curve.append([seen, sum(pending) / window])
                 pending = []
             if not math.isfinite(value) or value > cfg.divergence_factor * first_loss:
-                status = "diverged"
+                status = "diverged"  # recorded as of this step's loss; its update is not evaluated
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
-            if getattr(model, "last_aux", None):
-                aux = {k: torch.as_tensor(v).detach() for k, v in model.last_aux.items()}
-                aux_tail.append((seen, grad_norm.detach(), aux))
+            if getattr(model, "last_aux", None):  # cloned: a graph's outputs change at its next replay
+                aux = {k: torch.as_tensor(v).detach().clone() for k, v in model.last_aux.items()}
+                aux_tail.append((seen, grad_norm.detach().clone(), aux))
             if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
                 val_curve.append([seen, evaluate()])
                 if cfg.stop_accuracy is not None and val_curve[-1][1].get("accuracy", 0.0) >= cfg.stop_accuracy:
@@ -232,7 +233,8 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
             "tokens_per_s": seen / wall if wall else None, "train_curve": curve, "val_curve": val_curve,
             "aux_curve": [{"tokens": seen, "grad_norm": float(norm), **{k: float(v) for k, v in aux.items()}}
                           for seen, norm, aux in aux_tail], "initial_loss": first_loss, "final_loss": last_loss,
-            "peak_mem_mb": memory.peak_alloc, **({"resumed_at_steps": resumed_at} if resumed_at else {})}
+            "peak_mem_mb": memory.peak_alloc, "cuda_graphs": graphed,
+            **({"resumed_at_steps": resumed_at} if resumed_at else {})}
 
 
 def run_summary(model, history: dict, context: int, device: torch.device) -> dict:
