@@ -144,3 +144,13 @@ def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
     assert "within 0.05 of chance" in calibration_report.why([record("time_cap", [0.07, 0.08, 0.06], 0.07)], 64)
     assert calibration_report.why([record("converged", [0.5, 1.0], 1.0)], 1024).startswith(
         "extrapolation, 16x the training length: the stop rule (accuracy >= 0.99 at length 64) ended training at 100")
+
+
+def test_the_induction_length_benchmark_trains_the_shipped_model_at_any_length():
+    from benchmarks import induction_length
+
+    row = induction_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None)
+    assert (row["length"], row["steps"], row["lr"]) == (16, 2, 0.001) and row["accuracy_by_step"][-1][0] == 2
+    assert 0.0 <= row["accuracy_by_step"][-1][1] <= 1.0 and row["chance"] == pytest.approx(1 / 14)
+    with pytest.raises(SystemExit, match="unknown model 'nope'; valid: mamba, transformer, swarm"):
+        induction_length.shipped_model("nope")

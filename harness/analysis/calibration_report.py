@@ -138,4 +138,5 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
     return ["## Calibration: ours against published results", "", summary,
             "'stopped': converged (reached stop_accuracy at the training length), time_cap (the wall-clock cap), "
             "ok (the step cap); 'steps' per seed; 'why': what the runs measured about a row that does not reproduce.", "",
-            calibration.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-"), ""]
+            calibration.to_markdown(index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns],
+                                    intfmt=",", missingval="-"), ""]
