@@ -19,14 +19,16 @@ import torch
 
 from harness.quality.synthetic_batches import TaskSampler, accuracy
 from harness.quality.synthetic_tasks import TASKS
-from harness.quality.train import TrainConfig, train
+from harness.quality.train import train
 from harness.structured import shipped_suite_value
-from harness.tasks.model_setup import DTYPES
+from harness.tasks.model_setup import DTYPES, build_model
+from harness.tasks.synthetic import train_config
 from models import registry
 
 SETTING = "induction_heads_e1"
 PROBE_BATCHES = 32
 PROBE_SEED = 99
+EVAL_EVERY = 500  # steps between probes
 
 
 def shipped_model(label: str) -> tuple[dict, dict]:
@@ -42,13 +44,11 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
     setting, entry = shipped_model(label)
     task = TASKS[setting["task"]].configured(setting.get("options"))
     rate = lr or entry["lr"]
-    torch.manual_seed(0)
     config = registry.resolve_config(entry["model"], "tiny", {"vocab_size": task.vocab_size, **entry["overrides"]})
-    with torch.device(device):
-        model = registry.build(entry["model"], config).float()
-    cfg = TrainConfig(tokens=0, steps=steps, batch_size=setting["batch_size"], context=length, lr=rate,
-                      eval_every=500, weight_decay=0.0, warmup_fraction=0.0, min_lr_ratio=1.0, seed=0)
-    dev = torch.device(device)
+    point = {"model": entry["model"], "model_config": config, "device": device, "seed": 0, "steps": steps,
+             "batch_size": setting["batch_size"], "train_lengths": [length], "lr": rate, "eval_every": EVAL_EVERY,
+             "weight_decay": setting["weight_decay"], "schedule": setting["schedule"]}  # as a calibration point
+    model, cfg, dev = build_model(point, train=True), train_config(point), torch.device(device)
 
     def probe() -> dict:
         return {"accuracy": accuracy(model, task, length, setting["batch_size"], PROBE_BATCHES, PROBE_SEED, dev,

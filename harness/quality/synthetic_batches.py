@@ -27,7 +27,7 @@ class TaskSampler:
         self.rng = np.random.default_rng(seed)
         self.calls = 0  # batches generated, those ahead included
         self._handed_out = self._state()
-        self._ahead: collections.deque[Future] = collections.deque()
+        self._pending: collections.deque[Future] = collections.deque()  # the batches being generated ahead
         self._worker: ThreadPoolExecutor | None = None
 
     def _state(self) -> dict:
@@ -43,18 +43,18 @@ class TaskSampler:
         return dict(self._handed_out)
 
     def load_state_dict(self, state: dict) -> None:
-        for pending in self._ahead:  # the worker owns the generator until its batches are done
-            pending.result()
-        self._ahead.clear()
+        for batch in self._pending:  # the worker owns the generator until its batches are done
+            batch.result()
+        self._pending.clear()
         self.rng.bit_generator.state, self.calls = state["rng"], state["calls"]
         self._handed_out = self._state()
 
     def batch(self, device) -> tuple[torch.Tensor, torch.Tensor, None]:
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="task-batches")
-        while len(self._ahead) <= self.ahead:
-            self._ahead.append(self._worker.submit(self._generate))
-        inputs, targets, self._handed_out = self._ahead.popleft().result()
+        while len(self._pending) <= self.ahead:
+            self._pending.append(self._worker.submit(self._generate))
+        inputs, targets, self._handed_out = self._pending.popleft().result()
         return torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device), None
 
 
