@@ -4,7 +4,11 @@ The baseline the swarm is measured against: pre-norm RMSNorm, rotary positions, 
 tied embeddings; attention through PyTorch SDPA by default (fused, no materialised score
 matrix) or `eager` (materialises the (L x L) scores: the quadratic memory the Mamba Encoder
 Swarm design document argues against). Sizes follow the usual Llama ratios: head dim 64,
-MLP width 8/3 d rounded up to 64 (models.lm_base.mlp_width).
+MLP width 8/3 d rounded up to 64 (models.lm_base.mlp_width). `mlp=False` gives attention-only
+blocks, as the synthetic-task baselines of the papers we calibrate against: the Mamba paper's
+MHA models (Gu & Dao 2023, Table 11: "MHA-RoPE (137K)" at d 128, 2 layers, is the attention
+alone) and Zoology's attention (zoology/experiments/paper/zoology_figure2.py: state mixer
+`torch.nn.Identity`).
 
 Generation (models.generation) has two KV caches: transformers' `DynamicCache` (what `generate`
 uses by default), grown by every step, for eager decoding; and, when the prefill is given a
@@ -31,6 +35,7 @@ class TransformerConfig:
     n_layer: int = 4
     n_head: int = 4
     d_ff: int = 0  # 0: 8/3 * d_model rounded up to a multiple of 64
+    mlp: bool = True  # False: attention-only blocks (no MLP, no norm before it)
     attn_implementation: str = "sdpa"  # sdpa | eager
     max_seq_len: int = 1 << 20  # rotary table size only; no learned positions
     rope_theta: float = 10000.0
@@ -43,6 +48,13 @@ PRESETS = {
     "small": dict(d_model=256, n_layer=4, n_head=4),
     "base": dict(d_model=768, n_layer=12, n_head=12),
 }
+
+
+class NoMLP(torch.nn.Module):
+    """The MLP of an attention-only block: its residual branch adds nothing."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.zeros_like(x)
 
 
 class TransformerLM(LanguageModel):
@@ -64,6 +76,9 @@ class TransformerLM(LanguageModel):
             rope_theta=cfg.rope_theta, attention_dropout=0.0, use_cache=False)
         hf_config._attn_implementation = cfg.attn_implementation
         self.hf = LlamaForCausalLM(hf_config)
+        if not cfg.mlp:
+            for layer in self.hf.model.layers:
+                layer.mlp, layer.post_attention_layernorm = NoMLP(), torch.nn.Identity()
         self._ran = False
         self._static_cache = None  # ((batch, max_len, device, dtype), StaticCache) of the last static prefill
 
@@ -132,7 +147,8 @@ class TransformerLM(LanguageModel):
 
     def flops_per_token(self, seq_len: int) -> int:
         d, n = self.cfg.d_model, self.cfg.n_layer
-        per_layer = 4 * d * d + 3 * d * mlp_width(d, self.cfg.d_ff)  # q, k, v, o and the SwiGLU MLP, in MACs
+        mlp = 3 * d * mlp_width(d, self.cfg.d_ff) if self.cfg.mlp else 0  # the SwiGLU MLP
+        per_layer = 4 * d * d + mlp  # q, k, v, o and the MLP, in MACs
         attention = 2 * d * seq_len / 2  # QK^T and AV over the causal half of the context, in MACs
         return int(2 * n * (per_layer + attention) + 2 * d * self.cfg.vocab_size)
 

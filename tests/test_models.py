@@ -119,3 +119,23 @@ def test_a_family_without_a_yaml_gets_its_model_group():
     cfg = to_container(compose_config(["suite=scaling", "model=mamba2", "model.headdim=16"]))
     assert cfg["model"]["name"] == "mamba2" and cfg["model"]["headdim"] == 16 and cfg["model"]["d_state"] is None
     assert "vocab_size" not in cfg["model"]
+
+
+def test_attention_only_transformer_is_causal_and_has_the_attention_alone():
+    """mlp=False: the papers' attention baselines (Mamba Table 11's "MHA-RoPE (137K)" at d 128,
+    2 layers, is q, k, v, o alone); the block's residual branch of the MLP adds nothing."""
+    overrides = {"vocab_size": 24, "d_model": 128, "n_layer": 2, "n_head": 8}
+    full = registry.build("transformer", registry.resolve_config("transformer", "tiny", overrides))
+    bare = registry.build("transformer", registry.resolve_config("transformer", "tiny", {**overrides, "mlp": False}))
+    d = 128
+    assert bare.num_params() == 2 * (4 * d * d + d) + d + 24 * d  # attention, its norms, final norm, embedding
+    assert full.num_params() - bare.num_params() == 2 * (3 * d * 384 + d)  # SwiGLU MLP of width 384 and its norm
+    assert bare.flops_per_token(16) < full.flops_per_token(16)
+    idx = torch.randint(0, 24, (2, 16))
+    changed = idx.clone()
+    changed[:, 9:] = (changed[:, 9:] + 1) % 24
+    with torch.no_grad():
+        logits, _ = bare.eval()(idx)
+        logits_changed, _ = bare(changed)
+    torch.testing.assert_close(logits[:, :9], logits_changed[:, :9], rtol=0, atol=1e-5)
+    assert not torch.allclose(logits[:, 9:], logits_changed[:, 9:])
