@@ -228,8 +228,9 @@ class CutAfter:
 
 def test_a_run_cut_short_resumes_on_the_same_batches_and_ends_as_an_uncut_run(tmp_path):
     streams = {"a": np.arange(3000) % 13, "b": np.arange(3000) % 7}
+    store = tmp_path / "quality"  # not there yet: a fresh results_dir's first point saves before any record
     cfg = TrainConfig(tokens=16 * 2 * 8, batch_size=2, context=8, eval_every=5, seed=0)
-    resumable = dataclasses.replace(cfg, resume_path=str(tmp_path / "p.resume.pt"), checkpoint_every_s=0.0)
+    resumable = dataclasses.replace(cfg, resume_path=str(store / "p.resume.pt"), checkpoint_every_s=0.0)
 
     def fresh():  # a swarm: noisy gating draws from torch's RNG, which the resume must restore too
         torch.manual_seed(0)
@@ -247,7 +248,7 @@ def test_a_run_cut_short_resumes_on_the_same_batches_and_ends_as_an_uncut_run(tm
     cut_model, cut_sampler = fresh()
     with pytest.raises(RuntimeError, match="killed"):
         train(cut_model, CutAfter(cut_sampler, 8), resumable, torch.device("cpu"), torch.float32, val_loss(cut_model))
-    assert (tmp_path / "p.resume.pt").exists()  # saved after step 7, the last that finished
+    assert (store / "p.resume.pt").exists()  # saved after step 7, the last that finished
     resumed_model, resumed_sampler = fresh()
     resumed = train(resumed_model, resumed_sampler, resumable, torch.device("cpu"), torch.float32,
                     val_loss(resumed_model))
@@ -256,12 +257,12 @@ def test_a_run_cut_short_resumes_on_the_same_batches_and_ends_as_an_uncut_run(tm
     assert resumed["train_curve"] == uncut["train_curve"] and resumed["val_curve"] == uncut["val_curve"]
     for (name, a), b in zip(model.state_dict().items(), resumed_model.state_dict().values()):
         assert torch.equal(a, b), name
-    assert not (tmp_path / "p.resume.pt").exists()  # removed once training ends
-    (tmp_path / "p.resume.pt").write_bytes(b"not a checkpoint")  # a broken file: set aside, a fresh run
+    assert not (store / "p.resume.pt").exists()  # removed once training ends
+    (store / "p.resume.pt").write_bytes(b"not a checkpoint")  # a broken file: set aside, a fresh run
     model, sampler = fresh()
     again = train(model, sampler, resumable, torch.device("cpu"), torch.float32, val_loss(model))
     assert again["train_curve"] == uncut["train_curve"] and "resumed_at_steps" not in again
-    assert (tmp_path / "p.resume.pt.unusable").read_bytes() == b"not a checkpoint"
+    assert (store / "p.resume.pt.unusable").read_bytes() == b"not a checkpoint"
 
 
 def test_a_synthetic_task_sampler_resumes_on_the_batch_it_would_have_drawn():

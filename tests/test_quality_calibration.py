@@ -147,6 +147,30 @@ def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
         "extrapolation, 16x the training length: the stop rule (accuracy >= 0.99 at length 64) ended training at 100")
 
 
+def test_a_row_that_does_not_reproduce_says_what_its_other_budgets_measured():
+    def record(cap, steps, accuracy, length=64):
+        return {"config": {"calibration": "s", "label": "m", "paper_steps": 1000, "train_lengths": [64], "steps": cap,
+                           "synthetic_task": "induction_heads", "task_options": {"alphabet": 14}},
+                "synthetic": {"accuracy": {str(length): {"accuracy": accuracy, "scored": 128}},
+                              "training": {"steps": steps, "status": "time_cap", "val_curve": [[0, {"accuracy": 0.1}]]}}}
+
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 128: 1.0}}]}]
+    alone = record(500, 100, 0.5)
+    plain = calibration_report.why([alone], 64)
+    assert calibration_report.table([alone], settings).set_index("length").loc[64, "why"] == plain
+    enough = calibration_report.table([alone, record(2000, 1500, 1.0), record(5000, 4000, 1.0)], settings)
+    short = enough.set_index("steps").loc["100", "why"]
+    assert short == "budget, measured: reproduces at 1,500 steps (2,000 steps, no stop rule); " + plain
+    assert "_most steps" not in enough.columns and enough.set_index("steps").loc["1500", "why"] == ""
+    misses = calibration_report.table([record(2000, 300, 0.8), alone, record(900, 300, 0.7),
+                                       record(3000, 1500, 1.0, length=128)], settings)  # another length: not compared
+    by_budget = misses[misses["length"] == 64].set_index("budget")["why"]
+    suffix = "; at length 64 across budgets: 0.500 @ 100, 0.700 @ 300, 0.800 @ 300"  # ties in budget order
+    assert by_budget["500 steps, no stop rule"] == plain + suffix
+    assert by_budget["2,000 steps, no stop rule"].endswith(suffix) and by_budget["900 steps, no stop rule"].endswith(suffix)
+    assert "budget, measured" not in " ".join(misses["why"])
+
+
 def test_the_induction_length_benchmark_trains_the_shipped_model_at_any_length():
     from benchmarks import induction_length
 

@@ -9,6 +9,10 @@ reproduces when its range [figure - precision, figure + precision] meets our int
 how many of the paper's steps ran and why training stopped, and a row that does not reproduce
 carries its measured reason (`why`): how far training went against the paper's budget, what
 the accuracy at the training length did on the way there, and how many processes shared the GPU.
+Where the same setting, model, rate and length ran at other budgets, the reason also says what
+they measured: a row that a run with more steps does reproduce is prefixed "budget, measured:
+reproduces at N steps (that budget)"; otherwise, with at least two step counts in the group, it
+ends with our accuracy at every budget in step order.
 """
 from __future__ import annotations
 
@@ -70,8 +74,8 @@ def why(recs: list[dict], length: int) -> str:
     if all(t["status"] == "converged" for t in trainings):
         rule = f"the stop rule (accuracy >= {config.get('stop_accuracy')} at length {train}) ended training at {share}"
         if length > train:
-            return f"extrapolation, {length / train:g}x the training length: {rule}; the paper trained on"
-        return f"convergence rule: {rule}; the paper trained on"
+            return f"extrapolation, {length / train:g}x the training length: {rule}; the paper trained through all of its steps"
+        return f"convergence rule: {rule}; the paper trained through all of its steps"
     curves = [c for c in (_probes(r, train) for r in recs) if c]
     if not curves:
         return f"budget: stopped at {share}, no accuracy at the training length recorded"
@@ -86,6 +90,30 @@ def why(recs: list[dict], length: int) -> str:
     return (f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else ""))
+
+
+def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the `why` of every row that does not reproduce completed from the other budgets
+    (rows of the same setting, model, lr and length; the private `_most steps` column, each row's
+    largest per-seed step count, orders them and is dropped): where a row with more steps
+    reproduces, the fewest such steps and that row's budget lead the reason; otherwise, where the
+    group ran at two step counts or more, the reason ends with ours at every row, by steps."""
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    for _, group in frame.groupby(["setting", "model", "lr", "length"], dropna=False, sort=False):
+        group = group.sort_values("_most steps", kind="stable")
+        for index, row in group[group["reproduces"] == "no"].iterrows():
+            enough = group[(group["_most steps"] > row["_most steps"]) & (group["reproduces"] == "yes")]
+            if not enough.empty:
+                fewest = enough.iloc[0]
+                frame.at[index, "why"] = (f"budget, measured: reproduces at {int(fewest['_most steps']):,} steps "
+                                          f"({fewest['budget']}); {row['why']}")
+            elif group["_most steps"].nunique() > 1:
+                measured = ", ".join(("-" if pd.isna(ours) else f"{ours:.3f}") + f" @ {int(steps):,}"
+                                     for ours, steps in zip(group["ours"], group["_most steps"]))
+                frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
+    return frame.drop(columns="_most steps")
 
 
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
@@ -124,8 +152,9 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
                          "paper steps": (recs[0].get("config") or {}).get("paper_steps"), "stopped": stopped,
-                         "why": why(recs, length) if verdict == "no" else ""})
-    return pd.DataFrame(rows)
+                         "why": why(recs, length) if verdict == "no" else "",
+                         "_most steps": max(t["steps"] for t in training)})
+    return _across_budgets(pd.DataFrame(rows))
 
 
 def lines(records: list[dict], settings: list[dict]) -> list[str]:
@@ -137,6 +166,8 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
                "(the published accuracy inside our 95% Wilson interval).")
     return ["## Calibration: ours against published results", "", summary,
             "'stopped': converged (reached stop_accuracy at the training length), time_cap (the wall-clock cap), "
-            "ok (the step cap); 'steps' per seed; 'why': what the runs measured about a row that does not reproduce.", "",
+            "ok (the step cap); 'steps' per seed; 'why': what the runs measured about a row that does not reproduce, "
+            "with the same setting, model, rate and length at its other budgets: the fewest steps that reproduce, "
+            "or ours at every budget.", "",
             calibration.to_markdown(index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns],
                                     intfmt=",", missingval="-"), ""]

@@ -133,6 +133,7 @@ def _set_rng_states(states: dict, device: torch.device) -> None:
 
 def _save_resume(path: Path, state: dict) -> None:
     partial = path.with_name(path.name + ".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)  # a fresh store: no record has made the folder yet
     torch.save(state, partial)
     os.replace(partial, path)  # whole or not at all
 
