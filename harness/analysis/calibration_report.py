@@ -72,10 +72,11 @@ def why(recs: list[dict], length: int) -> str:
     steps = max(t["steps"] for t in trainings)
     share = f"{steps:,} of the paper's {paper:,} steps ({steps / paper:.1%})" if paper else f"{steps:,} steps"
     if all(t["status"] == "converged" for t in trainings):
-        rule = f"the stop rule (accuracy >= {config.get('stop_accuracy')} at length {train}) ended training at {share}"
+        rule = (f"the stop rule (accuracy >= {config.get('stop_accuracy')} at length {train}) ended training at "
+                f"{share}; the paper trained through all of its steps")
         if length > train:
-            return f"extrapolation, {length / train:g}x the training length: {rule}; the paper trained through all of its steps"
-        return f"convergence rule: {rule}; the paper trained through all of its steps"
+            return f"extrapolation, {length / train:g}x the training length: {rule}"
+        return f"convergence rule: {rule}"
     curves = [c for c in (_probes(r, train) for r in recs) if c]
     if not curves:
         return f"budget: stopped at {share}, no accuracy at the training length recorded"
