@@ -18,6 +18,7 @@ shapes and no host sync, so a CUDA graph can capture it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -40,6 +41,8 @@ class TransformerConfig:
     max_seq_len: int = 1 << 20  # rotary table size only; no learned positions
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    # at its default, a field added after records existed stays out of their point ids (models.family)
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("mlp",)
 
 
 # "base" has about the non-embedding parameters of Mamba "base" (12 x 768 vs 24 x 768).
