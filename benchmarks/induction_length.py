@@ -16,6 +16,7 @@ import json
 import time
 
 import torch
+import yaml
 
 from harness.quality.synthetic_batches import TaskSampler, accuracy
 from harness.quality.synthetic_tasks import TASKS
@@ -24,6 +25,7 @@ from harness.structured import shipped_suite_value
 from harness.tasks.model_setup import DTYPES, build_model
 from harness.tasks.synthetic import train_config
 from models import registry
+from models.errors import ModelConfigError
 
 SETTING = "induction_heads_e1"
 PROBE_BATCHES = 32
@@ -40,11 +42,14 @@ def shipped_model(label: str) -> tuple[dict, dict]:
     return setting, next(m for m in setting["models"] if m["label"] == label)
 
 
-def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: float | None) -> dict:
+def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: float | None,
+          changes: dict | None = None) -> dict:
+    """Train the shipped entry `label`, its model config overridden by `changes`, at `length`."""
     setting, entry = shipped_model(label)
     task = TASKS[setting["task"]].configured(setting.get("options"))
     rate = lr or entry["lr"]
-    config = registry.resolve_config(entry["model"], "tiny", {"vocab_size": task.vocab_size, **entry["overrides"]})
+    overrides = {"vocab_size": task.vocab_size, **entry["overrides"], **(changes or {})}
+    config = registry.resolve_config(entry["model"], "tiny", overrides)
     point = {"model": entry["model"], "model_config": config, "device": device, "seed": 0, "steps": steps,
              "batch_size": setting["batch_size"], "train_lengths": [length], "lr": rate, "eval_every": EVAL_EVERY,
              "weight_decay": setting["weight_decay"], "schedule": setting["schedule"]}  # as a calibration point
@@ -56,10 +61,21 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
 
     start = time.perf_counter()
     history = train(model, TaskSampler(task, [length], setting["batch_size"], 0), cfg, dev, DTYPES[dtype], probe)
-    return {"model": label, "length": length, "steps": history["steps"], "lr": rate, "device": device, "dtype": dtype,
+    return {"model": label, "changes": changes or {}, "length": length, "steps": history["steps"], "lr": rate, "device": device, "dtype": dtype,
             "wall_s": time.perf_counter() - start, "chance": 1 / task.answers,
             "accuracy_by_step": [[tokens // (setting["batch_size"] * length), point["accuracy"]]
                                  for tokens, point in history["val_curve"]]}
+
+
+def parse_changes(pairs: list[str]) -> dict:
+    """["attention_bias=true", ...] -> {"attention_bias": True, ...}; the model config rejects unknown keys."""
+    changes = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"benchmarks.induction_length: --set {pair!r} is not KEY=VALUE")
+        changes[key] = yaml.safe_load(value)
+    return changes
 
 
 def main() -> None:
@@ -70,12 +86,18 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
     parser.add_argument("--lr", type=float, default=None, help="default: the setting's rate for the model")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="model config changes, e.g. attention_bias=true (values read as YAML)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    changes = parse_changes(args.set)
     torch.set_num_threads(1)  # one core per run: several lengths run side by side on a small machine
     rows = []
     for length in args.length:
-        rows.append(learn(args.model, length, args.steps, args.device, args.dtype, args.lr))
+        try:
+            rows.append(learn(args.model, length, args.steps, args.device, args.dtype, args.lr, changes))
+        except ModelConfigError as error:
+            raise SystemExit(f"benchmarks.induction_length: {error}") from None
         print(f"{args.model} L={length} {args.dtype}: accuracy by step "
               + ", ".join(f"{s}: {a:.2f}" for s, a in rows[-1]["accuracy_by_step"]), flush=True)
     with open(args.out, "w") as f:

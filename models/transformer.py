@@ -8,7 +8,10 @@ MLP width 8/3 d rounded up to 64 (models.lm_base.mlp_width). `mlp=False` gives a
 blocks, as the synthetic-task baselines of the papers we calibrate against: the Mamba paper's
 MHA models (Gu & Dao 2023, Table 11: "MHA-RoPE (137K)" at d 128, 2 layers, is the attention
 alone) and Zoology's attention (zoology/experiments/paper/zoology_figure2.py: state mixer
-`torch.nn.Identity`).
+`torch.nn.Identity`). Both papers' attention projections carry biases (flash-attn's `MHA`, whose
+qkv and output projections default to bias=True, in the H3/safari code the Mamba paper's MHA
+baselines come from; Zoology's `zoology/mixers/attention.py`, `bias=True`); Llama's have none,
+so `attention_bias=True` gives them back (transformers' `LlamaConfig.attention_bias`).
 
 Generation (models.generation) has two KV caches: transformers' `DynamicCache` (what `generate`
 uses by default), grown by every step, for eager decoding; and, when the prefill is given a
@@ -37,12 +40,13 @@ class TransformerConfig:
     n_head: int = 4
     d_ff: int = 0  # 0: 8/3 * d_model rounded up to a multiple of 64
     mlp: bool = True  # False: attention-only blocks (no MLP, no norm before it)
+    attention_bias: bool = False  # True: biases in q, k, v and o, as the papers' attention (see the docstring)
     attn_implementation: str = "sdpa"  # sdpa | eager
     max_seq_len: int = 1 << 20  # rotary table size only; no learned positions
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
     # at its default, a field added after records existed stays out of their point ids (models.family)
-    ADDED_LATER: ClassVar[tuple[str, ...]] = ("mlp",)
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("mlp", "attention_bias")
 
 
 # "base" has about the non-embedding parameters of Mamba "base" (12 x 768 vs 24 x 768).
@@ -76,7 +80,7 @@ class TransformerLM(LanguageModel):
             vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=mlp_width(cfg.d_model, cfg.d_ff),
             num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head, num_key_value_heads=cfg.n_head,
             max_position_embeddings=cfg.max_seq_len, rms_norm_eps=cfg.norm_eps, tie_word_embeddings=True,
-            rope_theta=cfg.rope_theta, attention_dropout=0.0, use_cache=False)
+            rope_theta=cfg.rope_theta, attention_bias=cfg.attention_bias, attention_dropout=0.0, use_cache=False)
         hf_config._attn_implementation = cfg.attn_implementation
         self.hf = LlamaForCausalLM(hf_config)
         if not cfg.mlp:

@@ -38,6 +38,7 @@ class CalibrationModel:
     lr: float
     overrides: dict = field(default_factory=dict)
     max_eval_length: Optional[int] = None  # the paper tested no further (attention: memory)
+    paper_steps: Optional[int] = None  # this model's published budget where it differs from the setting's
     published_as: str = ""  # the paper's row name, e.g. "MHA-RoPE (137K)"
     published: dict = field(default_factory=dict)  # evaluation length -> published accuracy (0..1)
 
@@ -110,10 +111,11 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
     points = []
     for s in parsed:
         task = TASKS[s.task].configured(s.options)
-        steps = min(s.paper_steps, budget.max_steps)
         for m in s.models:
             if only and s.name not in only and f"{s.name}/{m.label}" not in only:
                 continue
+            paper_steps = m.paper_steps or s.paper_steps
+            steps = min(paper_steps, budget.max_steps)
             registry.entry(m.model)
             config = registry.resolve_config(m.model, "tiny", {"vocab_size": task.vocab_size, **m.overrides})
             caps = [x for x in (m.max_eval_length, budget.max_eval_length) if x is not None]
@@ -124,7 +126,7 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
                          "calibration": s.name, "task_options": dict(s.options), "batch_size": s.batch_size,
                          "seq_len": s.train_length, "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
                          "train_lengths": [s.train_length], "eval_lengths": lengths, "steps": steps,
-                         "paper_steps": s.paper_steps, "lr": lr, "eval_every": min(s.eval_every, steps),
+                         "paper_steps": paper_steps, "lr": lr, "eval_every": min(s.eval_every, steps),
                          "eval_batches": s.eval_batches, "probe_batches": s.probe_batches,
                          "weight_decay": s.weight_decay, "schedule": s.schedule,
                          "stop_accuracy": s.stop_accuracy if budget.early_stop else None,

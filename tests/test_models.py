@@ -131,11 +131,27 @@ def test_attention_only_transformer_is_causal_and_has_the_attention_alone():
     assert bare.num_params() == 2 * (4 * d * d + d) + d + 24 * d  # attention, its norms, final norm, embedding
     assert full.num_params() - bare.num_params() == 2 * (3 * d * 384 + d)  # SwiGLU MLP of width 384 and its norm
     assert bare.flops_per_token(16) < full.flops_per_token(16)
-    idx = torch.randint(0, 24, (2, 16))
+    _assert_later_tokens_change_only_later_logits(bare, vocab=24)
+
+
+def test_attention_bias_adds_the_four_projection_biases_and_stays_causal():
+    """attention_bias=True: the papers' attention projections (flash-attn MHA, Zoology) carry
+    biases, which give queries and keys a content-free part from the start."""
+    overrides = {"vocab_size": 24, "d_model": 128, "n_layer": 2, "n_head": 8, "mlp": False}
+    plain = registry.build("transformer", registry.resolve_config("transformer", "tiny", overrides))
+    biased = registry.build("transformer", registry.resolve_config("transformer", "tiny",
+                                                                   {**overrides, "attention_bias": True}))
+    assert biased.num_params() - plain.num_params() == 2 * 4 * 128  # q, k, v and o biases in 2 layers
+    _assert_later_tokens_change_only_later_logits(biased, vocab=24)
+
+
+def _assert_later_tokens_change_only_later_logits(model, vocab: int) -> None:
+    """Changing tokens from position 9 on leaves the logits before 9 as they were, and changes later ones."""
+    idx = torch.randint(0, vocab, (2, 16))
     changed = idx.clone()
-    changed[:, 9:] = (changed[:, 9:] + 1) % 24
+    changed[:, 9:] = (changed[:, 9:] + 1) % vocab
     with torch.no_grad():
-        logits, _ = bare.eval()(idx)
-        logits_changed, _ = bare(changed)
+        logits, _ = model.eval()(idx)
+        logits_changed, _ = model(changed)
     torch.testing.assert_close(logits[:, :9], logits_changed[:, :9], rtol=0, atol=1e-5)
     assert not torch.allclose(logits[:, 9:], logits_changed[:, 9:])

@@ -171,6 +171,27 @@ def test_a_row_that_does_not_reproduce_says_what_its_other_budgets_measured():
     assert "budget, measured" not in " ".join(misses["why"])
 
 
+def test_a_row_that_another_precision_reproduces_says_so_before_any_budget():
+    def record(dtype, steps, accuracy, cap=5000):
+        return {"config": {"calibration": "s", "label": "m", "paper_steps": 1000, "train_lengths": [64], "steps": cap,
+                           "dtype": dtype, "synthetic_task": "induction_heads", "task_options": {"alphabet": 14}},
+                "synthetic": {"accuracy": {"64": {"accuracy": accuracy, "scored": 128}},
+                              "training": {"steps": steps, "status": "time_cap", "val_curve": [[0, {"accuracy": 0.1}]]}}}
+
+    settings = [{"name": "s", "paper_steps": 1000, "models": [{"label": "m", "published": {64: 1.0}, "paper_steps": 4000}]}]
+    bf16, longer_bf16 = record("bf16", 3000, 0.1), record("bf16", 4500, 1.0, cap=6000)
+    fp32 = record("fp32", 2000, 1.0)
+    table = calibration_report.table([bf16, longer_bf16, fp32], settings)
+    assert set(table["seeds"]) == {1} and sorted(table["budget"]) == [
+        "5,000 steps, no stop rule, bf16", "5,000 steps, no stop rule, fp32", "6,000 steps, no stop rule, bf16"]
+    reason = table.set_index("steps").loc["3000", "why"]
+    assert reason.startswith("precision, measured: reproduces in fp32 at 2,000 steps (5,000 steps, no stop rule, fp32); ")
+    assert "of the paper's 4,000 steps (75.0%)" in reason  # the model's own published budget, from the settings
+    assert set(table["paper steps"]) == {4000}
+    only_bf16 = calibration_report.table([bf16, longer_bf16], settings).set_index("steps").loc["3000", "why"]
+    assert only_bf16.startswith("budget, measured: reproduces at 4,500 steps")
+
+
 def test_the_induction_length_benchmark_trains_the_shipped_model_at_any_length():
     from benchmarks import induction_length
 

@@ -10,9 +10,11 @@ how many of the paper's steps ran and why training stopped, and a row that does 
 carries its measured reason (`why`): how far training went against the paper's budget, what
 the accuracy at the training length did on the way there, and how many processes shared the GPU.
 Where the same setting, model, rate and length ran at other budgets, the reason also says what
-they measured: a row that a run with more steps does reproduce is prefixed "budget, measured:
-reproduces at N steps (that budget)"; otherwise, with at least two step counts in the group, it
-ends with our accuracy at every budget in step order.
+they measured: a row that a run in another precision (the point's dtype: bf16 autocast or fp32)
+does reproduce is prefixed "precision, measured: reproduces in <dtype> at N steps (that budget)";
+one that a run with more steps in its own precision reproduces, "budget, measured: reproduces at
+N steps (that budget)"; otherwise, with at least two step counts in the group, the reason ends
+with our accuracy at every budget in step order.
 """
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
         for m in s.get("models") or []:
             figures = {int(k): float(v) for k, v in (m.get("published") or {}).items()}
             out[(s["name"], m["label"])] = {"as": m.get("published_as", ""), "figures": figures,
-                                            "precision": float(s.get("figure_precision", 0.0))}
+                                            "precision": float(s.get("figure_precision", 0.0)),
+                                            "paper_steps": m.get("paper_steps") or s.get("paper_steps")}
     return out
 
 
@@ -61,13 +64,14 @@ def _probes(record: dict, train: int) -> list[float]:
             + ([final["accuracy"]] if final else []))
 
 
-def why(recs: list[dict], length: int) -> str:
+def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     """What the runs measured about a row that does not reproduce: converged runs stopped at the
     convergence rule (past their training length, they extrapolate); the others ran out of
     budget, with the accuracy at the training length from the first probe to the final
-    evaluation, rising, flat or within 0.05 of chance."""
+    evaluation, rising, flat or within 0.05 of chance. `paper_steps`: the paper's budget as the
+    conf now gives it (default: the one the records were run against)."""
     config = recs[0]["config"]
-    train, paper = max(config["train_lengths"]), config.get("paper_steps")
+    train, paper = max(config["train_lengths"]), paper_steps or config.get("paper_steps")
     trainings = [r["synthetic"]["training"] for r in recs]
     steps = max(t["steps"] for t in trainings)
     share = f"{steps:,} of the paper's {paper:,} steps ({steps / paper:.1%})" if paper else f"{steps:,} steps"
@@ -96,17 +100,26 @@ def why(recs: list[dict], length: int) -> str:
 def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the `why` of every row that does not reproduce completed from the other budgets
     (rows of the same setting, model, lr and length; the private `_most steps` column, each row's
-    largest per-seed step count, orders them and is dropped): where a row with more steps
-    reproduces, the fewest such steps and that row's budget lead the reason; otherwise, where the
-    group ran at two step counts or more, the reason ends with ours at every row, by steps."""
+    largest per-seed step count, orders them, and `_dtype` tells precisions apart; both are
+    dropped): where a row in another precision reproduces, the fewest such steps, that precision
+    and budget lead the reason; else where a row with more steps in the same precision
+    reproduces, the fewest such steps and that row's budget; otherwise, where the group ran at two
+    step counts or more, the reason ends with ours at every row, by steps."""
     if frame.empty:
-        return frame
+        return frame.drop(columns=["_most steps", "_dtype"], errors="ignore")
     frame = frame.copy()
     for _, group in frame.groupby(["setting", "model", "lr", "length"], dropna=False, sort=False):
         group = group.sort_values("_most steps", kind="stable")
+        reproducing = group[group["reproduces"] == "yes"]
         for index, row in group[group["reproduces"] == "no"].iterrows():
-            enough = group[(group["_most steps"] > row["_most steps"]) & (group["reproduces"] == "yes")]
-            if not enough.empty:
+            other_dtype = reproducing[reproducing["_dtype"] != row["_dtype"]]
+            enough = reproducing[(reproducing["_dtype"] == row["_dtype"])
+                                 & (reproducing["_most steps"] > row["_most steps"])]
+            if not other_dtype.empty:
+                fewest = other_dtype.iloc[0]
+                frame.at[index, "why"] = (f"precision, measured: reproduces in {fewest['_dtype']} at "
+                                          f"{int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}")
+            elif not enough.empty:
                 fewest = enough.iloc[0]
                 frame.at[index, "why"] = (f"budget, measured: reproduces at {int(fewest['_most steps']):,} steps "
                                           f"({fewest['budget']}); {row['why']}")
@@ -114,23 +127,23 @@ def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
                 measured = ", ".join(("-" if pd.isna(ours) else f"{ours:.3f}") + f" @ {int(steps):,}"
                                      for ours, steps in zip(group["ours"], group["_most steps"]))
                 frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
-    return frame.drop(columns="_most steps")
+    return frame.drop(columns=["_most steps", "_dtype"])
 
 
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     """Rows of the calibration records against `settings` (suite.calibration)."""
     published = _published(settings)
     runs: dict[tuple, list[dict]] = {}
-    for record in records:  # seeds pool only at one rate and budget (step and wall-clock caps, stop rule, graphs)
+    for record in records:  # seeds pool only at one rate, budget (step and wall-clock caps, stop rule, graphs) and dtype
         config = record.get("config") or {}
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
             key = (config["calibration"], config.get("label", config.get("model")), config.get("lr") or 0,
                    config.get("steps") or 0, config.get("max_wall_s") or 0, config.get("stop_accuracy") is not None,
-                   bool(config.get("cuda_graphs")))
+                   bool(config.get("cuda_graphs")), config.get("dtype") or "")
             runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label, lr, cap, wall, stops, graphs), recs in sorted(runs.items()):
-        paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0})
+    for (setting, label, lr, cap, wall, stops, graphs, dtype), recs in sorted(runs.items()):
+        paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0, "paper_steps": None})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
         lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
         training = [r["synthetic"]["training"] for r in recs]
@@ -146,15 +159,16 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             slack = paper["precision"] + 1e-9
             verdict = "-" if figure is None or not n else ("yes" if low - slack <= figure <= high + slack else "no")
             budget = ", ".join(([f"{cap:,} steps"] if cap else []) + ([f"{wall:g} s"] if wall else [])
-                               + ([] if stops else ["no stop rule"]) + (["CUDA graphs"] if graphs else [])) or "-"
+                               + ([] if stops else ["no stop rule"]) + (["CUDA graphs"] if graphs else [])
+                               + ([dtype] if dtype else [])) or "-"
             rows.append({"setting": setting, "model": label, "lr": lr or None, "budget": budget,
                          "published as": paper["as"] or "-", "length": length,
                          "published": figure, "ours": ours if n else None,
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
-                         "paper steps": (recs[0].get("config") or {}).get("paper_steps"), "stopped": stopped,
-                         "why": why(recs, length) if verdict == "no" else "",
-                         "_most steps": max(t["steps"] for t in training)})
+                         "paper steps": paper["paper_steps"] or (recs[0].get("config") or {}).get("paper_steps"),
+                         "stopped": stopped, "why": why(recs, length, paper["paper_steps"]) if verdict == "no" else "",
+                         "_most steps": max(t["steps"] for t in training), "_dtype": dtype})
     return _across_budgets(pd.DataFrame(rows))
 
 
@@ -168,7 +182,7 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
     return ["## Calibration: ours against published results", "", summary,
             "'stopped': converged (reached stop_accuracy at the training length), time_cap (the wall-clock cap), "
             "ok (the step cap); 'steps' per seed; 'why': what the runs measured about a row that does not reproduce, "
-            "with the same setting, model, rate and length at its other budgets: the fewest steps that reproduce, "
-            "or ours at every budget.", "",
+            "with the same setting, model, rate and length at its other budgets and precisions: the fewest steps that "
+            "reproduce in another precision, else in the same one, or ours at every budget.", "",
             calibration.to_markdown(index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns],
                                     intfmt=",", missingval="-"), ""]
