@@ -43,7 +43,7 @@ def shipped_model(label: str) -> tuple[dict, dict]:
 
 
 def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: float | None,
-          changes: dict | None = None) -> dict:
+          changes: dict | None = None, optimizer: dict | None = None) -> dict:
     """Train the shipped entry `label`, its model config overridden by `changes`, at `length`."""
     setting, entry = shipped_model(label)
     task = TASKS[setting["task"]].configured(setting.get("options"))
@@ -52,7 +52,8 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
     config = registry.resolve_config(entry["model"], "tiny", overrides)
     point = {"model": entry["model"], "model_config": config, "device": device, "seed": 0, "steps": steps,
              "batch_size": setting["batch_size"], "train_lengths": [length], "lr": rate, "eval_every": EVAL_EVERY,
-             "weight_decay": setting["weight_decay"], "schedule": setting["schedule"]}  # as a calibration point
+             "weight_decay": setting["weight_decay"], "schedule": setting["schedule"],
+             **(optimizer or {})}  # as a calibration point
     model, cfg, dev = build_model(point, train=True), train_config(point), torch.device(device)
 
     def probe() -> dict:
@@ -61,7 +62,7 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
 
     start = time.perf_counter()
     history = train(model, TaskSampler(task, [length], setting["batch_size"], 0), cfg, dev, DTYPES[dtype], probe)
-    return {"model": label, "changes": changes or {}, "length": length, "steps": history["steps"], "lr": rate, "device": device, "dtype": dtype,
+    return {"model": label, "changes": changes or {}, "optimizer": optimizer or {}, "length": length, "steps": history["steps"], "lr": rate, "device": device, "dtype": dtype,
             "wall_s": time.perf_counter() - start, "chance": 1 / task.answers,
             "accuracy_by_step": [[tokens // (setting["batch_size"] * length), point["accuracy"]]
                                  for tokens, point in history["val_curve"]]}
@@ -88,14 +89,17 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="default: the setting's rate for the model")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="model config changes, e.g. attention_bias=true (values read as YAML)")
+    parser.add_argument("--betas", type=float, nargs=2, default=None, help="AdamW's betas (default: the harness's)")
+    parser.add_argument("--no-clip", action="store_true", help="no gradient-norm clipping (default: clip at 1)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     changes = parse_changes(args.set)
+    optimizer = ({"adam_betas": args.betas} if args.betas else {}) | ({"grad_clip": None} if args.no_clip else {})
     torch.set_num_threads(1)  # one core per run: several lengths run side by side on a small machine
     rows = []
     for length in args.length:
         try:
-            rows.append(learn(args.model, length, args.steps, args.device, args.dtype, args.lr, changes))
+            rows.append(learn(args.model, length, args.steps, args.device, args.dtype, args.lr, changes, optimizer))
         except ModelConfigError as error:
             raise SystemExit(f"benchmarks.induction_length: {error}") from None
         print(f"{args.model} L={length} {args.dtype}: accuracy by step "

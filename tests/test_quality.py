@@ -314,3 +314,33 @@ def test_cuda_graphs_asked_for_on_the_cpu_train_eagerly_and_the_record_says_so()
     history = train(model, TaskSampler(task, [16], 2, seed=0), cfg, torch.device("cpu"), torch.float32,
                     lambda: {"accuracy": 0.0})
     assert history["cuda_graphs"] is False and history["steps"] == 3 and history["status"] == "ok"
+
+
+def test_a_synthetic_point_sets_adams_betas_and_turns_clipping_off():
+    from harness.quality.train_step import eager_step, make_optimizer, max_norm
+    from harness.tasks.synthetic import train_config
+
+    point = {"steps": 2, "batch_size": 2, "train_lengths": [8], "lr": 1e-3, "eval_every": 1, "seed": 0}
+    assert (train_config(point).betas, train_config(point).clip) == ((0.9, 0.95), 1.0)  # the harness's own
+    cfg = train_config({**point, "adam_betas": [0.9, 0.999], "grad_clip": None})
+    assert (cfg.betas, cfg.clip) == ((0.9, 0.999), None)
+
+    def grads_after_a_step(clip):
+        class Model(torch.nn.Module):  # the (logits, loss) interface of the models, with large gradients
+            def __init__(self):
+                super().__init__()
+                self.linear = torch.nn.Linear(4, 1)
+
+            def forward(self, idx, targets):
+                return None, 100.0 * (self.linear(idx) - 10.0).square().mean()
+
+        model = Model()
+        optimizer = make_optimizer([{"params": list(model.parameters())}], 1e-3, torch.device("cpu"), False, cfg.betas)
+        norm = eager_step(model, optimizer, torch.autocast("cpu", enabled=False), clip, torch.ones(3, 4), None, {})[1]
+        assert optimizer.param_groups[0]["betas"] == (0.9, 0.999)
+        return float(norm), float(torch.cat([p.grad.flatten() for p in model.parameters()]).norm())
+
+    measured, unclipped = grads_after_a_step(max_norm(None))
+    assert measured > 1.0 and unclipped == pytest.approx(measured, rel=1e-5)  # measured, never scaled
+    measured, clipped = grads_after_a_step(1.0)
+    assert measured > 1.0 and clipped == pytest.approx(1.0, rel=1e-3)

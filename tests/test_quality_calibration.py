@@ -22,7 +22,8 @@ TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, sourc
 def test_the_published_settings_build_points_with_their_budgets():
     out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("calibration ") == 22
+    assert out.stdout.count("calibration ") == 23
+    assert "induction_heads_e1 gpt2" in out.stdout  # learned absolute positions, through transformers' GPT-2
     assert "induction_heads_e1 transformer" in out.stdout and "mqar_zoology_512 swarm d=256" in out.stdout
     assert "induction_heads_e1 attention-only" in out.stdout and "mqar_zoology_64 attention-only d=64" in out.stdout
 
@@ -198,5 +199,5 @@ def test_the_induction_length_benchmark_trains_the_shipped_model_at_any_length()
     row = induction_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None)
     assert (row["length"], row["steps"], row["lr"]) == (16, 2, 0.001) and row["accuracy_by_step"][-1][0] == 2
     assert 0.0 <= row["accuracy_by_step"][-1][1] <= 1.0 and row["chance"] == pytest.approx(1 / 14)
-    with pytest.raises(SystemExit, match="unknown model 'nope'; valid: mamba, transformer, attention-only, swarm"):
+    with pytest.raises(SystemExit, match="unknown model 'nope'; valid: mamba, transformer, attention-only, gpt2, swarm"):
         induction_length.shipped_model("nope")

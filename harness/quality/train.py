@@ -36,7 +36,7 @@ import torch
 from harness.measure import env as env_mod
 from harness.measure.trackers import MemoryTracker
 from harness.quality.evaluate import no_capacity_drops, score_stream
-from harness.quality.train_step import GraphedStep, eager_step, load_optimizer, make_optimizer, set_lr
+from harness.quality.train_step import GraphedStep, eager_step, load_optimizer, make_optimizer, max_norm, set_lr
 
 AUX_KEPT = 50  # steps of auxiliary losses kept in a record: the last ones
 CURVE_POINTS = 2048  # training-loss points kept: past that many steps, each is the mean of a window of steps
@@ -51,7 +51,8 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     warmup_fraction: float = 0.05
     weight_decay: float = 0.1
-    clip: float = 1.0
+    clip: Optional[float] = 1.0  # gradient-norm clip; None: none (the norm is still recorded)
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW's; the synthetic-task papers used (0.9, 0.999)
     eval_every: int = 100  # steps between validation bpb points
     eval_tokens: int = 16384  # validation tokens per domain at each of them
     max_wall_s: Optional[float] = None
@@ -164,9 +165,9 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
     torch.manual_seed(cfg.seed)
     steps = cfg.planned_steps
     graphed = cfg.cuda_graphs and device.type == "cuda" and getattr(model, "train_step_capturable", False)
-    optimizer = make_optimizer(param_groups(model, cfg.weight_decay), cfg.lr, device, graphed)
+    optimizer = make_optimizer(param_groups(model, cfg.weight_decay), cfg.lr, device, graphed, cfg.betas)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    graphed_step = GraphedStep(model, optimizer, dtype, cfg.clip) if graphed else None
+    graphed_step = GraphedStep(model, optimizer, dtype, max_norm(cfg.clip)) if graphed else None
     routes_domains = bool(getattr(getattr(model, "cfg", None), "domains", None))
     model.train()
     curve, val_curve = [], []
@@ -194,7 +195,7 @@ def train(model, sampler, cfg: TrainConfig, device: torch.device, dtype: torch.d
             if graphed_step is not None:
                 loss, grad_norm = graphed_step(idx, targets, labels)
             else:
-                loss, grad_norm = eager_step(model, optimizer, autocast, cfg.clip, idx, targets, labels)
+                loss, grad_norm = eager_step(model, optimizer, autocast, max_norm(cfg.clip), idx, targets, labels)
             value = loss.item()
             first_loss, last_loss = (first_loss if first_loss is not None else value), value
             seen, done = seen + idx.numel(), done + 1

@@ -19,12 +19,19 @@ import torch
 WARMUP_STEPS = 3  # eager steps before the capture (lazy initialisations, the optimizer's state)
 
 
-def make_optimizer(groups: list[dict], lr: float, device: torch.device, graphed: bool) -> torch.optim.AdamW:
-    """AdamW (betas 0.9/0.95), fused on CUDA; capturable with a tensor learning rate when graphed."""
+def make_optimizer(groups: list[dict], lr: float, device: torch.device, graphed: bool,
+                   betas: tuple[float, float] = (0.9, 0.95)) -> torch.optim.AdamW:
+    """AdamW, fused on CUDA; capturable with a tensor learning rate when graphed."""
+    betas = tuple(betas)
     if graphed:
-        return torch.optim.AdamW(groups, lr=torch.tensor(lr, device=device), betas=(0.9, 0.95), fused=True,
+        return torch.optim.AdamW(groups, lr=torch.tensor(lr, device=device), betas=betas, fused=True,
                                  capturable=True)
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=device.type == "cuda")
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=device.type == "cuda")
+
+
+def max_norm(clip: float | None) -> float:
+    """The gradient-norm clip for `clip_grad_norm_`: infinity (measure, never scale) for None."""
+    return float("inf") if clip is None else clip
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, device: torch.device) -> None:

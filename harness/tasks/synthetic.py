@@ -23,14 +23,16 @@ EVAL_SEED_OFFSET = 1_000_003  # evaluation batches come from seed + this; traini
 def train_config(point: dict) -> TrainConfig:
     """The point's training settings. The calibration part of suite=quality may set the paper's
     schedule (`schedule: constant`: no warm-up, no decay), weight decay, a convergence rule
-    (`stop_accuracy`), a wall-clock cap and CUDA graphs; other points train as the corpus runs do."""
+    (`stop_accuracy`), a wall-clock cap, CUDA graphs, Adam's betas (`adam_betas`) and the gradient
+    clip (`grad_clip`, None: none); other points train as the corpus runs do."""
     constant = point.get("schedule", "cosine") == "constant"
     return TrainConfig(tokens=0, steps=point["steps"], batch_size=point["batch_size"],
                        context=max(point["train_lengths"]), lr=point["lr"], eval_every=point["eval_every"],
                        seed=point["seed"], weight_decay=point.get("weight_decay", 0.1),
                        warmup_fraction=0.0 if constant else 0.05, min_lr_ratio=1.0 if constant else 0.1,
                        stop_accuracy=point.get("stop_accuracy"), max_wall_s=point.get("max_wall_s"),
-                       resume_path=resume_path(point), cuda_graphs=point.get("cuda_graphs", False))
+                       resume_path=resume_path(point), cuda_graphs=point.get("cuda_graphs", False),
+                       betas=tuple(point.get("adam_betas", (0.9, 0.95))), clip=point.get("grad_clip", 1.0))
 
 
 def train_and_probe(point: dict) -> dict:
