@@ -193,11 +193,19 @@ def test_a_row_that_another_precision_reproduces_says_so_before_any_budget():
     assert only_bf16.startswith("budget, measured: reproduces at 4,500 steps")
 
 
-def test_the_induction_length_benchmark_trains_the_shipped_model_at_any_length():
-    from benchmarks import induction_length
+def test_the_length_benchmark_trains_a_shipped_model_at_any_length_batch_and_task_option():
+    from benchmarks import synthetic_length
 
-    row = induction_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None)
+    row = synthetic_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None)
     assert (row["length"], row["steps"], row["lr"]) == (16, 2, 0.001) and row["accuracy_by_step"][-1][0] == 2
     assert 0.0 <= row["accuracy_by_step"][-1][1] <= 1.0 and row["chance"] == pytest.approx(1 / 14)
     with pytest.raises(SystemExit, match="unknown model 'nope'; valid: mamba, transformer, attention-only, gpt2, swarm"):
-        induction_length.shipped_model("nope")
+        synthetic_length.shipped_model("nope")
+    row = synthetic_length.learn("attention-only d=64", length=32, steps=2, device="cpu", dtype="fp32", lr=None,
+                                 setting_name="mqar_zoology_512", batch=4, options={"pairs": 8})
+    assert (row["length"], row["batch_size"], row["task_options"]) == (32, 4, {"pairs": 8, "keys": 4095})
+    with pytest.raises(SystemExit, match="length 16 is impossible for mqar"):
+        synthetic_length.learn("attention-only d=64", length=16, steps=2, device="cpu", dtype="fp32", lr=None,
+                               setting_name="mqar_zoology_512", options={"pairs": 8})
+    with pytest.raises(SystemExit, match="unknown setting 'nope'; valid: selective_copying_e1"):
+        synthetic_length.shipped_model("mamba", "nope")
