@@ -39,6 +39,7 @@ class CalibrationModel:
     overrides: dict = field(default_factory=dict)
     max_eval_length: Optional[int] = None  # the paper tested no further (attention: memory)
     paper_steps: Optional[int] = None  # this model's published budget where it differs from the setting's
+    batch_size: Optional[int] = None  # a batch other than the setting's (the paper's), on purpose: say so in the label
     published_as: str = ""  # the paper's row name, e.g. "MHA-RoPE (137K)"
     published: dict = field(default_factory=dict)  # evaluation length -> published accuracy (0..1)
 
@@ -89,6 +90,9 @@ def settings(entries: list[dict]) -> list[CalibrationSetting]:
             require(task.min_length <= length <= task.max_length,
                     f"suite.calibration {s.name}: length {length} is impossible for {s.task} with {s.options} "
                     f"(valid: {task.min_length}..{task.max_length})")
+        for m in s.models:
+            require(m.batch_size is None or (isinstance(m.batch_size, int) and m.batch_size >= 1),
+                    f"suite.calibration {s.name} {m.label}: batch_size={m.batch_size!r}: must be a positive integer")
         labels = [m.label for m in s.models]
         require(labels and len(set(labels)) == len(labels), f"suite.calibration {s.name}: model labels {labels} "
                 "must be given and distinct")
@@ -123,7 +127,7 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
             for seed, lr in itertools.product(seeds, lrs or [m.lr]):
                 point = {"suite": suite, "task": "harness.synthetic_quality:train_and_probe", "model": m.model,
                          "label": m.label, "model_config": config, "mode": "synthetic", "synthetic_task": s.task,
-                         "calibration": s.name, "task_options": dict(s.options), "batch_size": s.batch_size,
+                         "calibration": s.name, "task_options": dict(s.options), "batch_size": m.batch_size or s.batch_size,
                          "seq_len": s.train_length, "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
                          "train_lengths": [s.train_length], "eval_lengths": lengths, "steps": steps,
                          "paper_steps": paper_steps, "lr": lr, "eval_every": min(s.eval_every, steps),

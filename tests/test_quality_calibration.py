@@ -11,6 +11,7 @@ import pytest
 from harness.analysis import calibration_report
 from harness.quality.synthetic_tasks import TASKS
 from harness.store import results
+from harness.structured import shipped_suite_value
 from tests.test_cli import run_cli
 
 TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, source: test, options: {alphabet: 6}, "
@@ -22,7 +23,7 @@ TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, sourc
 def test_the_published_settings_build_points_with_their_budgets():
     out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("calibration ") == 23
+    assert out.stdout.count("calibration ") == 25
     assert "induction_heads_e1 gpt2" in out.stdout  # learned absolute positions, through transformers' GPT-2
     assert "induction_heads_e1 transformer" in out.stdout and "mqar_zoology_512 swarm d=256" in out.stdout
     assert "induction_heads_e1 attention-only" in out.stdout and "mqar_zoology_64 attention-only d=64" in out.stdout
@@ -120,6 +121,21 @@ def test_a_figure_with_its_own_precision_reproduces_within_it_and_rates_stay_apa
     assert calibration_report.table(runs[:1], printed)["reproduces"].tolist() == ["no"]
 
 
+def test_a_model_may_train_at_its_own_batch_and_a_bad_one_is_refused():
+    from suites.common import RunContext
+    from suites.quality_calibration import CalibrationBudget, calibration_points
+
+    entries = [e for e in shipped_suite_value("quality", "calibration")
+               if e["name"] == "induction_heads_e1"]
+    ctx = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=16384, model_choice=None)
+    points = calibration_points(entries, CalibrationBudget(max_steps=10), [0], "quality", ctx, 60.0,
+                                only=["induction_heads_e1/attention-only", "induction_heads_e1/attention-only batch=64"])
+    assert [p.config["batch_size"] for p in points] == [8, 64]  # the paper's, and 8x it on purpose
+    bad = TINY_SETTING.replace("label: m,", "label: m, batch_size: 0,")
+    out = run_cli("suite=quality", "suite.parts=[calibration]", bad, "dry_run=true", timeout=300)
+    assert out.returncode == 2 and "ih_tiny m: batch_size=0: must be a positive integer" in out.stderr, out.stderr
+
+
 def test_calibration_lrs_run_each_model_at_each_rate():
     out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", "suite.calibration_lrs=[0.001,0.01]",
                   "suite.calibration_only=[induction_heads_e1/mamba]", timeout=300)
@@ -199,7 +215,7 @@ def test_the_length_benchmark_trains_a_shipped_model_at_any_length_batch_and_tas
     row = synthetic_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None)
     assert (row["length"], row["steps"], row["lr"]) == (16, 2, 0.001) and row["accuracy_by_step"][-1][0] == 2
     assert 0.0 <= row["accuracy_by_step"][-1][1] <= 1.0 and row["chance"] == pytest.approx(1 / 14)
-    with pytest.raises(SystemExit, match="unknown model 'nope'; valid: mamba, transformer, attention-only, gpt2, swarm"):
+    with pytest.raises(SystemExit, match="unknown model 'nope'; valid: mamba, transformer, attention-only, attention-only batch=64, gpt2, gpt2 batch=64, swarm"):
         synthetic_length.shipped_model("nope")
     row = synthetic_length.learn("attention-only d=64", length=32, steps=2, device="cpu", dtype="fp32", lr=None,
                                  setting_name="mqar_zoology_512", batch=4, options={"pairs": 8})
