@@ -75,9 +75,13 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
              **(optimizer or {})}  # as a calibration point
     model, cfg, dev = build_model(point, train=True), train_config(point), torch.device(device)
 
-    def probe() -> dict:
-        return {"accuracy": accuracy(model, task, length, batch, PROBE_BATCHES, PROBE_SEED, dev,
-                                     torch.float32)["accuracy"]}
+    probes = []
+
+    def probe() -> dict:  # printed as it is measured, so a run cut by a time limit keeps its curve in the log
+        probes.append(accuracy(model, task, length, batch, PROBE_BATCHES, PROBE_SEED, dev, torch.float32)["accuracy"])
+        print(f"  L={length} probe {len(probes)} (about step {len(probes) * cfg.eval_every}): {probes[-1]:.3f}",
+              flush=True)
+        return {"accuracy": probes[-1]}
 
     start = time.perf_counter()
     history = train(model, TaskSampler(task, [length], batch, 0), cfg, dev, DTYPES[dtype], probe)
