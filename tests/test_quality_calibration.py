@@ -92,7 +92,8 @@ def test_a_row_reproduces_when_the_published_figure_is_inside_our_interval():
     by_model = table.set_index("model")
     assert by_model.loc["m", "reproduces"] == "yes" and by_model.loc["m", "answers"] == 400
     assert by_model.loc["n", "reproduces"] == "no" and by_model.loc["m", "why"] == ""
-    assert by_model.loc["n", "why"].startswith("convergence rule: the stop rule (accuracy >= 0.99 at length 64)")
+    assert by_model.loc["n", "why"].startswith(  # 0.9 against 0.5
+        "ours above the published figure; convergence rule: the stop rule (accuracy >= 0.99 at length 64)")
     one_miss = calibration_report.table([record(0.9975, scored=400)], settings)  # 399 of 400 is not "perfect"
     assert one_miss.set_index("model").loc["m", "reproduces"] == "no"
     capped = record(1.0) | {"config": {"calibration": "s", "label": "m", "steps": 500, "max_wall_s": 60.0,
@@ -162,6 +163,22 @@ def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
     assert "within 0.05 of chance" in calibration_report.why([record("time_cap", [0.07, 0.08, 0.06], 0.07)], 64)
     assert calibration_report.why([record("converged", [0.5, 1.0], 1.0)], 1024).startswith(
         "extrapolation, 16x the training length: the stop rule (accuracy >= 0.99 at length 64) ended training at 100")
+    learned = calibration_report.why([record("time_cap", [0.07, 1.0, 1.0], 1.0)], 1024)
+    assert learned.startswith("length generalisation, 16x the training length: 1.000 at length 64, not at 1024; "
+                              "budget: stopped by the wall-clock cap")
+    assert not calibration_report.why([record("time_cap", [0.07, 0.9], 0.9)], 1024).startswith("length")
+
+
+def test_a_row_above_its_published_figure_says_so():
+    record = {"config": {"calibration": "s", "label": "m", "paper_steps": 1000, "train_lengths": [64], "steps": 100,
+                         "synthetic_task": "induction_heads", "task_options": {"alphabet": 14}},
+              "synthetic": {"accuracy": {"64": {"accuracy": 1.0, "scored": 512}, "128": {"accuracy": 1.0, "scored": 512},
+                                         "256": {"accuracy": 0.1, "scored": 512}},
+                            "training": {"steps": 100, "status": "ok", "val_curve": [[0, {"accuracy": 1.0}]]}}}
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 128: 0.8, 256: 0.3}}]}]
+    why = calibration_report.table([record], settings).set_index("length")["why"]
+    assert why[64] == "" and why[128].startswith("ours above the published figure; length generalisation, 2x")
+    assert why[256].startswith("length generalisation, 4x")  # below the published figure
 
 
 def test_a_row_that_does_not_reproduce_says_what_its_other_budgets_measured():

@@ -27,6 +27,7 @@ from harness.quality.synthetic_tasks import TASKS
 from harness.structured import shipped_suite_value
 
 Z95 = 1.959964
+LEARNED = 0.99  # the accuracy at the training length past which a run has learned the task (Zoology's stop rule)
 
 
 def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -68,7 +69,9 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     """What the runs measured about a row that does not reproduce: converged runs stopped at the
     convergence rule (past their training length, they extrapolate); the others ran out of
     budget, with the accuracy at the training length from the first probe to the final
-    evaluation, rising, flat or within 0.05 of chance. `paper_steps`: the paper's budget as the
+    evaluation, rising, flat or within 0.05 of chance; a row at another length whose runs learned
+    the task at the training length (every final accuracy there >= LEARNED) is first a matter of
+    length generalisation. `paper_steps`: the paper's budget as the
     conf now gives it (default: the one the records were run against)."""
     config = recs[0]["config"]
     train, paper = max(config["train_lengths"]), paper_steps or config.get("paper_steps")
@@ -92,7 +95,10 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     caps = {"time_cap": "the wall-clock cap", "ok": "the step cap", "diverged": "divergence"}
     stopped = " and ".join(sorted({caps.get(t["status"], t["status"]) for t in trainings}))
     shared = max(int((r.get("env") or {}).get("gpu_shared_by") or 1) for r in recs)
-    return (f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
+    finals = [c[-1] for c in curves]
+    learned = (f"length generalisation, {length / train:g}x the training length: {mean(finals):.3f} at length "
+               f"{train}, not at {length}; " if length != train and min(finals) >= LEARNED else "")
+    return (learned + f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else ""))
 
@@ -167,7 +173,9 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "95% interval": f"[{low:.3f}, {high:.3f}]" if n else "-", "answers": n,
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
                          "paper steps": paper["paper_steps"] or (recs[0].get("config") or {}).get("paper_steps"),
-                         "stopped": stopped, "why": why(recs, length, paper["paper_steps"]) if verdict == "no" else "",
+                         "stopped": stopped, "why": "" if verdict != "no" else
+                         ("ours above the published figure; " if ours > figure else "") + why(recs, length,
+                                                                                             paper["paper_steps"]),
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype})
     return _across_budgets(pd.DataFrame(rows))
 
