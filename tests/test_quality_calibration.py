@@ -122,6 +122,21 @@ def test_a_figure_with_its_own_precision_reproduces_within_it_and_rates_stay_apa
     assert calibration_report.table(runs[:1], printed)["reproduces"].tolist() == ["no"]
 
 
+def test_mqar_layouts_are_never_pooled_or_compared_and_old_records_read_as_uniform():
+    def record(accuracy, steps, layout=None):
+        options = {"pairs": 4, "keys": 63} | ({"layout": layout} if layout else {})
+        return {"config": {"calibration": "s", "label": "m", "paper_steps": 100, "train_lengths": [64], "steps": 100,
+                           "synthetic_task": "mqar", "task_options": options},
+                "synthetic": {"accuracy": {"64": {"accuracy": accuracy, "scored": 4096}},
+                              "training": {"steps": steps, "status": "ok", "val_curve": [[0, {"accuracy": 0.1}]]}}}
+
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0}}]}]
+    table = calibration_report.table([record(0.2, 50), record(1.0, 100, "zoology")], settings).set_index("budget")
+    assert table.loc["uniform layout, 100 steps, no stop rule", "reproduces"] == "no"  # before the option: uniform
+    assert table.loc["zoology layout, 100 steps, no stop rule", "reproduces"] == "yes"
+    assert "measured" not in table.loc["uniform layout, 100 steps, no stop rule", "why"]  # the other data is no budget
+
+
 def test_a_model_may_train_at_its_own_batch_and_a_bad_one_is_refused():
     from suites.common import RunContext
     from suites.quality_calibration import CalibrationBudget, calibration_points
@@ -236,7 +251,7 @@ def test_the_length_benchmark_trains_a_shipped_model_at_any_length_batch_and_tas
         synthetic_length.shipped_model("nope")
     row = synthetic_length.learn("attention-only d=64", length=32, steps=2, device="cpu", dtype="fp32", lr=None,
                                  setting_name="mqar_zoology_512", batch=4, options={"pairs": 8})
-    assert (row["length"], row["batch_size"], row["task_options"]) == (32, 4, {"pairs": 8, "keys": 4095})
+    assert (row["length"], row["batch_size"], row["task_options"]) == (32, 4, {"pairs": 8, "keys": 4095, "layout": "zoology"})
     with pytest.raises(SystemExit, match="length 16 is impossible for mqar"):
         synthetic_length.learn("attention-only d=64", length=16, steps=2, device="cpu", dtype="fp32", lr=None,
                                setting_name="mqar_zoology_512", options={"pairs": 8})

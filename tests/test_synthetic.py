@@ -17,7 +17,9 @@ from harness.quality.synthetic_tasks import (
     MARKER,
     NOISE,
     TASKS,
+    ZOOLOGY_POWER_A,
     _choose,
+    _power_law_slots,
     choose_reference,
     induction_heads,
     mqar,
@@ -43,6 +45,43 @@ def test_mqar_answers_are_the_values_paired_with_the_queried_keys():
         assert len(scored) == pairs and scored.min() >= 2 * pairs  # every key queried once, after the pairs
         for p in scored:
             assert target[p] == values[list(keys).index(row[p])] == row[p + 1]
+
+
+def test_mqar_in_zoologys_layout_queries_each_key_once_with_nothing_after_it():
+    """layout=zoology (Zoology's Figure 2 data): distinct values, the j-th pair's key at the j-th
+    slot drawn, queries on even offsets of the query region, filler 0 everywhere else."""
+    task = TASKS["mqar"].configured({"pairs": 16, "keys": 4095, "layout": "zoology"})
+    inputs, targets = task.generate(np.random.default_rng(0), 8, 128)
+    for row, target in zip(inputs, targets):
+        keys, values = row[0:32:2], row[1:32:2]
+        assert len(set(keys)) == len(set(values)) == 16 and keys.max() < 4096 <= values.min()
+        scored = np.flatnonzero(target != IGNORE)
+        assert len(scored) == 16 and (scored - 32).min() >= 0 and ((scored - 32) % 2 == 0).all()
+        assert all(target[p] == values[list(keys).index(row[p])] for p in scored)
+        filler = np.setdiff1d(np.arange(32, 128), scored)
+        assert (row[filler] == 0).all()  # no value after a query, no noise
+
+
+def test_power_law_slots_follow_zoologys_draws_without_replacement():
+    """The exponential clocks pick the first slot with probability w_0 / sum(w) and the second,
+    given the first, with w_i / (sum(w) - w_first): numpy's sequential choice(p, replace=False)."""
+    slots, draws = 8, 200_000
+    got = _power_law_slots(np.random.default_rng(0), draws, slots, 2, ZOOLOGY_POWER_A)
+    weights = np.arange(1, slots + 1) ** (ZOOLOGY_POWER_A - 1.0)
+    first = np.bincount(got[:, 0], minlength=slots) / draws
+    assert np.abs(first - weights / weights.sum()).max() < 0.005
+    after_slot_0 = got[got[:, 0] == 0, 1]
+    second = np.bincount(after_slot_0, minlength=slots) / len(after_slot_0)
+    expected = np.where(np.arange(slots) == 0, 0.0, weights / (weights.sum() - weights[0]))
+    assert np.abs(second - expected).max() < 0.01
+    assert all(len(set(row)) == 2 for row in got[:1000])
+
+
+def test_an_unknown_mqar_layout_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown layout 'zoo'; valid: uniform, zoology"):
+        TASKS["mqar"].configured({"layout": "zoo"})
+    with pytest.raises(ValueError, match="must be positive integers"):
+        TASKS["mqar"].configured({"pairs": "4", "layout": "zoology"})
 
 
 def test_selective_copying_recalls_the_data_tokens_in_order_at_the_markers():

@@ -112,9 +112,9 @@ def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
     reproduces, the fewest such steps and that row's budget; otherwise, where the group ran at two
     step counts or more, the reason ends with ours at every row, by steps."""
     if frame.empty:
-        return frame.drop(columns=["_most steps", "_dtype"], errors="ignore")
+        return frame.drop(columns=["_most steps", "_dtype", "_layout"], errors="ignore")
     frame = frame.copy()
-    for _, group in frame.groupby(["setting", "model", "lr", "length"], dropna=False, sort=False):
+    for _, group in frame.groupby(["setting", "model", "lr", "length", "_layout"], dropna=False, sort=False):
         group = group.sort_values("_most steps", kind="stable")
         reproducing = group[group["reproduces"] == "yes"]
         for index, row in group[group["reproduces"] == "no"].iterrows():
@@ -133,7 +133,15 @@ def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
                 measured = ", ".join(("-" if pd.isna(ours) else f"{ours:.3f}") + f" @ {int(steps):,}"
                                      for ours, steps in zip(group["ours"], group["_most steps"]))
                 frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
-    return frame.drop(columns=["_most steps", "_dtype"])
+    return frame.drop(columns=["_most steps", "_dtype", "_layout"])
+
+
+def _layout(config: dict) -> str:
+    """MQAR's data layout (harness.quality.synthetic_tasks.mqar): records from before the option
+    were uniform; "" for the other tasks."""
+    if config.get("synthetic_task") != "mqar":
+        return ""
+    return (config.get("task_options") or {}).get("layout", "uniform")
 
 
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
@@ -145,10 +153,10 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
             key = (config["calibration"], config.get("label", config.get("model")), config.get("lr") or 0,
                    config.get("steps") or 0, config.get("max_wall_s") or 0, config.get("stop_accuracy") is not None,
-                   bool(config.get("cuda_graphs")), config.get("dtype") or "")
+                   bool(config.get("cuda_graphs")), config.get("dtype") or "", _layout(config))
             runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label, lr, cap, wall, stops, graphs, dtype), recs in sorted(runs.items()):
+    for (setting, label, lr, cap, wall, stops, graphs, dtype, layout), recs in sorted(runs.items()):
         paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0, "paper_steps": None})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
         lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
@@ -164,7 +172,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             figure = paper["figures"].get(length)
             slack = paper["precision"] + 1e-9
             verdict = "-" if figure is None or not n else ("yes" if low - slack <= figure <= high + slack else "no")
-            budget = ", ".join(([f"{cap:,} steps"] if cap else []) + ([f"{wall:g} s"] if wall else [])
+            budget = ", ".join(([f"{layout} layout"] if layout else []) + ([f"{cap:,} steps"] if cap else [])
+                               + ([f"{wall:g} s"] if wall else [])
                                + ([] if stops else ["no stop rule"]) + (["CUDA graphs"] if graphs else [])
                                + ([dtype] if dtype else [])) or "-"
             rows.append({"setting": setting, "model": label, "lr": lr or None, "budget": budget,
@@ -176,7 +185,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "stopped": stopped, "why": "" if verdict != "no" else
                          ("ours above the published figure; " if ours > figure else "") + why(recs, length,
                                                                                              paper["paper_steps"]),
-                         "_most steps": max(t["steps"] for t in training), "_dtype": dtype})
+                         "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout})
     return _across_budgets(pd.DataFrame(rows))
 
 

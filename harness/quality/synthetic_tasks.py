@@ -5,7 +5,12 @@
   pairs, then every key queried once later in the sequence; the answer is the value it was
   paired with. Keys come from the lower half of the vocabulary, values from the upper half.
   Pairs grow with length (length / 16 unless `pairs` is given), so longer sequences need more
-  memory. Unlike Zoology, query gaps are uniform (Zoology: a power law) and values may repeat.
+  memory. By default (`layout="uniform"`) query slots are uniform, keys are queried in a random
+  order, each query is followed by its value and values may repeat. `layout="zoology"` is the
+  data of Zoology's Figure 2 (zoology/data/associative_recall.py, `_mqar`, power_a=0.01,
+  random_non_queries=False): distinct values, query slots drawn without replacement with weight
+  i^(a-1) (a=0.01; most queries sit near the start of the query region), the j-th pair's key
+  at the j-th slot drawn, and nothing after a query but the filler 0.
 - `selective_copying`: Gu & Dao 2023, "Mamba", section 4.1.1: `copies` (16) data tokens from
   an alphabet of `alphabet` (16) symbols scattered among noise tokens, then as many markers at
   which the data tokens are recalled in order.
@@ -34,6 +39,8 @@ IGNORE = -100
 NOISE, MARKER = 0, 1  # special tokens of selective copying and induction heads (MARKER is the trigger)
 COPY_TOKENS = 16  # data tokens to copy (selective copying) and the data vocabulary of both
 MQAR_KEYS = 255  # keys 1..255, values 256..511; token 0 fills the gaps
+MQAR_LAYOUTS = ("uniform", "zoology")
+ZOOLOGY_POWER_A = 0.01  # zoology_figure2.py: train_power_a = test_power_a = 0.01
 
 
 def choose_reference(rng: np.random.Generator, batch: int, population: int, count: int) -> np.ndarray:
@@ -54,24 +61,42 @@ def _choose(rng: np.random.Generator, batch: int, population: int, count: int) -
     return np.take_along_axis(smallest, order, axis=1)
 
 
+def _power_law_slots(rng: np.random.Generator, batch: int, slots: int, count: int, a: float) -> np.ndarray:
+    """(batch, count) distinct slots in [0, slots), in the order successive draws without replacement
+    with weight (i + 1)^(a - 1) would pick them: the `count` earliest of independent exponential
+    clocks of rate weight_i (Efraimidis & Spirakis 2006), earliest first."""
+    weights = np.arange(1, slots + 1, dtype=np.float64) ** (a - 1)  # (slots,)
+    clocks = rng.exponential(size=(batch, slots)) / weights  # (B, slots)
+    first = np.argpartition(clocks, count - 1, axis=1)[:, :count] if count < slots else np.argsort(clocks, axis=1)
+    order = np.argsort(np.take_along_axis(clocks, first, axis=1), axis=1)
+    return np.take_along_axis(first, order, axis=1)
+
+
 def mqar(rng: np.random.Generator, batch: int, length: int, pairs: int | None = None,
-         keys: int = MQAR_KEYS) -> tuple[np.ndarray, np.ndarray]:
-    """Keys 1..keys, values keys+1..2*keys+1 (vocabulary 2 * (keys + 1))."""
+         keys: int = MQAR_KEYS, layout: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+    """Keys 1..keys, values keys+1..2*keys+1 (vocabulary 2 * (keys + 1)); `layout` as the module says."""
     n_keys = keys
     pairs = pairs or max(4, length // 16)
     if 4 * pairs > length or pairs > n_keys:
         raise ValueError(f"mqar: {pairs} pairs need length >= {4 * pairs} and keys >= {pairs} (got {length}, {n_keys})")
+    if layout not in MQAR_LAYOUTS:
+        raise ValueError(f"mqar: unknown layout {layout!r}; valid: {', '.join(MQAR_LAYOUTS)}")
     slots = (length - 2 * pairs) // 2  # (query, answer) slots after the pairs
     rows = np.arange(batch)[:, None]
     keys = 1 + _choose(rng, batch, n_keys, pairs)  # (B, P)
-    values = 1 + n_keys + rng.integers(0, n_keys + 1, (batch, pairs))  # (B, P)
     inputs = np.zeros((batch, length), dtype=np.int64)
     targets = np.full((batch, length), IGNORE, dtype=np.int64)
+    if layout == "zoology":
+        values = 1 + n_keys + _choose(rng, batch, n_keys + 1, pairs)  # (B, P), distinct
+        where = 2 * pairs + 2 * _power_law_slots(rng, batch, slots, pairs, ZOOLOGY_POWER_A)  # (B, P), pair order
+        order = np.broadcast_to(np.arange(pairs), (batch, pairs))
+    else:
+        values = 1 + n_keys + rng.integers(0, n_keys + 1, (batch, pairs))  # (B, P)
+        order = _choose(rng, batch, pairs, pairs)  # the order keys are queried in
+        where = 2 * pairs + 2 * np.sort(_choose(rng, batch, slots, pairs), axis=1)  # (B, P) query positions
+        inputs[rows, where + 1] = values[rows, order]
     inputs[:, 0:2 * pairs:2], inputs[:, 1:2 * pairs:2] = keys, values
-    order = _choose(rng, batch, pairs, pairs)  # the order keys are queried in
-    where = 2 * pairs + 2 * np.sort(_choose(rng, batch, slots, pairs), axis=1)  # (B, P) query positions
     inputs[rows, where] = keys[rows, order]
-    inputs[rows, where + 1] = values[rows, order]
     targets[rows, where] = values[rows, order]
     return inputs, targets
 
@@ -127,8 +152,11 @@ class Task:
         unknown = sorted(set(options) - set(OPTIONS[self.name]))
         if unknown:
             raise ValueError(f"{self.name}: unknown option {unknown[0]!r}; valid: {', '.join(OPTIONS[self.name])}")
-        if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in options.values()):
-            raise ValueError(f"{self.name}: options {options} must be positive integers")
+        counts = {k: v for k, v in options.items() if k != "layout"}
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in counts.values()):
+            raise ValueError(f"{self.name}: options {counts} must be positive integers")
+        if options.get("layout", "uniform") not in MQAR_LAYOUTS:
+            raise ValueError(f"{self.name}: unknown layout {options['layout']!r}; valid: {', '.join(MQAR_LAYOUTS)}")
         generate = functools.partial(self.generate, **options)
         if self.name == "mqar":
             keys = options.get("keys", MQAR_KEYS)
@@ -143,7 +171,7 @@ class Task:
                                    options=tuple(options.items()))
 
 
-OPTIONS = {"mqar": ("pairs", "keys"), "selective_copying": ("copies", "alphabet"), "induction_heads": ("alphabet",)}
+OPTIONS = {"mqar": ("pairs", "keys", "layout"), "selective_copying": ("copies", "alphabet"), "induction_heads": ("alphabet",)}
 TASKS = {t.name: t for t in [
     Task("mqar", 2 * (MQAR_KEYS + 1), 64, 16 * MQAR_KEYS, MQAR_KEYS + 1, mqar),
     Task("selective_copying", 24, 2 * COPY_TOKENS, 1 << 20, COPY_TOKENS, selective_copying),
