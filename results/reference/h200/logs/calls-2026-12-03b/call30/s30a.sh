@@ -1,0 +1,2 @@
+python run.py suite=quality "suite.parts=[calibration]" progress=false launcher=local_gpus launcher.per_gpu=1 suite.calibration_budget.cuda_graphs=true results_dir=/tmp/st/a suite.calibration_budget.max_wall_s=190 "suite.calibration_only=['mqar_zoology_512/attention d=64']" 
+python run.py suite=quality "suite.parts=[calibration]" progress=false launcher=local_gpus launcher.per_gpu=1 suite.calibration_budget.cuda_graphs=true results_dir=/tmp/st/a suite.calibration_budget.max_wall_s=190 "suite.calibration_only=['mqar_zoology_512/attention-only d=64']" 
