@@ -41,6 +41,7 @@ class CalibrationModel:
     paper_steps: Optional[int] = None  # this model's published budget where it differs from the setting's
     batch_size: Optional[int] = None  # a batch other than the setting's (the paper's), on purpose: say so in the label
     published_as: str = ""  # the paper's row name, e.g. "MHA-RoPE (137K)"
+    variant_of: Optional[str] = None  # the label of the entry this one changes on purpose (its batch, say)
     published: dict = field(default_factory=dict)  # evaluation length -> published accuracy (0..1)
 
 
@@ -96,6 +97,10 @@ def settings(entries: list[dict]) -> list[CalibrationSetting]:
         labels = [m.label for m in s.models]
         require(labels and len(set(labels)) == len(labels), f"suite.calibration {s.name}: model labels {labels} "
                 "must be given and distinct")
+        for m in s.models:
+            require(m.variant_of is None or m.variant_of in set(labels) - {m.label},
+                    f"suite.calibration {s.name} {m.label}: variant_of={m.variant_of!r} names no other entry; "
+                    f"valid: {', '.join(sorted(set(labels) - {m.label}))}")
     return out
 
 

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from harness.analysis import calibration_report
+from harness.errors import UserError
 from harness.quality.synthetic_tasks import TASKS
 from harness.store import results
 from harness.structured import shipped_suite_value
+from suites import quality_calibration
 from tests.test_cli import run_cli
 
 TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, source: test, options: {alphabet: 6}, "
@@ -134,7 +136,45 @@ def test_mqar_layouts_are_never_pooled_or_compared_and_old_records_read_as_unifo
     table = calibration_report.table([record(0.2, 50), record(1.0, 100, "zoology")], settings).set_index("budget")
     assert table.loc["uniform layout, 100 steps, no stop rule", "reproduces"] == "no"  # before the option: uniform
     assert table.loc["zoology layout, 100 steps, no stop rule", "reproduces"] == "yes"
-    assert "measured" not in table.loc["uniform layout, 100 steps, no stop rule", "why"]  # the other data is no budget
+    assert table.loc["uniform layout, 100 steps, no stop rule", "why"].startswith(
+        "data layout, measured: reproduces in the zoology layout at 100 steps (zoology layout, 100 steps, no stop rule); ")
+    assert table.loc["zoology layout, 100 steps, no stop rule", "why"] == ""
+    def at_rate(run, lr):
+        return {**run, "config": {**run["config"], "lr": lr}}
+
+    table = calibration_report.table([at_rate(record(0.2, 50), 0.01), at_rate(record(1.0, 100, "zoology"), 0.002)],
+                                     settings).set_index("lr")
+    assert table.loc[0.01, "why"].startswith("data layout, measured: reproduces in the zoology layout at lr 0.002 at 100 "
+                                             "steps (zoology layout, 100 steps, no stop rule); budget: ")
+
+
+def test_a_row_another_entry_of_the_same_published_figure_reproduces_says_which():
+    def record(label, accuracy, steps):
+        return {"config": {"calibration": "s", "label": label, "paper_steps": 1000, "train_lengths": [64], "steps": 900,
+                           "synthetic_task": "induction_heads", "task_options": {"alphabet": 14}},
+                "synthetic": {"accuracy": {"64": {"accuracy": accuracy, "scored": 128}},
+                              "training": {"steps": steps, "status": "ok", "val_curve": [[0, {"accuracy": 0.1}]]}}}
+
+    settings = [{"name": "s", "models": [{"label": label, "published": {64: 1.0}, "published_as": "MHA"}
+                                         for label in ("batch 8", "batch 64", "batch 32")]}]
+    runs = [record("batch 8", 0.1, 900), record("batch 64", 1.0, 800), record("batch 32", 1.0, 700)]
+    table = calibration_report.table(runs, settings).set_index("model")
+    assert table.loc["batch 8", "why"].startswith(
+        "another entry, measured: batch 32 reproduces at 700 steps (900 steps, no stop rule); budget: ")
+    settings[0]["models"][1] |= {"variant_of": "batch 8", "published_as": "MHA, at batch 64"}
+    table = calibration_report.table(runs, settings).set_index("model")
+    assert table.loc["batch 8", "why"].startswith("variant, measured: batch 64 reproduces at 800 steps")
+    alone = calibration_report.table(runs[:1], settings)
+    assert "measured" not in alone["why"].iloc[0]
+
+
+def test_a_variant_must_name_another_entry():
+    entry = {"name": "s", "task": "induction_heads", "source": "-", "train_length": 64, "eval_lengths": [64],
+             "batch_size": 8, "paper_steps": 10,
+             "models": [{"model": "mamba", "label": "a", "lr": 0.001}, {"model": "mamba", "label": "b", "lr": 0.001,
+                                                                       "variant_of": "c"}]}
+    with pytest.raises(UserError, match="s b: variant_of='c' names no other entry; valid: a"):
+        quality_calibration.settings([entry])
 
 
 def test_a_model_may_train_at_its_own_batch_and_a_bad_one_is_refused():

@@ -10,11 +10,15 @@ how many of the paper's steps ran and why training stopped, and a row that does 
 carries its measured reason (`why`): how far training went against the paper's budget, what
 the accuracy at the training length did on the way there, and how many processes shared the GPU.
 Where the same setting, model, rate and length ran at other budgets, the reason also says what
-they measured: a row that a run in another precision (the point's dtype: bf16 autocast or fp32)
-does reproduce is prefixed "precision, measured: reproduces in <dtype> at N steps (that budget)";
-one that a run with more steps in its own precision reproduces, "budget, measured: reproduces at
-N steps (that budget)"; otherwise, with at least two step counts in the group, the reason ends
-with our accuracy at every budget in step order.
+they measured: a row that a run in another MQAR data layout reproduces is prefixed "data layout,
+measured: reproduces in the <layout> layout at N steps (that budget)"; one that a run in another
+precision (the point's dtype: bf16 autocast or fp32) reproduces, "precision, measured: ..."; one
+that a run with more steps in its own precision reproduces, "budget, measured: reproduces at N
+steps (that budget)"; otherwise, with at least two step counts in the group, the reason ends with
+our accuracy at every budget in step order. A row none of its own model's runs explain is
+prefixed "variant, measured: <model> reproduces at N steps (its budget)" where an entry declared
+its variant (`variant_of`: the same model at another batch, say) reproduces at that length, else
+"another entry, measured: ..." where an entry published as the same figure does.
 """
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
         for m in s.get("models") or []:
             figures = {int(k): float(v) for k, v in (m.get("published") or {}).items()}
             out[(s["name"], m["label"])] = {"as": m.get("published_as", ""), "figures": figures,
+                                            "variant_of": m.get("variant_of"),
                                             "precision": float(s.get("figure_precision", 0.0)),
                                             "paper_steps": m.get("paper_steps") or s.get("paper_steps")}
     return out
@@ -103,37 +108,77 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else ""))
 
 
+PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of"]
+
+
 def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with the `why` of every row that does not reproduce completed from the other budgets
-    (rows of the same setting, model, lr and length; the private `_most steps` column, each row's
-    largest per-seed step count, orders them, and `_dtype` tells precisions apart; both are
-    dropped): where a row in another precision reproduces, the fewest such steps, that precision
-    and budget lead the reason; else where a row with more steps in the same precision
-    reproduces, the fewest such steps and that row's budget; otherwise, where the group ran at two
-    step counts or more, the reason ends with ours at every row, by steps."""
+    """`frame` with the `why` of every row that does not reproduce completed from the other rows of
+    the same setting, model, lr and length (the private columns: `_most steps`, each row's largest
+    per-seed step count, orders them; `_dtype` and `_layout` tell precisions and MQAR data layouts
+    apart; all are dropped). The first that holds leads the reason: a row in another data layout
+    reproduces ("data layout, measured"), one in the same layout and another precision
+    ("precision, measured"), one in both with more steps ("budget, measured"); each with the fewest
+    such steps and that row's budget. Otherwise, where the same layout ran at two step counts or
+    more, the reason ends with ours at every such row, by steps. `_other_models` then completes
+    what is still unexplained."""
     if frame.empty:
-        return frame.drop(columns=["_most steps", "_dtype", "_layout"], errors="ignore")
+        return frame.drop(columns=PRIVATE, errors="ignore")
     frame = frame.copy()
-    for _, group in frame.groupby(["setting", "model", "lr", "length", "_layout"], dropna=False, sort=False):
+    for _, group in frame.groupby(["setting", "model", "lr", "length"], dropna=False, sort=False):
         group = group.sort_values("_most steps", kind="stable")
         reproducing = group[group["reproduces"] == "yes"]
         for index, row in group[group["reproduces"] == "no"].iterrows():
-            other_dtype = reproducing[reproducing["_dtype"] != row["_dtype"]]
-            enough = reproducing[(reproducing["_dtype"] == row["_dtype"])
-                                 & (reproducing["_most steps"] > row["_most steps"])]
-            if not other_dtype.empty:
+            same_data = reproducing[reproducing["_layout"] == row["_layout"]]
+            other_layout = reproducing[reproducing["_layout"] != row["_layout"]]
+            other_dtype = same_data[same_data["_dtype"] != row["_dtype"]]
+            enough = same_data[(same_data["_dtype"] == row["_dtype"]) & (same_data["_most steps"] > row["_most steps"])]
+            runs = group[group["_layout"] == row["_layout"]]
+            if not other_layout.empty:
+                fewest = other_layout.iloc[0]
+                lead = f"data layout, measured: reproduces in the {fewest['_layout']} layout at"
+            elif not other_dtype.empty:
                 fewest = other_dtype.iloc[0]
-                frame.at[index, "why"] = (f"precision, measured: reproduces in {fewest['_dtype']} at "
-                                          f"{int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}")
+                lead = f"precision, measured: reproduces in {fewest['_dtype']} at"
             elif not enough.empty:
                 fewest = enough.iloc[0]
-                frame.at[index, "why"] = (f"budget, measured: reproduces at {int(fewest['_most steps']):,} steps "
-                                          f"({fewest['budget']}); {row['why']}")
-            elif group["_most steps"].nunique() > 1:
-                measured = ", ".join(("-" if pd.isna(ours) else f"{ours:.3f}") + f" @ {int(steps):,}"
-                                     for ours, steps in zip(group["ours"], group["_most steps"]))
-                frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
-    return frame.drop(columns=["_most steps", "_dtype", "_layout"])
+                lead = "budget, measured: reproduces at"
+            else:
+                if runs["_most steps"].nunique() > 1:
+                    measured = ", ".join(("-" if pd.isna(ours) else f"{ours:.3f}") + f" @ {int(steps):,}"
+                                         for ours, steps in zip(runs["ours"], runs["_most steps"]))
+                    frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
+                continue
+            frame.at[index, "why"] = f"{lead} {int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}"
+    return _other_models(frame).drop(columns=PRIVATE)
+
+
+def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that do not reproduce and that no run of their own rate explains (no "measured" in the
+    reason), where at the same length the first of these reproduces, its fewest steps leading the
+    reason: the same model in another data layout at another rate ("data layout, measured:
+    reproduces in the <layout> layout at lr <lr> at N steps (its budget)"); an entry declared a
+    variant of this row's model (`variant_of`: the same model with one thing changed on purpose,
+    named in its label; "variant, measured: <model> reproduces at ..."); an entry published as
+    the same figure ("another entry, measured: ..."). Both entries in the row's data layout."""
+    for _, group in frame.groupby(["setting", "length"], dropna=False, sort=False):
+        reproducing = group[group["reproduces"] == "yes"].sort_values("_most steps", kind="stable")
+        for index, row in group[group["reproduces"] == "no"].iterrows():
+            if "measured" in row["why"]:
+                continue
+            data = reproducing["_layout"] == row["_layout"]
+            other_layout = reproducing[(reproducing["model"] == row["model"]) & ~data]
+            variants = reproducing[(reproducing["_variant of"] == row["model"]) & data]
+            same_figure = reproducing[(reproducing["model"] != row["model"]) & (row["published as"] != "-")
+                                      & (reproducing["published as"] == row["published as"]) & data]
+            for others, lead in ((other_layout, "data layout, measured: reproduces in the {_layout} layout at lr {lr:g}"),
+                                 (variants, "variant, measured: {model} reproduces"),
+                                 (same_figure, "another entry, measured: {model} reproduces")):
+                if not others.empty:
+                    fewest = others.iloc[0]
+                    frame.at[index, "why"] = (lead.format(**fewest) + f" at {int(fewest['_most steps']):,} steps "
+                                              f"({fewest['budget']}); {row['why']}")
+                    break
+    return frame
 
 
 def _layout(config: dict) -> str:
@@ -148,16 +193,17 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     """Rows of the calibration records against `settings` (suite.calibration)."""
     published = _published(settings)
     runs: dict[tuple, list[dict]] = {}
-    for record in records:  # seeds pool only at one rate, budget (step and wall-clock caps, stop rule, graphs) and dtype
+    for record in records:  # seeds pool only at one data layout, rate, budget (caps, stop rule, graphs) and dtype
         config = record.get("config") or {}
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
-            key = (config["calibration"], config.get("label", config.get("model")), config.get("lr") or 0,
-                   config.get("steps") or 0, config.get("max_wall_s") or 0, config.get("stop_accuracy") is not None,
-                   bool(config.get("cuda_graphs")), config.get("dtype") or "", _layout(config))
+            key = (config["calibration"], config.get("label", config.get("model")), _layout(config),
+                   config.get("lr") or 0, config.get("steps") or 0, config.get("max_wall_s") or 0,
+                   config.get("stop_accuracy") is not None, bool(config.get("cuda_graphs")), config.get("dtype") or "")
             runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label, lr, cap, wall, stops, graphs, dtype, layout), recs in sorted(runs.items()):
-        paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0, "paper_steps": None})
+    for (setting, label, layout, lr, cap, wall, stops, graphs, dtype), recs in sorted(runs.items()):
+        paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0, "paper_steps": None,
+                                                 "variant_of": None})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
         lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
         training = [r["synthetic"]["training"] for r in recs]
@@ -185,7 +231,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "stopped": stopped, "why": "" if verdict != "no" else
                          ("ours above the published figure; " if ours > figure else "") + why(recs, length,
                                                                                              paper["paper_steps"]),
-                         "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout})
+                         "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
+                         "_variant of": paper["variant_of"]})
     return _across_budgets(pd.DataFrame(rows))
 
 
