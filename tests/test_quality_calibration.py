@@ -25,7 +25,7 @@ TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, sourc
 def test_the_published_settings_build_points_with_their_budgets():
     out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("calibration ") == 27
+    assert out.stdout.count("calibration ") == 28
     assert "induction_heads_e1 gpt2" in out.stdout  # learned absolute positions, through transformers' GPT-2
     assert "induction_heads_e1 transformer" in out.stdout and "mqar_zoology_512 swarm d=256" in out.stdout
     assert "induction_heads_e1 attention-only" in out.stdout and "mqar_zoology_64 attention-only d=64" in out.stdout
