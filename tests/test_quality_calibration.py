@@ -145,6 +145,9 @@ def test_mqar_layouts_are_never_pooled_or_compared_and_old_records_read_as_unifo
 
     table = calibration_report.table([at_rate(record(0.2, 50), 0.01), at_rate(record(1.0, 100, "zoology"), 0.002)],
                                      settings).set_index("lr")
+    echoed = calibration_report.table([record(1.0, 100, "zoology") | {"config": {**record(1.0, 100, "zoology")["config"],
+                                       "task_options": {"layout": "zoology", "echo": 1}}}], settings)
+    assert echoed["budget"].tolist() == ["zoology (echo 1) layout, 100 steps, no stop rule"]
     assert table.loc[0.01, "why"].startswith("data layout, measured: reproduces in the zoology layout at lr 0.002 at 100 "
                                              "steps (zoology layout, 100 steps, no stop rule); budget: ")
 

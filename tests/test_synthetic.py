@@ -77,6 +77,36 @@ def test_power_law_slots_follow_zoologys_draws_without_replacement():
     assert all(len(set(row)) == 2 for row in got[:1000])
 
 
+def test_echo_alone_sets_whether_a_querys_value_follows_it():
+    for layout, echo in (("zoology", 1), ("uniform", 0)):
+        task = TASKS["mqar"].configured({"pairs": 8, "keys": 63, "layout": layout, "echo": echo})
+        inputs, targets = task.generate(np.random.default_rng(1), 4, 64)
+        scored = targets != IGNORE
+        after = np.roll(scored, 1, axis=1)  # the position after each query
+        assert (inputs[after] == targets[scored]).all() if echo else (inputs[after] == 0).all()
+    default = TASKS["mqar"].configured({"pairs": 8, "keys": 63}).generate(np.random.default_rng(1), 4, 64)
+    same = TASKS["mqar"].configured({"pairs": 8, "keys": 63, "echo": 1}).generate(np.random.default_rng(1), 4, 64)
+    assert all((a == b).all() for a, b in zip(default, same))  # the uniform layout's default is echo 1
+    with pytest.raises(ValueError, match="echo=2: must be 0 or 1"):
+        TASKS["mqar"].configured({"echo": 2})
+    with pytest.raises(ValueError, match="in_order=True: must be 0 or 1"):
+        TASKS["mqar"].configured({"in_order": True})
+
+
+def test_in_order_alone_sets_the_order_keys_are_queried_in():
+    def queried(options):
+        task = TASKS["mqar"].configured({"pairs": 8, "keys": 63, **options})
+        inputs, targets = task.generate(np.random.default_rng(2), 16, 64)
+        rows = [(row[0:16:2], np.flatnonzero(target != IGNORE)) for row, target in zip(inputs, targets)]
+        return [([list(keys).index(k) for k in row[slots]], slots) for (keys, slots), row in zip(rows, inputs)]
+
+    for layout in ("uniform", "zoology"):
+        assert all(ranks == list(range(8)) for ranks, _ in queried({"layout": layout, "in_order": 1}))
+    shuffled, drawn = queried({"layout": "zoology", "in_order": 0}), queried({"layout": "zoology"})
+    assert all((a[1] == b[1]).all() for a, b in zip(shuffled, drawn))  # the same slots, keys reassigned
+    assert any(ranks != sorted(ranks) for ranks, _ in shuffled)
+
+
 def test_an_unknown_mqar_layout_is_refused_with_the_valid_ones():
     with pytest.raises(ValueError, match="unknown layout 'zoo'; valid: uniform, zoology"):
         TASKS["mqar"].configured({"layout": "zoo"})

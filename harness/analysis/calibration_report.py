@@ -182,11 +182,14 @@ def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _layout(config: dict) -> str:
-    """MQAR's data layout (harness.quality.synthetic_tasks.mqar): records from before the option
-    were uniform; "" for the other tasks."""
+    """MQAR's data layout (harness.quality.synthetic_tasks.mqar), with `echo` and `in_order` where
+    the record set them: records from before the option were uniform; "" for the other tasks."""
     if config.get("synthetic_task") != "mqar":
         return ""
-    return (config.get("task_options") or {}).get("layout", "uniform")
+    options = config.get("task_options") or {}
+    switches = ", ".join(f"{k} {options[k]}" for k in ("echo", "in_order") if k in options)
+    layout = options.get("layout", "uniform")
+    return f"{layout} ({switches})" if switches else layout
 
 
 def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:

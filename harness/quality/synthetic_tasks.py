@@ -10,7 +10,8 @@
   data of Zoology's Figure 2 (zoology/data/associative_recall.py, `_mqar`, power_a=0.01,
   random_non_queries=False): distinct values, query slots drawn without replacement with weight
   i^(a-1) (a=0.01; most queries sit near the start of the query region), the j-th pair's key
-  at the j-th slot drawn, and nothing after a query but the filler 0.
+  at the j-th slot drawn, and nothing after a query but the filler 0. `echo` and `in_order`
+  change one of those differences at a time (benchmarks.synthetic_length --option).
 - `selective_copying`: Gu & Dao 2023, "Mamba", section 4.1.1: `copies` (16) data tokens from
   an alphabet of `alphabet` (16) symbols scattered among noise tokens, then as many markers at
   which the data tokens are recalled in order.
@@ -73,8 +74,13 @@ def _power_law_slots(rng: np.random.Generator, batch: int, slots: int, count: in
 
 
 def mqar(rng: np.random.Generator, batch: int, length: int, pairs: int | None = None,
-         keys: int = MQAR_KEYS, layout: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
-    """Keys 1..keys, values keys+1..2*keys+1 (vocabulary 2 * (keys + 1)); `layout` as the module says."""
+         keys: int = MQAR_KEYS, layout: str = "uniform", echo: int | None = None,
+         in_order: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Keys 1..keys, values keys+1..2*keys+1 (vocabulary 2 * (keys + 1)); `layout` as the module says.
+    Two overrides (1 or 0) measure one difference of the layouts at a time: `echo`, whether each
+    query's value follows it in the input (default: uniform 1, zoology 0); `in_order`, 1: keys
+    queried in the order of their pairs, 0: in a random order over the same slots (default: uniform
+    random, zoology the order the slots were drawn in)."""
     n_keys = keys
     pairs = pairs or max(4, length // 16)
     if 4 * pairs > length or pairs > n_keys:
@@ -94,6 +100,11 @@ def mqar(rng: np.random.Generator, batch: int, length: int, pairs: int | None = 
         values = 1 + n_keys + rng.integers(0, n_keys + 1, (batch, pairs))  # (B, P)
         order = _choose(rng, batch, pairs, pairs)  # the order keys are queried in
         where = 2 * pairs + 2 * np.sort(_choose(rng, batch, slots, pairs), axis=1)  # (B, P) query positions
+    if in_order == 1:
+        where, order = np.sort(where, axis=1), np.broadcast_to(np.arange(pairs), (batch, pairs))
+    elif in_order == 0 and layout == "zoology":
+        order = _choose(rng, batch, pairs, pairs)
+    if (layout == "uniform") if echo is None else echo:
         inputs[rows, where + 1] = values[rows, order]
     inputs[:, 0:2 * pairs:2], inputs[:, 1:2 * pairs:2] = keys, values
     inputs[rows, where] = keys[rows, order]
@@ -152,9 +163,13 @@ class Task:
         unknown = sorted(set(options) - set(OPTIONS[self.name]))
         if unknown:
             raise ValueError(f"{self.name}: unknown option {unknown[0]!r}; valid: {', '.join(OPTIONS[self.name])}")
-        counts = {k: v for k, v in options.items() if k != "layout"}
+        switches = ("echo", "in_order")
+        counts = {k: v for k, v in options.items() if k not in ("layout", *switches)}
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in counts.values()):
             raise ValueError(f"{self.name}: options {counts} must be positive integers")
+        for switch in switches:
+            if options.get(switch, 0) not in (0, 1) or isinstance(options.get(switch), bool):
+                raise ValueError(f"{self.name}: {switch}={options[switch]!r}: must be 0 or 1")
         if options.get("layout", "uniform") not in MQAR_LAYOUTS:
             raise ValueError(f"{self.name}: unknown layout {options['layout']!r}; valid: {', '.join(MQAR_LAYOUTS)}")
         generate = functools.partial(self.generate, **options)
@@ -171,7 +186,7 @@ class Task:
                                    options=tuple(options.items()))
 
 
-OPTIONS = {"mqar": ("pairs", "keys", "layout"), "selective_copying": ("copies", "alphabet"), "induction_heads": ("alphabet",)}
+OPTIONS = {"mqar": ("pairs", "keys", "layout", "echo", "in_order"), "selective_copying": ("copies", "alphabet"), "induction_heads": ("alphabet",)}
 TASKS = {t.name: t for t in [
     Task("mqar", 2 * (MQAR_KEYS + 1), 64, 16 * MQAR_KEYS, MQAR_KEYS + 1, mqar),
     Task("selective_copying", 24, 2 * COPY_TOKENS, 1 << 20, COPY_TOKENS, selective_copying),
