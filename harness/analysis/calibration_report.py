@@ -170,7 +170,8 @@ def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
             variants = reproducing[(reproducing["_variant of"] == row["model"]) & data]
             same_figure = reproducing[(reproducing["model"] != row["model"]) & (row["published as"] != "-")
                                       & (reproducing["published as"] == row["published as"]) & data]
-            for others, lead in ((other_layout, "data layout, measured: reproduces in the {_layout} layout at lr {lr:g}"),
+            for others, lead in ((other_layout, "data layout, measured: reproduces in the {_layout} layout "
+                                                "at lr {lr:g}"),
                                  (variants, "variant, measured: {model} reproduces"),
                                  (same_figure, "another entry, measured: {model} reproduces")):
                 if not others.empty:

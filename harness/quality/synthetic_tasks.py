@@ -54,8 +54,12 @@ def _choose(rng: np.random.Generator, batch: int, population: int, count: int) -
     """`choose_reference` from the same draws, without sorting whole rows: a partial selection
     of the `count` smallest, then a sort of those only. MQAR's keys (4 of 4,095 per row, batch
     512) took 84 ms a batch by full sort, 21 ms so, on one core: the data had set the step rate."""
-    draws = rng.random((batch, population))  # (B, population)
-    if count >= population:
+    return _smallest(rng.random((batch, population)), count)  # draws (B, population)
+
+
+def _smallest(draws: np.ndarray, count: int) -> np.ndarray:
+    """(B, count) column indices of each row's `count` smallest draws, smallest first."""
+    if count >= draws.shape[1]:
         return np.argsort(draws, axis=1)
     smallest = np.argpartition(draws, count - 1, axis=1)[:, :count]  # (B, count), unordered
     order = np.argsort(np.take_along_axis(draws, smallest, axis=1), axis=1)
@@ -67,10 +71,7 @@ def _power_law_slots(rng: np.random.Generator, batch: int, slots: int, count: in
     with weight (i + 1)^(a - 1) would pick them: the `count` earliest of independent exponential
     clocks of rate weight_i (Efraimidis & Spirakis 2006), earliest first."""
     weights = np.arange(1, slots + 1, dtype=np.float64) ** (a - 1)  # (slots,)
-    clocks = rng.exponential(size=(batch, slots)) / weights  # (B, slots)
-    first = np.argpartition(clocks, count - 1, axis=1)[:, :count] if count < slots else np.argsort(clocks, axis=1)
-    order = np.argsort(np.take_along_axis(clocks, first, axis=1), axis=1)
-    return np.take_along_axis(first, order, axis=1)
+    return _smallest(rng.exponential(size=(batch, slots)) / weights, count)  # clocks (B, slots)
 
 
 def mqar(rng: np.random.Generator, batch: int, length: int, pairs: int | None = None,
@@ -186,7 +187,8 @@ class Task:
                                    options=tuple(options.items()))
 
 
-OPTIONS = {"mqar": ("pairs", "keys", "layout", "echo", "in_order"), "selective_copying": ("copies", "alphabet"), "induction_heads": ("alphabet",)}
+OPTIONS = {"mqar": ("pairs", "keys", "layout", "echo", "in_order"), "selective_copying": ("copies", "alphabet"),
+           "induction_heads": ("alphabet",)}
 TASKS = {t.name: t for t in [
     Task("mqar", 2 * (MQAR_KEYS + 1), 64, 16 * MQAR_KEYS, MQAR_KEYS + 1, mqar),
     Task("selective_copying", 24, 2 * COPY_TOKENS, 1 << 20, COPY_TOKENS, selective_copying),
