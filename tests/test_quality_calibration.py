@@ -304,3 +304,52 @@ def test_the_length_benchmark_trains_a_shipped_model_at_any_length_batch_and_tas
                                setting_name="mqar_zoology_512", options={"pairs": 8})
     with pytest.raises(SystemExit, match="unknown setting 'nope'; valid: selective_copying_e1"):
         synthetic_length.shipped_model("mamba", "nope")
+
+
+def _extrapolating(label, seed, at_train, at_long, steps=100, lr=0.001):
+    """A run trained at length 64 that scored `at_train` there and `at_long` at length 512."""
+    return {"config": {"calibration": "s", "label": label, "seed": seed, "paper_steps": 1000, "train_lengths": [64],
+                       "steps": 900, "lr": lr, "synthetic_task": "induction_heads", "task_options": {"alphabet": 14}},
+            "synthetic": {"accuracy": {"64": {"accuracy": at_train, "scored": 2048},
+                                       "512": {"accuracy": at_long, "scored": 2048}},
+                          "training": {"steps": steps, "status": "ok", "val_curve": [[0, {"accuracy": at_train}]]}}}
+
+
+def test_a_published_figure_inside_our_seed_spread_says_so():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.4}}]}]
+    runs = [_extrapolating("m", seed, 1.0, long, steps) for seed, (long, steps) in enumerate([(0.2, 100), (0.5, 120),
+                                                                                             (0.3, 90)])]
+    table = calibration_report.table(runs, settings).set_index("length")
+    assert table.loc[512, "reproduces"] == "no"  # pooled: 0.333 over 6,144 answers
+    assert table.loc[512, "why"].startswith("seeds, measured: the published 0.400 lies within ours across 3 runs that "
+                                            "learned length 64 (0.200-0.500: 0.200 @ 100, 0.300 @ 90, 0.500 @ 120); ")
+    outside = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.6}}]}]
+    assert "seeds" not in calibration_report.table(runs, outside).set_index("length").loc[512, "why"]
+    unlearned = [_extrapolating("m", 0, 1.0, 0.2), _extrapolating("m", 1, 0.5, 0.5)]  # one run learned: no spread
+    assert "seeds" not in calibration_report.table(unlearned, settings).set_index("length").loc[512, "why"]
+
+
+def test_runs_of_one_row_that_learned_apart_are_named():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 1.0}}]}]
+    runs = [_extrapolating("m", 0, 1.0, 1.0, 300), _extrapolating("m", 1, 0.1, 0.1, 150)]
+    why = calibration_report.table(runs, settings).set_index("length").loc[64, "why"]
+    assert why.startswith("1 of 2 runs learned length 64 (1.000 at 300 steps, 0.100 at 150 steps); budget: ")
+
+
+def test_another_rate_that_reproduces_leads_the_reason():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0}}]}]
+    runs = [_extrapolating("m", 0, 0.3, 0.1, lr=0.01), _extrapolating("m", 0, 1.0, 0.1, 400, lr=0.001)]
+    table = calibration_report.table(runs, settings).set_index(["lr", "length"])
+    assert table.loc[(0.01, 64), "why"].startswith(
+        "learning rate, measured: reproduces at lr 0.001 at 400 steps (900 steps, no stop rule); budget: ")
+    assert table.loc[(0.001, 64), "why"] == ""
+
+
+def test_a_variant_that_learned_but_does_not_reproduce_either_is_named():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.4}},
+                                         {"label": "v", "variant_of": "m", "published": {64: 1.0, 512: 0.4}}]}]
+    runs = [_extrapolating("m", 0, 0.1, 0.1), _extrapolating("v", 0, 1.0, 0.9, 700), _extrapolating("v", 1, 1.0, 0.8, 800)]
+    why = calibration_report.table(runs, settings).set_index(["model", "length"])["why"]
+    assert why[("m", 64)].startswith("variant, measured: v reproduces at 800 steps")
+    assert why[("m", 512)].startswith("variant, measured: v learns length 64 in 2 runs (700-800 steps) and scores "
+                                      "0.800-0.900 here (published 0.400; its rows say why); budget: ")

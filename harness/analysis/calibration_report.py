@@ -18,7 +18,15 @@ steps (that budget)"; otherwise, with at least two step counts in the group, the
 our accuracy at every budget in step order. A row none of its own model's runs explain is
 prefixed "variant, measured: <model> reproduces at N steps (its budget)" where an entry declared
 its variant (`variant_of`: the same model at another batch, say) reproduces at that length, else
-"another entry, measured: ..." where an entry published as the same figure does.
+"another entry, measured: ..." where an entry published as the same figure does, else "variant,
+measured: <model> learns length T in n runs ... and scores a-b here" where the variant learned
+the task at its training length, so what is left to explain is on the variant's rows.
+Two reasons hold whatever else does: "learning rate, measured: reproduces at lr X at N steps" where the
+same model, data layout and precision reproduce at another of the rates swept (Zoology reports
+the best rate of its sweep), and "seeds, measured: the published figure lies within ours across n
+runs that learned length T" where the runs of one model, rate, layout and precision that learned
+the task at the training length (any budget) score, each alone, below and above the published
+figure: a figure from one training run can land anywhere in that spread.
 """
 from __future__ import annotations
 
@@ -103,12 +111,16 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     finals = [c[-1] for c in curves]
     learned = (f"length generalisation, {length / train:g}x the training length: {mean(finals):.3f} at length "
                f"{train}, not at {length}; " if length != train and min(finals) >= LEARNED else "")
+    if 0 < sum(final >= LEARNED for final in finals) < len(finals):  # seeds that ran apart
+        each = ", ".join(f"{c[-1]:.3f} at {t['steps']:,} steps" for c, t in
+                         zip((_probes(r, train) for r in recs), trainings) if c)
+        learned = f"{sum(final >= LEARNED for final in finals)} of {len(finals)} runs learned length {train} ({each}); "
     return (learned + f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else ""))
 
 
-PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of"]
+PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of", "_runs", "_train", "_precision"]
 
 
 def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
@@ -149,7 +161,53 @@ def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
                     frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
                 continue
             frame.at[index, "why"] = f"{lead} {int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}"
-    return _other_models(frame).drop(columns=PRIVATE)
+    return _other_models(_across_seeds(_across_rates(frame))).drop(columns=PRIVATE)
+
+
+def _across_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that do not reproduce where a row of the same setting, model, length, data layout and
+    precision at another rate reproduces: "learning rate, measured: reproduces at lr X at N steps
+    (its budget)", with the fewest such steps, before whatever the reason already said."""
+    for _, group in frame.groupby(["setting", "model", "length", "_layout", "_dtype"], dropna=False, sort=False):
+        reproducing = group[group["reproduces"] == "yes"].sort_values("_most steps", kind="stable")
+        for index, row in group[group["reproduces"] == "no"].iterrows():
+            others = reproducing[reproducing["lr"].notna() & (reproducing["lr"] != row["lr"]) & pd.notna(row["lr"])]
+            if not others.empty:
+                fewest = others.iloc[0]
+                frame.at[index, "why"] = (f"learning rate, measured: reproduces at lr {fewest['lr']:g} at "
+                                          f"{int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}")
+    return frame
+
+
+def _learned_runs(rows: pd.DataFrame) -> list[tuple[float, int]]:
+    """(accuracy at the row's length, steps) of every run in `rows` that learned the task at its
+    training length, by accuracy."""
+    return sorted((accuracy, steps) for runs in rows["_runs"] for accuracy, steps, learned in runs if learned)
+
+
+def _spread(runs: list[tuple[float, int]]) -> str:
+    accuracies = [accuracy for accuracy, _ in runs]
+    return f"{min(accuracies):.3f}" if len(runs) == 1 else f"{min(accuracies):.3f}-{max(accuracies):.3f}"
+
+
+def _across_seeds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that do not reproduce where two runs or more of the same setting, model, rate, length,
+    data layout and precision (any budget) learned the task at the training length and the
+    published figure (with its precision) lies strictly between the lowest and the highest of them:
+    "seeds, measured: the published X lies within ours across n runs that learned length T
+    (a-b: each run's accuracy @ its steps)", before whatever the reason already said."""
+    for _, group in frame.groupby(["setting", "model", "lr", "length", "_layout", "_dtype"], dropna=False, sort=False):
+        runs = _learned_runs(group)
+        if len(runs) < 2:
+            continue
+        for index, row in group[group["reproduces"] == "no"].iterrows():
+            low, high, slack = runs[0][0], runs[-1][0], row["_precision"]
+            if low < high and low - slack < row["published"] < high + slack:  # some run below it, some above
+                each = ", ".join(f"{accuracy:.3f} @ {steps:,}" for accuracy, steps in runs)
+                frame.at[index, "why"] = (f"seeds, measured: the published {row['published']:.3f} lies within ours "
+                                          f"across {len(runs)} runs that learned length {row['_train']} "
+                                          f"({_spread(runs)}: {each}); {row['why']}")
+    return frame
 
 
 def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +237,25 @@ def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
                     frame.at[index, "why"] = (lead.format(**fewest) + f" at {int(fewest['_most steps']):,} steps "
                                               f"({fewest['budget']}); {row['why']}")
                     break
+            else:
+                frame.at[index, "why"] = _variant_learned(group, row) + row["why"]
     return frame
+
+
+def _variant_learned(group: pd.DataFrame, row: pd.Series) -> str:
+    """The lead of a row whose declared variant learned the task at the training length but does
+    not reproduce at this length either (any budget and precision, the row's data layout): the
+    variant's learned runs, their steps and their accuracies here; "" where it has none."""
+    for variant, rows in group[(group["_variant of"] == row["model"]) & (group["_layout"] == row["_layout"])].groupby(
+            "model", sort=True):
+        runs = _learned_runs(rows)
+        if runs:
+            steps = sorted(steps for _, steps in runs)
+            trained = f"{steps[0]:,}" if len(runs) == 1 else f"{steps[0]:,}-{steps[-1]:,}"
+            return (f"variant, measured: {variant} learns length {row['_train']} in {len(runs)} "
+                    f"run{'s' if len(runs) > 1 else ''} ({trained} steps) and scores {_spread(runs)} here "
+                    f"(published {row['published']:.3f}; its rows say why); ")
+    return ""
 
 
 def _layout(config: dict) -> str:
@@ -213,9 +289,12 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
         training = [r["synthetic"]["training"] for r in recs]
         steps = "/".join(str(t["steps"]) for t in training)
         stopped = "/".join(sorted({t["status"] for t in training}))
+        train = max(recs[0]["config"].get("train_lengths") or recs[0]["synthetic"].get("train_lengths") or [0])
+        learned = [(r["synthetic"]["accuracy"].get(str(train)) or {}).get("accuracy", 0.0) >= LEARNED for r in recs]
         for length in lengths:
-            scored = [r["synthetic"]["accuracy"].get(str(length)) for r in recs]
-            scored = [s for s in scored if s]
+            per_run = [(r["synthetic"]["accuracy"].get(str(length)), t["steps"], ok)
+                       for r, t, ok in zip(recs, training, learned)]
+            scored = [s for s, _, _ in per_run if s]
             n = sum(s["scored"] for s in scored)
             ours = sum(s["accuracy"] * s["scored"] for s in scored) / n if n else math.nan
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
@@ -236,7 +315,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          ("ours above the published figure; " if ours > figure else "") + why(recs, length,
                                                                                              paper["paper_steps"]),
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
-                         "_variant of": paper["variant_of"]})
+                         "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
+                         "_runs": [(s["accuracy"], steps, ok) for s, steps, ok in per_run if s]})
     return _across_budgets(pd.DataFrame(rows))
 
 

@@ -1,0 +1,1 @@
+python run.py suite=quality "suite.parts=[calibration]" progress=false launcher=local_gpus launcher.per_gpu=1 suite.calibration_budget.cuda_graphs=true dtype=fp32 suite.calibration_budget.early_stop=false suite.calibration_budget.max_wall_s=420 suite.calibration_budget.max_steps=30000 results_dir=/tmp/st/a "suite.calibration_only=['induction_heads_e1/transformer batch=64']"

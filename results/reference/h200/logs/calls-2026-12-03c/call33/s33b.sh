@@ -1,0 +1,1 @@
+python run.py suite=quality "suite.parts=[calibration]" progress=false launcher=local_gpus launcher.per_gpu=1 suite.calibration_budget.cuda_graphs=true results_dir=/tmp/st/b suite.calibration_budget.max_wall_s=200 "suite.calibration_lrs=[0.01,0.000464]" "suite.calibration_only=['mqar_zoology_512/gpt2 d=256']"

@@ -1,0 +1,1 @@
+python run.py suite=quality "suite.parts=[calibration]" progress=false launcher=local_gpus launcher.per_gpu=1 suite.calibration_budget.cuda_graphs=true results_dir=/tmp/st/e suite.calibration_budget.max_wall_s=150 "suite.calibration_seeds=[1,2]" "suite.calibration_only=['mqar_zoology_64/gpt2 d=256','mqar_zoology_64/attention-only d=64','mqar_zoology_512/attention-only d=64']"
