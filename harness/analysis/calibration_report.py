@@ -331,6 +331,7 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
             "'stopped': converged (reached stop_accuracy at the training length), time_cap (the wall-clock cap), "
             "ok (the step cap); 'steps' per seed; 'why': what the runs measured about a row that does not reproduce, "
             "with the same setting, model, rate and length at its other budgets and precisions: the fewest steps that "
-            "reproduce in another precision, else in the same one, or ours at every budget.", "",
+            "reproduce in another data layout, precision or rate, else in the same one, or ours at every budget; "
+            "a published figure between our seeds; a variant of the model that reproduces or learned the task.", "",
             calibration.to_markdown(index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns],
                                     intfmt=",", missingval="-"), ""]
