@@ -97,7 +97,8 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
         if length > train:
             return f"extrapolation, {length / train:g}x the training length: {rule}"
         return f"convergence rule: {rule}"
-    curves = [c for c in (_probes(r, train) for r in recs) if c]
+    probed = [(c, t) for c, t in zip((_probes(r, train) for r in recs), trainings) if c]  # (curve, its training)
+    curves = [c for c, _ in probed]
     if not curves:
         return f"budget: stopped at {share}, no accuracy at the training length recorded"
     chance = 1 / TASKS[config["synthetic_task"]].configured(config.get("task_options")).answers
@@ -112,8 +113,7 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     learned = (f"length generalisation, {length / train:g}x the training length: {mean(finals):.3f} at length "
                f"{train}, not at {length}; " if length != train and min(finals) >= LEARNED else "")
     if 0 < sum(final >= LEARNED for final in finals) < len(finals):  # seeds that ran apart
-        each = ", ".join(f"{c[-1]:.3f} at {t['steps']:,} steps" for c, t in
-                         zip((_probes(r, train) for r in recs), trainings) if c)
+        each = ", ".join(f"{c[-1]:.3f} at {t['steps']:,} steps" for c, t in probed)
         learned = f"{sum(final >= LEARNED for final in finals)} of {len(finals)} runs learned length {train} ({each}); "
     return (learned + f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
@@ -171,8 +171,8 @@ def _across_rates(frame: pd.DataFrame) -> pd.DataFrame:
     for _, group in frame.groupby(["setting", "model", "length", "_layout", "_dtype"], dropna=False, sort=False):
         reproducing = group[group["reproduces"] == "yes"].sort_values("_most steps", kind="stable")
         for index, row in group[group["reproduces"] == "no"].iterrows():
-            others = reproducing[reproducing["lr"].notna() & (reproducing["lr"] != row["lr"]) & pd.notna(row["lr"])]
-            if not others.empty:
+            others = reproducing[reproducing["lr"].notna() & (reproducing["lr"] != row["lr"])]
+            if pd.notna(row["lr"]) and not others.empty:
                 fewest = others.iloc[0]
                 frame.at[index, "why"] = (f"learning rate, measured: reproduces at lr {fewest['lr']:g} at "
                                           f"{int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}")
