@@ -171,4 +171,7 @@ def test_a_shared_gpu_is_recorded_in_the_environment(monkeypatch):
     from harness.measure import env
 
     monkeypatch.setenv(env.GPU_SHARED, "4")
-    assert env.collect(torch.device("cuda"))["gpu_shared_by"] == 4
+    held = torch.ones(1, device="cuda")  # this process now holds a CUDA context NVML can see
+    collected = env.collect(torch.device("cuda"))
+    assert collected["gpu_shared_by"] == 4 and held.item() == 1.0
+    assert collected["gpu_processes"] is None or collected["gpu_processes"] >= 1  # None: NVML hides processes

@@ -226,6 +226,11 @@ def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
     assert learned.startswith("length generalisation, 16x the training length: 1.000 at length 64, not at 1024; "
                               "budget: stopped by the wall-clock cap")
     assert not calibration_report.why([record("time_cap", [0.07, 0.9], 0.9)], 1024).startswith("length")
+    crowded = record("time_cap", [0.07, 0.08], 0.08, shared=2)
+    crowded["env"]["gpu_processes"] = 5  # NVML's count: other launchers' processes too
+    assert calibration_report.why([crowded], 64).endswith(
+        "; 2 processes of its launcher shared the GPU; 5 processes were on the GPU when it ended")
+    assert "were on the GPU" not in calibration_report.why([record("ok", [0.4, 0.5], 0.5, shared=2)], 64)
 
 
 def test_a_row_above_its_published_figure_says_so():

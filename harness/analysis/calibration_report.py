@@ -8,7 +8,8 @@ precision of its own (`figure_precision`: a value read off a plot, or one a stop
 reproduces when its range [figure - precision, figure + precision] meets our interval. Every row also says
 how many of the paper's steps ran and why training stopped, and a row that does not reproduce
 carries its measured reason (`why`): how far training went against the paper's budget, what
-the accuracy at the training length did on the way there, and how many processes shared the GPU.
+the accuracy at the training length did on the way there, and how many processes shared the GPU
+(its launcher's, and all that NVML saw on it when the run ended, where the record has them).
 Where the same setting, model, rate and length ran at other budgets, the reason also says what
 they measured: a row that a run in another MQAR data layout reproduces is prefixed "data layout,
 measured: reproduces in the <layout> layout at N steps (that budget)"; one that a run in another
@@ -109,6 +110,7 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     caps = {"time_cap": "the wall-clock cap", "ok": "the step cap", "diverged": "divergence"}
     stopped = " and ".join(sorted({caps.get(t["status"], t["status"]) for t in trainings}))
     shared = max(int((r.get("env") or {}).get("gpu_shared_by") or 1) for r in recs)
+    seen = max(int((r.get("env") or {}).get("gpu_processes") or 1) for r in recs)  # any launcher's, at the end
     finals = [c[-1] for c in curves]
     learned = (f"length generalisation, {length / train:g}x the training length: {mean(finals):.3f} at length "
                f"{train}, not at {length}; " if length != train and min(finals) >= LEARNED else "")
@@ -117,7 +119,8 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
         learned = f"{sum(final >= LEARNED for final in finals)} of {len(finals)} runs learned length {train} ({each}); "
     return (learned + f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
-            + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else ""))
+            + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else "")
+            + (f"; {seen} processes were on the GPU when it ended" if seen > shared else ""))
 
 
 PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of", "_runs", "_train", "_precision"]

@@ -87,6 +87,7 @@ def collect(device) -> dict:
             "gpu_memory_mb": props.total_memory / 2**20, "gpu_sm_count": props.multi_processor_count,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             **({"gpu_shared_by": int(os.environ[GPU_SHARED])} if os.environ.get(GPU_SHARED) else {}),
+            "gpu_processes": nvml.compute_processes(index),  # at collection: after the point, for its record
             **nvml.device_info(index), **nvml.clocks_and_throttle(index),
         })
     return env

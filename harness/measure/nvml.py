@@ -1,5 +1,5 @@
 """NVML readings (nvidia-ml-py, imported as pynvml): identity, clocks, throttle reasons, the
-total-energy counter, and per-process memory. Every function returns None where NVML or a
+total-energy counter, per-process memory and the number of processes on the device. Every function returns None where NVML or a
 reading is unavailable (no driver, a VM that hides it), so callers record "not available"
 instead of failing.
 
@@ -94,6 +94,11 @@ def process_memory_bytes(device_index: int, pid: int) -> int | None:
                 return int(proc.usedGpuMemory)
         return None
     return _read(used, handle(device_index))
+
+
+def compute_processes(device_index: int) -> int | None:
+    """How many compute processes NVML sees on the device (every user's and launcher's)."""
+    return _read(lambda n, h: len(n.nvmlDeviceGetComputeRunningProcesses(h)), handle(device_index))
 
 
 class ProcessMemorySampler:

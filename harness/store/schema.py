@@ -36,7 +36,10 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
                             checkpoint (keep_checkpoints only: the saved model beside the record)
     loss            dict    fixed-seed training runs only (harness.tasks.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
-    env             dict    harness.measure.env.collect + clocks/throttle reasons after the point
+    env             dict    harness.measure.env.collect + clocks/throttle reasons after the point;
+                            gpu_shared_by (points its launcher ran on the GPU at once) and
+                            gpu_processes (compute processes NVML saw on it then, any launcher's;
+                            optional and additive: older records lack it)
     isolation       dict?   mode (chain: a warm worker | point: a fresh process) and worker_point
                             (how many points the worker ran before this one); absent in records
                             written before warm workers existed, which all came from fresh processes
