@@ -114,9 +114,10 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
     finals = [c[-1] for c in curves]
     learned = (f"length generalisation, {length / train:g}x the training length: {mean(finals):.3f} at length "
                f"{train}, not at {length}; " if length != train and min(finals) >= LEARNED else "")
-    if 0 < sum(final >= LEARNED for final in finals) < len(finals):  # seeds that ran apart
+    learned_runs = sum(final >= LEARNED for final in finals)
+    if 0 < learned_runs < len(finals):  # seeds that ran apart
         each = ", ".join(f"{c[-1]:.3f} at {t['steps']:,} steps" for c, t in probed)
-        learned = f"{sum(final >= LEARNED for final in finals)} of {len(finals)} runs learned length {train} ({each}); "
+        learned = f"{learned_runs} of {len(finals)} runs learned length {train} ({each}); "
     return (learned + f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else "")
@@ -130,15 +131,11 @@ def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the `why` of every row that does not reproduce completed from the other rows of
     the same setting, model, lr and length (the private columns: `_most steps`, each row's largest
     per-seed step count, orders them; `_dtype` and `_layout` tell precisions and MQAR data layouts
-    apart; all are dropped). The first that holds leads the reason: a row in another data layout
+    apart; `_explain` drops them). The first that holds leads the reason: a row in another data layout
     reproduces ("data layout, measured"), one in the same layout and another precision
     ("precision, measured"), one in both with more steps ("budget, measured"); each with the fewest
     such steps and that row's budget. Otherwise, where the same layout ran at two step counts or
-    more, the reason ends with ours at every such row, by steps. `_other_models` then completes
-    what is still unexplained."""
-    if frame.empty:
-        return frame.drop(columns=PRIVATE, errors="ignore")
-    frame = frame.copy()
+    more, the reason ends with ours at every such row, by steps."""
     for _, group in frame.groupby(["setting", "model", "lr", "length"], dropna=False, sort=False):
         group = group.sort_values("_most steps", kind="stable")
         reproducing = group[group["reproduces"] == "yes"]
@@ -164,7 +161,14 @@ def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
                     frame.at[index, "why"] = f"{row['why']}; at length {row['length']} across budgets: {measured}"
                 continue
             frame.at[index, "why"] = f"{lead} {int(fewest['_most steps']):,} steps ({fewest['budget']}); {row['why']}"
-    return _other_models(_across_seeds(_across_rates(frame))).drop(columns=PRIVATE)
+    return frame
+
+
+def _explain(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with every reason their runs and the other rows measured, private columns dropped."""
+    if frame.empty:
+        return frame.drop(columns=PRIVATE, errors="ignore")
+    return _other_models(_across_seeds(_across_rates(_across_budgets(frame.copy())))).drop(columns=PRIVATE)
 
 
 def _across_rates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -320,7 +324,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
                          "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
                          "_runs": [(s["accuracy"], steps, ok) for s, steps, ok in per_run if s]})
-    return _across_budgets(pd.DataFrame(rows))
+    return _explain(pd.DataFrame(rows))
 
 
 def lines(records: list[dict], settings: list[dict]) -> list[str]:

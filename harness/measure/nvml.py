@@ -1,7 +1,7 @@
 """NVML readings (nvidia-ml-py, imported as pynvml): identity, clocks, throttle reasons, the
-total-energy counter, per-process memory and the number of processes on the device. Every function returns None where NVML or a
-reading is unavailable (no driver, a VM that hides it), so callers record "not available"
-instead of failing.
+total-energy counter, per-process memory and the number of processes on the device. Every
+function returns None where NVML or a reading is unavailable (no driver, a VM that hides it),
+so callers record "not available" instead of failing.
 
 The NVML device is found by the UUID torch reports, because NVML and CUDA may number GPUs
 differently unless CUDA_DEVICE_ORDER=PCI_BUS_ID (optimum-benchmark issue #136).
