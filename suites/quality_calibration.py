@@ -40,6 +40,7 @@ class CalibrationModel:
     max_eval_length: Optional[int] = None  # the paper tested no further (attention: memory)
     paper_steps: Optional[int] = None  # this model's published budget where it differs from the setting's
     batch_size: Optional[int] = None  # a batch other than the setting's (the paper's), on purpose: say so in the label
+    train_lengths: Optional[list[int]] = None  # lengths training cycles through instead of the setting's, on purpose
     published_as: str = ""  # the paper's row name, e.g. "MHA-RoPE (137K)"
     variant_of: Optional[str] = None  # the label of the entry this one changes on purpose (its batch, say)
     published: dict = field(default_factory=dict)  # evaluation length -> published accuracy (0..1)
@@ -92,6 +93,10 @@ def settings(entries: list[dict]) -> list[CalibrationSetting]:
                     f"suite.calibration {s.name}: length {length} is impossible for {s.task} with {s.options} "
                     f"(valid: {task.min_length}..{task.max_length})")
         for m in s.models:
+            require(m.train_lengths is None or (isinstance(m.train_lengths, list) and m.train_lengths and all(
+                isinstance(n, int) and task.min_length <= n <= task.max_length for n in m.train_lengths)),
+                    f"suite.calibration {s.name} {m.label}: train_lengths={m.train_lengths!r}: must be a non-empty "
+                    f"list of lengths in {task.min_length}..{task.max_length}")
             require(m.batch_size is None or (isinstance(m.batch_size, int) and m.batch_size >= 1),
                     f"suite.calibration {s.name} {m.label}: batch_size={m.batch_size!r}: must be a positive integer")
         labels = [m.label for m in s.models]
@@ -129,12 +134,13 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
             config = registry.resolve_config(m.model, "tiny", {"vocab_size": task.vocab_size, **m.overrides})
             caps = [x for x in (m.max_eval_length, budget.max_eval_length) if x is not None]
             lengths = [n for n in s.eval_lengths if not caps or n <= min(caps)]
+            trained = list(m.train_lengths or [s.train_length])
             for seed, lr in itertools.product(seeds, lrs or [m.lr]):
                 point = {"suite": suite, "task": "harness.synthetic_quality:train_and_probe", "model": m.model,
                          "label": m.label, "model_config": config, "mode": "synthetic", "synthetic_task": s.task,
                          "calibration": s.name, "task_options": dict(s.options), "batch_size": m.batch_size or s.batch_size,
-                         "seq_len": s.train_length, "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
-                         "train_lengths": [s.train_length], "eval_lengths": lengths, "steps": steps,
+                         "seq_len": max(trained), "device": ctx.device, "dtype": ctx.dtype, "seed": seed,
+                         "train_lengths": trained, "eval_lengths": lengths, "steps": steps,
                          "paper_steps": paper_steps, "lr": lr, "eval_every": min(s.eval_every, steps),
                          "eval_batches": s.eval_batches, "probe_batches": s.probe_batches,
                          "weight_decay": s.weight_decay, "schedule": s.schedule,
