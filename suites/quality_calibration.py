@@ -93,8 +93,8 @@ def settings(entries: list[dict]) -> list[CalibrationSetting]:
                     f"suite.calibration {s.name}: length {length} is impossible for {s.task} with {s.options} "
                     f"(valid: {task.min_length}..{task.max_length})")
         for m in s.models:
-            require(m.train_lengths is None or (isinstance(m.train_lengths, list) and m.train_lengths and all(
-                isinstance(n, int) and task.min_length <= n <= task.max_length for n in m.train_lengths)),
+            require(m.train_lengths is None or (m.train_lengths and all(
+                task.min_length <= n <= task.max_length for n in m.train_lengths)),
                     f"suite.calibration {s.name} {m.label}: train_lengths={m.train_lengths!r}: must be a non-empty "
                     f"list of lengths in {task.min_length}..{task.max_length}")
             require(m.batch_size is None or (isinstance(m.batch_size, int) and m.batch_size >= 1),

@@ -26,7 +26,8 @@ TINY_SETTING = ("suite.calibration=[{name: ih_tiny, task: induction_heads, sourc
 def test_the_published_settings_build_points_with_their_budgets():
     out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("calibration ") == 28
+    entries = shipped_suite_value("quality", "calibration")
+    assert out.stdout.count("calibration ") == sum(len(e["models"]) for e in entries)  # one seed each
     assert "induction_heads_e1 gpt2" in out.stdout  # learned absolute positions, through transformers' GPT-2
     assert "induction_heads_e1 transformer" in out.stdout and "mqar_zoology_512 swarm d=256" in out.stdout
     assert "induction_heads_e1 attention-only" in out.stdout and "mqar_zoology_64 attention-only d=64" in out.stdout
@@ -196,6 +197,23 @@ def test_a_model_may_train_at_its_own_batch_and_a_bad_one_is_refused():
     assert out.returncode == 2 and "ih_tiny m: batch_size=0: must be a positive integer" in out.stderr, out.stderr
 
 
+def test_a_model_may_train_at_its_own_lengths_and_bad_ones_are_refused():
+    from suites.common import RunContext
+    from suites.quality_calibration import CalibrationBudget, calibration_points
+
+    entries = [e for e in shipped_suite_value("quality", "calibration") if e["name"] == "induction_heads_e1"]
+    ctx = RunContext(device="cpu", dtype="fp32", seed=0, vocab_size=16384, model_choice=None)
+    points = calibration_points(entries, CalibrationBudget(max_steps=10), [0], "quality", ctx, 60.0,
+                                only=["induction_heads_e1/gpt2 batch=64", "induction_heads_e1/gpt2 batch=64 lengths=64-256"])
+    assert [(p.config["train_lengths"], p.config["seq_len"]) for p in points] == [([256], 256), ([64, 128, 256], 256)]
+    for bad, message in (("[]", "ih_tiny m: train_lengths=[]: must be a non-empty list of lengths in"),
+                         ("[32, 2]", "ih_tiny m: train_lengths=[32, 2]: must be a non-empty list of lengths in"),
+                         ("[32, x]", "train_lengths[1]: expected int, got 'x'")):
+        setting = TINY_SETTING.replace("label: m,", f"label: m, train_lengths: {bad},")
+        out = run_cli("suite=quality", "suite.parts=[calibration]", setting, "dry_run=true", timeout=300)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (bad, out.stderr)
+
+
 def test_calibration_lrs_run_each_model_at_each_rate():
     out = run_cli("suite=quality", "suite.parts=[calibration]", "dry_run=true", "suite.calibration_lrs=[0.001,0.01]",
                   "suite.calibration_only=[induction_heads_e1/mamba]", timeout=300)
@@ -358,3 +376,15 @@ def test_a_variant_that_learned_but_does_not_reproduce_either_is_named():
     assert why[("m", 64)].startswith("variant, measured: v reproduces at 800 steps")
     assert why[("m", 512)].startswith("variant, measured: v learns length 64 in 2 runs (700-800 steps) and scores "
                                       "0.800-0.900 here (published 0.400; its rows say why); budget: ")
+
+
+def test_a_row_where_ours_and_the_published_figure_sit_at_chance_says_so():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.04}}]}]
+    runs = [_extrapolating("m", 0, 1.0, 0.07)]  # 14 answers: chance 0.071, our interval holds it
+    why = calibration_report.table(runs, settings).set_index("length").loc[512, "why"]
+    assert why.startswith("chance, measured: ours [0.060, 0.082] holds chance (0.071) and the published 0.040 is "
+                          "within 0.05 of it: neither recalls at length 512; ours above the published figure; length")
+    far = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.2}}]}]  # a figure that recalls
+    assert "chance" not in calibration_report.table(runs, far).set_index("length").loc[512, "why"].split(";")[0]
+    recalls = [_extrapolating("m", 0, 1.0, 0.5)]  # ours well above chance: no chance reason
+    assert not calibration_report.table(recalls, settings).set_index("length").loc[512, "why"].startswith("chance")

@@ -1,0 +1,1 @@
+python run.py suite=quality "suite.parts=[calibration]" progress=false launcher=local_gpus launcher.per_gpu=1 suite.calibration_budget.early_stop=false suite.calibration_budget.max_steps=30000 suite.calibration_budget.max_wall_s=280 results_dir=/tmp/st/a "suite.calibration_seeds=[0]" "suite.calibration_only=['selective_copying_e1/mamba lr=1e-3']"
