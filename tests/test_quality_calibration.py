@@ -249,6 +249,10 @@ def test_a_row_that_does_not_reproduce_says_what_its_runs_measured():
     assert calibration_report.why([crowded], 64).endswith(
         "; 2 processes of its launcher shared the GPU; 5 processes were on the GPU when it ended")
     assert "were on the GPU" not in calibration_report.why([record("ok", [0.4, 0.5], 0.5, shared=2)], 64)
+    wider = record("ok", [0.4, 0.5], 0.5)
+    wider["config"]["batch_size"] = 64  # 8x the paper's batch: 100 steps are 80% of its 1,000 steps' sequences
+    assert "(10.0%; 80.0% of its sequences at batch 64 against its 8)" in calibration_report.why([wider], 64, None, 8)
+    assert "sequences" not in calibration_report.why([wider], 64, None, 64)
 
 
 def test_a_row_above_its_published_figure_says_so():

@@ -5,11 +5,12 @@ A row reproduces when the published accuracy lies inside the 95% Wilson interval
 answers of every seed pooled): our evaluation scores a few hundred answers, so its own sampling
 error, not the paper's printed precision, bounds what "the same" can mean. A figure with a
 precision of its own (`figure_precision`: a value read off a plot, or one a stop rule ended at)
-reproduces when its range [figure - precision, figure + precision] meets our interval. Every row also says
-how many of the paper's steps ran and why training stopped, and a row that does not reproduce
-carries its measured reason (`why`): how far training went against the paper's budget, what
-the accuracy at the training length did on the way there, and how many processes shared the GPU
-(its launcher's, and all that NVML saw on it when the run ended, where the record has them).
+reproduces when its range [figure - precision, figure + precision] meets our interval. Every row
+also says how many of the paper's steps ran and why training stopped, and a row that does not
+reproduce carries its measured reason (`why`): how far training went against the paper's budget
+(in sequences too, where the run's batch is not the paper's), what the accuracy at the training
+length did on the way there, and how many processes shared the GPU (its launcher's, and all that
+NVML saw on it when the run ended, where the record has them).
 Where the same setting, model, rate and length ran at other budgets, the reason also says what
 they measured: a row that a run in another MQAR data layout reproduces is prefixed "data layout,
 measured: reproduces in the <layout> layout at N steps (that budget)"; one that a run in another
@@ -70,7 +71,8 @@ def _published(settings: list[dict]) -> dict[tuple[str, str], dict]:
             out[(s["name"], m["label"])] = {"as": m.get("published_as", ""), "figures": figures,
                                             "variant_of": m.get("variant_of"),
                                             "precision": float(s.get("figure_precision", 0.0)),
-                                            "paper_steps": m.get("paper_steps") or s.get("paper_steps")}
+                                            "paper_steps": m.get("paper_steps") or s.get("paper_steps"),
+                                            "paper_batch": s.get("batch_size")}
     return out
 
 
@@ -88,19 +90,24 @@ def _chance(config: dict) -> float:
     return 1 / task.configured(config.get("task_options")).answers if task else math.nan
 
 
-def why(recs: list[dict], length: int, paper_steps: int | None = None) -> str:
+def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_batch: int | None = None) -> str:
     """What the runs measured about a row that does not reproduce: converged runs stopped at the
     convergence rule (past their training length, they extrapolate); the others ran out of
     budget, with the accuracy at the training length from the first probe to the final
     evaluation, rising, flat or within 0.05 of chance; a row at another length whose runs learned
     the task at the training length (every final accuracy there >= LEARNED) is first a matter of
     length generalisation. `paper_steps`: the paper's budget as the
-    conf now gives it (default: the one the records were run against)."""
+    conf now gives it (default: the one the records were run against); `paper_batch`: the paper's
+    batch, where a run at another batch also states its share of the paper's sequences."""
     config = recs[0]["config"]
     train, paper = max(config["train_lengths"]), paper_steps or config.get("paper_steps")
     trainings = [r["synthetic"]["training"] for r in recs]
     steps = max(t["steps"] for t in trainings)
     share = f"{steps:,} of the paper's {paper:,} steps ({steps / paper:.1%})" if paper else f"{steps:,} steps"
+    batch = config.get("batch_size")
+    if paper and paper_batch and batch and batch != paper_batch:  # steps of another batch are not the paper's steps
+        share = (f"{share[:-1]}; {steps * batch / (paper * paper_batch):.1%} of its sequences at batch {batch} "
+                 f"against its {paper_batch})")
     if all(t["status"] == "converged" for t in trainings):
         rule = (f"the stop rule (accuracy >= {config.get('stop_accuracy')} at length {train}) ended training at "
                 f"{share}; the paper trained through all of its steps")
@@ -314,7 +321,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     rows = []
     for (setting, label, layout, lr, cap, wall, stops, graphs, dtype), recs in sorted(runs.items()):
         paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0, "paper_steps": None,
-                                                 "variant_of": None})
+                                                 "variant_of": None, "paper_batch": None})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
         lengths = sorted({int(n) for r in recs for n in r["synthetic"]["accuracy"]} | (set(paper["figures"]) & asked))
         training = [r["synthetic"]["training"] for r in recs]
@@ -345,7 +352,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "paper steps": paper["paper_steps"] or (recs[0].get("config") or {}).get("paper_steps"),
                          "stopped": stopped, "why": "" if verdict != "no" else
                          ("ours above the published figure; " if ours > figure else "") + why(recs, length,
-                                                                                             paper["paper_steps"]),
+                                                                                             paper["paper_steps"],
+                                                                                             paper["paper_batch"]),
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
                          "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
                          "_low": low, "_high": high, "_chance": chance,
