@@ -344,3 +344,16 @@ def test_a_synthetic_point_sets_adams_betas_and_turns_clipping_off():
     assert measured > 1.0 and unclipped == pytest.approx(measured, rel=1e-5)  # measured, never scaled
     measured, clipped = grads_after_a_step(1.0)
     assert measured > 1.0 and clipped == pytest.approx(1.0, rel=1e-3)
+
+
+def test_weight_decay_spares_every_embedding_whatever_its_name():
+    from harness.quality.train import param_groups
+    from models import registry
+
+    for config, tables in (("gpt2", {"wte", "wpe"}), ("llama", {"embed_tokens"})):  # GPT-2's names hold no "embed"
+        model = registry.build("hf", registry.resolve_config("hf", "tiny", {"vocab_size": 64, "config": config}))
+        decay, no_decay = (set(map(id, group["params"])) for group in param_groups(model, 0.1))
+        names = {id(p): n.split(".")[-2] for n, p in model.named_parameters()}
+        assert tables <= {names[i] for i in no_decay} and not tables & {names[i] for i in decay}
+        assert all(p.dim() >= 2 for p in model.parameters() if id(p) in decay)  # norms and biases: never decayed
+        assert len(decay) + len(no_decay) == len(list(model.parameters()))  # the tied head counted once

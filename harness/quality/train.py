@@ -95,11 +95,15 @@ class TokenSampler:
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW's groups: weight decay on the matrices, none on vectors (norms, biases), on what a block
+    marks `_no_weight_decay` (the SSM's A and D) or on embeddings, found by their module (GPT-2
+    calls its token and position tables `wte` and `wpe`) and tied heads with them."""
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():  # each shared (tied) parameter once
         if not p.requires_grad:
             continue
-        skip = p.dim() < 2 or getattr(p, "_no_weight_decay", False) or "embed" in name
+        skip = p.dim() < 2 or getattr(p, "_no_weight_decay", False) or id(p) in embeddings
         (no_decay if skip else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
