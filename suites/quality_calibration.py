@@ -13,7 +13,9 @@ Our budget may be below the paper's: `calibration_budget.max_steps` caps the ste
 ends early once its accuracy at the training length reaches `stop_accuracy` (Zoology's early
 stop; `calibration_budget.early_stop=false` turns it off, as the Mamba paper trained to its full
 budget, which extrapolation may need); each record keeps how many steps it ran and why it stopped, and the report
-(harness.analysis.calibration_report) sets both beside the published figures.
+(harness.analysis.calibration_report) sets both beside the published figures. `calibration_budget.probe_lengths`
+probes those evaluation lengths too at every probe along training, so a record shows how extrapolation
+moves once the training length is learned.
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ class CalibrationBudget:
     max_wall_s: Optional[float] = None  # per run; the record then says `time_cap`
     early_stop: bool = True  # false: no setting's stop_accuracy applies; runs go to the step or time cap
     cuda_graphs: bool = False  # replay each training step from a CUDA graph where the model allows it
+    probe_lengths: list[int] = field(default_factory=list)  # evaluation lengths also probed along training
 
 
 def settings(entries: list[dict]) -> list[CalibrationSetting]:
@@ -115,6 +118,8 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
     with `lrs`, each model at each of those rates instead of its own (Zoology takes the best of four)."""
     require(budget.max_steps is not None and budget.max_steps >= 1,
             f"suite.calibration_budget.max_steps={budget.max_steps}: must be >= 1")
+    require(all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in budget.probe_lengths),
+            f"suite.calibration_budget.probe_lengths={list(budget.probe_lengths)}: must be positive lengths")
     require(all(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 for lr in lrs),
             f"suite.calibration_lrs={list(lrs)}: rates must be positive numbers")
     parsed = settings(entries)
@@ -135,6 +140,7 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
             caps = [x for x in (m.max_eval_length, budget.max_eval_length) if x is not None]
             lengths = [n for n in s.eval_lengths if not caps or n <= min(caps)]
             trained = list(m.train_lengths or [s.train_length])
+            probed = [n for n in lengths if n in budget.probe_lengths and n not in trained]
             for seed, lr in itertools.product(seeds, lrs or [m.lr]):
                 point = {"suite": suite, "task": "harness.synthetic_quality:train_and_probe", "model": m.model,
                          "label": m.label, "model_config": config, "mode": "synthetic", "synthetic_task": s.task,
@@ -145,7 +151,8 @@ def calibration_points(entries: list[dict], budget: CalibrationBudget, seeds: li
                          "eval_batches": s.eval_batches, "probe_batches": s.probe_batches,
                          "weight_decay": s.weight_decay, "schedule": s.schedule,
                          "stop_accuracy": s.stop_accuracy if budget.early_stop else None,
-                         "max_wall_s": budget.max_wall_s, **({"cuda_graphs": True} if budget.cuda_graphs else {})}
+                         "max_wall_s": budget.max_wall_s, **({"cuda_graphs": True} if budget.cuda_graphs else {}),
+                         **({"probe_lengths": probed} if probed else {})}
                 rate = f" lr={lr:g}" if lrs else ""
                 points.append(Point(point, timeout_s, label=f"calibration {s.name} {m.label} seed={seed}{rate}"))
     return points

@@ -392,3 +392,46 @@ def test_a_row_where_ours_and_the_published_figure_sit_at_chance_says_so():
     assert "chance" not in calibration_report.table(runs, far).set_index("length").loc[512, "why"].split(";")[0]
     recalls = [_extrapolating("m", 0, 1.0, 0.5)]  # ours well above chance: no chance reason
     assert not calibration_report.table(recalls, settings).set_index("length").loc[512, "why"].startswith("chance")
+
+
+def _probed(at_train_each, at_long_each, final_long, scored=2048):
+    """A run trained at length 64 (eval_every 100) whose probes along training scored
+    `at_train_each` at 64 and `at_long_each` at 512, and `final_long` at 512 in the end."""
+    run = _extrapolating("m", 0, 1.0, final_long, steps=100 * len(at_train_each))
+    run["config"]["eval_every"] = 100
+    run["synthetic"]["training"]["val_curve"] = [
+        [0, {"accuracy": a, "at": {"512": {"accuracy": b, "scored": scored}}}] for a, b in zip(at_train_each, at_long_each)]
+    return run
+
+
+def test_a_published_figure_our_probes_pass_both_ways_once_learned_says_so():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.4}}]}]
+    run = _probed([0.5, 1.0, 1.0, 1.0], [0.9, 0.6, 0.5, 0.2], 0.2)  # the 0.9 came before length 64 was learned
+    why = calibration_report.table([run], settings).set_index("length").loc[512, "why"]
+    assert why.startswith("along training, measured: once length 64 was learned, ours at length 512 went below and "
+                          "above the published 0.400 (lowest 0.200 @ step 400, highest 0.600 @ step 200; "
+                          "0.200-0.600 over 3 probes, steps 200-400); ")
+    never_above = _probed([0.5, 1.0, 1.0], [0.9, 0.3, 0.2], 0.2)  # above 0.4 only before it was learned
+    why = calibration_report.table([never_above], settings).set_index("length").loc[512, "why"]
+    assert "along training, measured" not in why
+    assert why.endswith("; along training, once length 64 was learned: ours at length 512 0.200-0.300 over 2 probes, "
+                        "steps 200-300")
+    too_few = _probed([1.0, 1.0], [0.42, 0.38], 0.38, scored=64)  # both intervals hold 0.4: not past it
+    why = calibration_report.table([too_few], settings).set_index("length").loc[512, "why"]
+    assert "along training, measured" not in why
+    unprobed = _extrapolating("m", 0, 1.0, 0.2)  # records from before probe_lengths
+    assert "along training" not in calibration_report.table([unprobed], settings).set_index("length").loc[512, "why"]
+
+
+def test_probe_lengths_probe_extrapolation_along_training(tmp_path):
+    out = run_cli("suite=quality", "suite.parts=[calibration]", TINY_SETTING, f"results_dir={tmp_path}",
+                  "suite.calibration_budget.probe_lengths=[64,128]", "progress=false", timeout=600)
+    assert out.returncode == 0, out.stderr
+    (record,) = [r for _, r in results.iter_records(tmp_path / "quality")]
+    assert record["config"]["probe_lengths"] == [64]  # 128 is no evaluation length; 32 the training one
+    probes = [probe for _, probe in record["synthetic"]["training"]["val_curve"]]
+    assert len(probes) == 2 and all(set(p["at"]) == {"64"} and p["at"]["64"]["scored"] > 0 for p in probes)
+    out = run_cli("suite=quality", "suite.parts=[calibration]", TINY_SETTING, "dry_run=true",
+                  "suite.calibration_budget.probe_lengths=[0]", timeout=300)
+    assert out.returncode != 0 and "suite.calibration_budget.probe_lengths=[0]: must be positive lengths" in out.stderr
+    assert "Traceback" not in out.stderr

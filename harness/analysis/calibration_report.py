@@ -30,7 +30,10 @@ runs that learned length T" where the runs of one model, rate, layout and precis
 the task at the training length (any budget) score, each alone, below and above the published
 figure: a figure from one training run can land anywhere in that spread. A row where ours holds
 chance and the published figure is within 0.05 of chance too leads with "chance, measured": neither
-model recalls there, and two estimates of chance differ by sampling alone.
+model recalls there, and two estimates of chance differ by sampling alone. Where the runs also
+probed the row's length along training (`calibration_budget.probe_lengths`) and, once the training
+length was learned, one probe's interval lies below the published figure and another's above, the
+row leads with "along training, measured": the paper prints one checkpoint's figure.
 """
 from __future__ import annotations
 
@@ -82,6 +85,20 @@ def _probes(record: dict, train: int) -> list[float]:
     final = (synthetic.get("accuracy") or {}).get(str(train))
     return ([point[1]["accuracy"] for point in synthetic["training"].get("val_curve") or []]
             + ([final["accuracy"]] if final else []))
+
+
+def _after_learning(record: dict, train: int, length: int) -> list[tuple[float, int, int]]:
+    """(accuracy, answers scored, step) at `length` of every probe along training from the first at
+    which the run had learned its training length (accuracy >= LEARNED) on; [] where the record
+    probed no such length (`probe_lengths`: records from before it probed none)."""
+    training = record["synthetic"]["training"]
+    every, learned, out = record["config"].get("eval_every") or 1, False, []
+    for i, (_, probe) in enumerate(training.get("val_curve") or []):
+        learned = learned or probe["accuracy"] >= LEARNED
+        at = (probe.get("at") or {}).get(str(length))
+        if learned and at:
+            out.append((at["accuracy"], at["scored"], min((i + 1) * every, training["steps"])))
+    return out
 
 
 def _chance(config: dict) -> float:
@@ -141,7 +158,7 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_bat
 
 
 PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of", "_runs", "_train", "_precision", "_low", "_high",
-           "_chance"]
+           "_chance", "_trajectory"]
 
 
 def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
@@ -185,7 +202,8 @@ def _explain(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows with every reason their runs and the other rows measured, private columns dropped."""
     if frame.empty:
         return frame.drop(columns=PRIVATE, errors="ignore")
-    return _other_models(_at_chance(_across_seeds(_across_rates(_across_budgets(frame.copy()))))).drop(columns=PRIVATE)
+    explained = _along_training(_across_seeds(_across_rates(_across_budgets(frame.copy()))))
+    return _other_models(_at_chance(explained)).drop(columns=PRIVATE)
 
 
 def _across_rates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -212,6 +230,35 @@ def _learned_runs(rows: pd.DataFrame) -> list[tuple[float, int]]:
 def _spread(runs: list[tuple[float, int]]) -> str:
     accuracies = [accuracy for accuracy, _ in runs]
     return f"{min(accuracies):.3f}" if len(runs) == 1 else f"{min(accuracies):.3f}-{max(accuracies):.3f}"
+
+
+def _along_training(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that do not reproduce whose runs probed the row's length along training
+    (`_trajectory`: the probes once the training length was learned). Where one probe's 95%
+    interval lies wholly below the published figure (with its precision) and another's wholly
+    above, "along training, measured: once length T was learned, ours at length L went below
+    and above the published X (lowest a @ step s, highest b @ step s; the range over n probes)"
+    leads the reason: the paper prints one checkpoint's figure, and ours passes it both ways as
+    training goes on. Otherwise the reason ends with that range."""
+    for index, row in frame[frame["reproduces"] == "no"].iterrows():
+        probes = row["_trajectory"]
+        if not probes:
+            continue
+        slack, figure = row["_precision"], row["published"]
+        below = [(a, step) for a, n, step in probes if wilson(a * n, n)[1] + slack < figure]
+        above = [(a, step) for a, n, step in probes if wilson(a * n, n)[0] - slack > figure]
+        values, steps = [a for a, _, _ in probes], sorted(step for _, _, step in probes)
+        span = (f"{min(values):.3f}-{max(values):.3f} over {len(probes)} probes, steps {steps[0]:,}-{steps[-1]:,}")
+        if below and above:
+            low, high = min(below), max(above)
+            frame.at[index, "why"] = (f"along training, measured: once length {row['_train']} was learned, ours at "
+                                      f"length {row['length']} went below and above the published {figure:.3f} "
+                                      f"(lowest {low[0]:.3f} @ step {low[1]:,}, highest {high[0]:.3f} @ step "
+                                      f"{high[1]:,}; {span}); {row['why']}")
+        else:
+            frame.at[index, "why"] = (f"{row['why']}; along training, once length {row['_train']} was learned: ours "
+                                      f"at length {row['length']} {span}")
+    return frame
 
 
 def _at_chance(frame: pd.DataFrame) -> pd.DataFrame:
@@ -357,7 +404,8 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
                          "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
                          "_low": low, "_high": high, "_chance": chance,
-                         "_runs": [(s["accuracy"], steps, ok) for s, steps, ok in per_run if s]})
+                         "_runs": [(s["accuracy"], steps, ok) for s, steps, ok in per_run if s],
+                         "_trajectory": [probe for r in recs for probe in _after_learning(r, train, length)]})
     return _explain(pd.DataFrame(rows))
 
 

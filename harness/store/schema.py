@@ -34,6 +34,12 @@ A record is one JSON file per point, `<store>/<suite>/<point_id>.json`:
                             nll, tokens, bytes, ppl, bpb), test_bpb_mean (val and val_bpb_mean with
                             score_split val), routing, eval_capacity,
                             checkpoint (keep_checkpoints only: the saved model beside the record)
+    synthetic       dict    synthetic-task points of suite=quality only (harness.tasks.synthetic): task,
+                            train_lengths, training (curves, steps, wall, status; each val_curve
+                            point [tokens, {accuracy at the training length, and `at`: {length:
+                            {accuracy, scored}} where the point set probe_lengths: optional and
+                            additive}]), accuracy ({length: {accuracy, scored}}), accuracy_at_train_lengths,
+                            eval_capacity
     loss            dict    fixed-seed training runs only (harness.tasks.fixed_seed_loss): curve,
                             initial, final, steps, floor (ln branching), train_s
     env             dict    harness.measure.env.collect + clocks/throttle reasons after the point;

@@ -1,7 +1,8 @@
 """The measurement of a synthetic-task point of `suite=quality`: train one model from scratch on
 one task of harness.quality.synthetic_tasks (a fixed number of steps, cycling through the training
 lengths, same optimiser and schedule as the corpus runs: harness.quality.train), then its accuracy at
-every evaluation length on fresh batches from a seed no training batch used. Lengths beyond
+every evaluation length on fresh batches from a seed no training batch used (and, at every probe
+along training, at the point's `probe_lengths`). Lengths beyond
 the longest training length measure extrapolation, as in Zoology (Arora et al. 2023) and the
 Mamba paper's synthetic tasks (Gu & Dao 2023, section 4.1). Points of the calibration part add
 the published settings (suites.quality_calibration): task options, schedule, weight decay and a
@@ -47,8 +48,13 @@ def train_and_probe(point: dict) -> dict:
         with no_capacity_drops(model):
             return accuracy(model, task, length, batch, batches, eval_seed + length, device, dtype)
 
-    history = train(model, TaskSampler(task, train_lengths, batch, point["seed"]), cfg, device, dtype,
-                    lambda: {"accuracy": probe(max(train_lengths), point.get("probe_batches", 1))["accuracy"]})
+    probe_batches = point.get("probe_batches", 1)
+
+    def along_training() -> dict:  # {"accuracy": at the training length, "at": {length: {accuracy, scored}}}
+        at = {str(n): probe(n, probe_batches) for n in point.get("probe_lengths", [])}
+        return {"accuracy": probe(max(train_lengths), probe_batches)["accuracy"], **({"at": at} if at else {})}
+
+    history = train(model, TaskSampler(task, train_lengths, batch, point["seed"]), cfg, device, dtype, along_training)
     scores = {}
     if history["status"] != "diverged":
         scores = {str(length): probe(length, point["eval_batches"]) for length in point["eval_lengths"]}
