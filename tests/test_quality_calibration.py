@@ -421,6 +421,9 @@ def test_a_published_figure_our_probes_pass_both_ways_once_learned_says_so():
     assert "along training, measured" not in why
     unprobed = _extrapolating("m", 0, 1.0, 0.2)  # records from before probe_lengths
     assert "along training" not in calibration_report.table([unprobed], settings).set_index("length").loc[512, "why"]
+    unprobed["config"]["steps"] = 500  # a row at another budget: the probed run's trajectory speaks for it too
+    table = calibration_report.table([run, unprobed], settings)
+    assert table[table["length"] == 512]["why"].str.startswith("along training, measured").tolist() == [True, True]
 
 
 def test_probe_lengths_probe_extrapolation_along_training(tmp_path):

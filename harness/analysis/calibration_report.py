@@ -239,26 +239,31 @@ def _along_training(frame: pd.DataFrame) -> pd.DataFrame:
     above, "along training, measured: once length T was learned, ours at length L went below
     and above the published X (lowest a @ step s, highest b @ step s; the range over n probes)"
     leads the reason: the paper prints one checkpoint's figure, and ours passes it both ways as
-    training goes on. Otherwise the reason ends with that range."""
-    for index, row in frame[frame["reproduces"] == "no"].iterrows():
-        probes = row["_trajectory"]
-        if not probes:
-            continue
-        slack, figure = row["_precision"], row["published"]
-        below = [(a, step) for a, n, step in probes if wilson(a * n, n)[1] + slack < figure]
-        above = [(a, step) for a, n, step in probes if wilson(a * n, n)[0] - slack > figure]
-        values, steps = [a for a, _, _ in probes], sorted(step for _, _, step in probes)
-        span = (f"{min(values):.3f}-{max(values):.3f} over {len(probes)} probes, steps {steps[0]:,}-{steps[-1]:,}")
-        if below and above:
-            low, high = min(below), max(above)
-            frame.at[index, "why"] = (f"along training, measured: once length {row['_train']} was learned, ours at "
-                                      f"length {row['length']} went below and above the published {figure:.3f} "
-                                      f"(lowest {low[0]:.3f} @ step {low[1]:,}, highest {high[0]:.3f} @ step "
-                                      f"{high[1]:,}; {span}); {row['why']}")
-        else:
-            frame.at[index, "why"] = (f"{row['why']}; along training, once length {row['_train']} was learned: ours "
-                                      f"at length {row['length']} {span}")
+    training goes on. Otherwise the reason ends with that range. The probes pool over every row of
+    the same setting, model, rate, length, data layout and precision, whatever its budget: a run
+    capped earlier is, up to its cap, a run of the same training."""
+    for _, group in frame.groupby(["setting", "model", "lr", "length", "_layout", "_dtype"], dropna=False, sort=False):
+        probes = [probe for trajectory in group["_trajectory"] for probe in trajectory]
+        if probes:
+            for index, row in group[group["reproduces"] == "no"].iterrows():
+                frame.at[index, "why"] = _passed_along_training(probes, row)
     return frame
+
+
+def _passed_along_training(probes: list[tuple[float, int, int]], row: pd.Series) -> str:
+    """The row's reason with what `probes` (accuracy, answers, step) say about its published figure."""
+    slack, figure = row["_precision"], row["published"]
+    below = [(a, step) for a, n, step in probes if wilson(a * n, n)[1] + slack < figure]
+    above = [(a, step) for a, n, step in probes if wilson(a * n, n)[0] - slack > figure]
+    values, steps = [a for a, _, _ in probes], sorted(step for _, _, step in probes)
+    span = (f"{min(values):.3f}-{max(values):.3f} over {len(probes)} probes, steps {steps[0]:,}-{steps[-1]:,}")
+    if below and above:
+        low, high = min(below), max(above)
+        return (f"along training, measured: once length {row['_train']} was learned, ours at length "
+                f"{row['length']} went below and above the published {figure:.3f} (lowest {low[0]:.3f} @ step "
+                f"{low[1]:,}, highest {high[0]:.3f} @ step {high[1]:,}; {span}); {row['why']}")
+    return (f"{row['why']}; along training, once length {row['_train']} was learned: ours at length "
+            f"{row['length']} {span}")
 
 
 def _at_chance(frame: pd.DataFrame) -> pd.DataFrame:
