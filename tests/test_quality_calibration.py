@@ -438,3 +438,18 @@ def test_probe_lengths_probe_extrapolation_along_training(tmp_path):
                   "suite.calibration_budget.probe_lengths=[0]", timeout=300)
     assert out.returncode != 0 and "suite.calibration_budget.probe_lengths=[0]: must be positive lengths" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_variant_its_parent_beats_says_the_change_moves_ours_away():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.8}},
+                                         {"label": "v", "variant_of": "m", "published": {64: 1.0, 512: 0.8}}]}]
+    runs = [_extrapolating("m", 0, 1.0, 0.9), _extrapolating("v", 0, 1.0, 0.1)]
+    why = calibration_report.table(runs, settings).set_index(["model", "length"])["why"]
+    assert why[("v", 512)].startswith("variant, measured: m scores 0.900 here (900 steps, no stop rule; published "
+                                      "0.800, ours 0.100): the change this entry's label names moves ours away; ")
+    unlearned = [_extrapolating("m", 0, 0.5, 0.9), _extrapolating("v", 0, 1.0, 0.1)]  # its 0.9 means nothing
+    assert "variant, measured" not in calibration_report.table(unlearned, settings).set_index(
+        ["model", "length"])["why"][("v", 512)]
+    close = [_extrapolating("m", 0, 1.0, 0.11), _extrapolating("v", 0, 1.0, 0.1)]  # inside our interval: sampling
+    assert "variant, measured" not in calibration_report.table(close, settings).set_index(
+        ["model", "length"])["why"][("v", 512)]

@@ -22,7 +22,10 @@ prefixed "variant, measured: <model> reproduces at N steps (its budget)" where a
 its variant (`variant_of`: the same model at another batch, say) reproduces at that length, else
 "another entry, measured: ..." where an entry published as the same figure does, else "variant,
 measured: <model> learns length T in n runs ... and scores a-b here" where the variant learned
-the task at its training length, so what is left to explain is on the variant's rows.
+the task at its training length, so what is left to explain is on the variant's rows; a
+variant's own row whose parent entry (one that learned the task) comes closer to the published
+figure, outside our interval, leads with "variant, measured: <parent> scores p here": the change
+the variant's label names is what moved ours.
 Two reasons hold whatever else does: "learning rate, measured: reproduces at lr X at N steps" where the
 same model, data layout and precision reproduce at another of the rates swept (Zoology reports
 the best rate of its sweep), and "seeds, measured: the published figure lies within ours across n
@@ -328,7 +331,7 @@ def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
                                               f"({fewest['budget']}); {row['why']}")
                     break
             else:
-                frame.at[index, "why"] = _variant_learned(group, row) + row["why"]
+                frame.at[index, "why"] = (_variant_learned(group, row) or _parent_closer(group, row)) + row["why"]
     return frame
 
 
@@ -346,6 +349,26 @@ def _variant_learned(group: pd.DataFrame, row: pd.Series) -> str:
                     f"run{'s' if len(runs) > 1 else ''} ({trained} steps) and scores {_spread(runs)} here "
                     f"(published {row['published']:.3f}; its rows say why); ")
     return ""
+
+
+def _parent_closer(group: pd.DataFrame, row: pd.Series) -> str:
+    """The lead of a variant's row (`variant_of`: one thing changed on purpose) where the entry it
+    varies, at this length and in its data layout, comes closer to the published figure: "variant,
+    measured: <parent> scores p here (its budget; published X, ours o): the change this entry's
+    label names moves ours away". The parent's row closest to the figure, any budget, among those
+    with a run that learned the task at its training length, and only where p lies outside our 95%
+    interval (a difference sampling alone does not make); "" otherwise."""
+    learned = group["_runs"].map(lambda runs: any(ok for _, _, ok in runs))
+    parent = group[(group["model"] == row["_variant of"]) & (group["_layout"] == row["_layout"])
+                   & group["ours"].notna() & learned]
+    if parent.empty:
+        return ""
+    closest = parent.loc[(parent["ours"] - row["published"]).abs().idxmin()]
+    if (abs(closest["ours"] - row["published"]) >= abs(row["ours"] - row["published"])
+            or row["_low"] <= closest["ours"] <= row["_high"]):
+        return ""
+    return (f"variant, measured: {closest['model']} scores {closest['ours']:.3f} here ({closest['budget']}; published "
+            f"{row['published']:.3f}, ours {row['ours']:.3f}): the change this entry's label names moves ours away; ")
 
 
 def _layout(config: dict) -> str:
