@@ -54,9 +54,9 @@ def shipped_model(label: str, setting_name: str = SETTING) -> tuple[dict, dict]:
 
 def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: float | None,
           changes: dict | None = None, optimizer: dict | None = None, setting_name: str = SETTING,
-          batch: int | None = None, options: dict | None = None, cuda_graphs: bool = False) -> dict:
+          batch: int | None = None, options: dict | None = None, cuda_graphs: bool = False, seed: int = 0) -> dict:
     """Train the shipped entry `label` of `setting_name`, its model config overridden by `changes`,
-    its task options by `options`, at `length`."""
+    its task options by `options`, at `length`; `seed` draws the initial weights and the batches."""
     setting, entry = shipped_model(label, setting_name)
     task_options = {**setting.get("options", {}), **(options or {})}
     try:
@@ -69,7 +69,7 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
     rate, batch = lr or entry["lr"], batch or setting["batch_size"]
     overrides = {"vocab_size": task.vocab_size, **entry["overrides"], **(changes or {})}
     config = registry.resolve_config(entry["model"], "tiny", overrides)
-    point = {"model": entry["model"], "model_config": config, "device": device, "seed": 0, "steps": steps,
+    point = {"model": entry["model"], "model_config": config, "device": device, "seed": seed, "steps": steps,
              "batch_size": batch, "train_lengths": [length], "lr": rate, "eval_every": EVAL_EVERY,
              "weight_decay": setting["weight_decay"], "schedule": setting["schedule"], "cuda_graphs": cuda_graphs,
              **(optimizer or {})}  # as a calibration point
@@ -84,9 +84,10 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
         return {"accuracy": probes[-1]}
 
     start = time.perf_counter()
-    history = train(model, TaskSampler(task, [length], batch, 0), cfg, dev, DTYPES[dtype], probe)
+    history = train(model, TaskSampler(task, [length], batch, seed), cfg, dev, DTYPES[dtype], probe)
     return {"setting": setting_name, "model": label, "changes": changes or {}, "optimizer": optimizer or {},
-            "task_options": task_options, "batch_size": batch, "length": length, "steps": history["steps"],
+            "task_options": task_options, "batch_size": batch, "length": length, "seed": seed,
+            "steps": history["steps"],
             "lr": rate, "device": device, "dtype": dtype, "cuda_graphs": history["cuda_graphs"],
             "wall_s": time.perf_counter() - start, "chance": 1 / task.answers,
             "accuracy_by_step": [[tokens // (batch * length), point["accuracy"]]
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="model config changes, e.g. attention_bias=true (values read as YAML)")
     parser.add_argument("--option", nargs="*", default=[], metavar="KEY=VALUE", help="task options, e.g. pairs=16")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights and batches (rows without one: 0)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     changes, options = parse_pairs(args.set, "--set"), parse_pairs(args.option, "--option")
@@ -130,7 +132,7 @@ def main() -> None:
     for length in args.length:
         try:
             rows.append(learn(args.model, length, args.steps, args.device, args.dtype, args.lr, changes, optimizer,
-                              args.setting, args.batch, options, args.cuda_graphs))
+                              args.setting, args.batch, options, args.cuda_graphs, args.seed))
         except ModelConfigError as error:
             raise SystemExit(f"benchmarks.synthetic_length: {error}") from None
         print(f"{args.setting} {args.model} L={length} batch {rows[-1]['batch_size']} {args.dtype}: accuracy by step "

@@ -317,6 +317,9 @@ def test_the_length_benchmark_trains_a_shipped_model_at_any_length_batch_and_tas
 
     row = synthetic_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None)
     assert (row["length"], row["steps"], row["lr"]) == (16, 2, 0.001) and row["accuracy_by_step"][-1][0] == 2
+    seeded = synthetic_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None, seed=1)
+    again = synthetic_length.learn("mamba", length=16, steps=2, device="cpu", dtype="fp32", lr=None, seed=1)
+    assert (row["seed"], seeded["seed"]) == (0, 1) and seeded["accuracy_by_step"] == again["accuracy_by_step"]
     assert 0.0 <= row["accuracy_by_step"][-1][1] <= 1.0 and row["chance"] == pytest.approx(1 / 14)
     shipped = next(s for s in shipped_suite_value("quality", "calibration") if s["name"] == "induction_heads_e1")
     valid = ", ".join(m["label"] for m in shipped["models"])
