@@ -145,8 +145,9 @@ def _along_training(frame: pd.DataFrame) -> pd.DataFrame:
 def _passed_along_training(probes: list[tuple[float, int, int]], row: pd.Series) -> str:
     """The row's reason with what `probes` (accuracy, answers, step) say about its published figure."""
     slack, figure = row["_precision"], row["published"]
-    below = [(a, step) for a, n, step in probes if wilson(a * n, n)[1] + slack < figure]
-    above = [(a, step) for a, n, step in probes if wilson(a * n, n)[0] - slack > figure]
+    bounded = [(a, step, *wilson(a * n, n)) for a, n, step in probes]
+    below = [(a, step) for a, step, _, high in bounded if high + slack < figure]
+    above = [(a, step) for a, step, low, _ in bounded if low - slack > figure]
     values, steps = [a for a, _, _ in probes], sorted(step for _, _, step in probes)
     span = (f"{min(values):.3f}-{max(values):.3f} over {len(probes)} probes, steps {steps[0]:,}-{steps[-1]:,}")
     if below and above:
