@@ -359,11 +359,29 @@ def test_a_published_figure_inside_our_seed_spread_says_so():
     assert "seeds" not in calibration_report.table(unlearned, settings).set_index("length").loc[512, "why"]
 
 
-def test_runs_of_one_row_that_learned_apart_are_named():
-    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 1.0}}]}]
-    runs = [_extrapolating("m", 0, 1.0, 1.0, 300), _extrapolating("m", 1, 0.1, 0.1, 150)]
-    why = calibration_report.table(runs, settings).set_index("length").loc[64, "why"]
-    assert why.startswith("1 of 2 runs learned length 64 (1.000 at 300 steps, 0.100 at 150 steps); budget: ")
+def test_runs_of_one_budget_that_learned_apart_are_pooled_apart_and_named():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.3}}]}]
+    runs = [_extrapolating("m", 0, 1.0, 0.5, 300), _extrapolating("m", 1, 0.1, 0.1, 150),
+            _extrapolating("m", 2, 0.2, 0.1, 150)]
+    table = calibration_report.table(runs, settings)
+    learned, unlearned = table[table["seeds"] == 1], table[table["seeds"] == 2]
+    # pooled, 0.5 and 0.1 would average 0.3 and "reproduce" a figure neither run scores
+    assert learned.set_index("length").loc[512, "ours"] == pytest.approx(0.5)
+    assert learned.set_index("length").loc[512, "reproduces"] == "no"
+    assert unlearned.set_index("length").loc[512, "ours"] == pytest.approx(0.1)
+    assert ("1 other run at this budget learned length 64 (1.000 at 300 steps; pooled on rows of their own); budget: "
+            in unlearned.set_index("length").loc[64, "why"])
+    assert "other run" not in learned.set_index("length").loc[512, "why"]
+
+
+def test_a_figure_one_learned_seed_holds_alone_says_so():
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.19}}]}]
+    runs = [_extrapolating("m", 0, 1.0, 0.2, 100), _extrapolating("m", 1, 1.0, 0.3, 120)]
+    why = calibration_report.table(runs, settings).set_index("length").loc[512, "why"]
+    assert why.startswith("seeds, measured: 1 of 2 runs that learned length 64 (0.200-0.300: 0.200 @ 100, 0.300 @ 120) "
+                          "holds the published 0.190 in its own 95% interval; ")
+    apart = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.1}}]}]
+    assert "seeds" not in calibration_report.table(runs, apart).set_index("length").loc[512, "why"]
 
 
 def test_another_rate_that_reproduces_leads_the_reason():
@@ -383,6 +401,10 @@ def test_a_variant_that_learned_but_does_not_reproduce_either_is_named():
     assert why[("m", 64)].startswith("variant, measured: v reproduces at 800 steps")
     assert why[("m", 512)].startswith("variant, measured: v learns length 64 in 2 runs (700-800 steps) and scores "
                                       "0.800-0.900 here (published 0.400; its rows say why); budget: ")
+    runs[2] = _extrapolating("v", 1, 1.0, 0.41, 800)  # pooled with 0.9 the variant misses 0.4; this run alone holds it
+    why = calibration_report.table(runs, settings).set_index(["model", "length"])["why"]
+    assert why[("m", 512)].startswith("variant, measured: v learns length 64 in 2 runs (700-800 steps) and scores "
+                                      "0.410-0.900 here, 1 of them reproducing alone (published 0.400; its rows ")
 
 
 def test_a_row_where_ours_and_the_published_figure_sit_at_chance_says_so():
@@ -413,13 +435,17 @@ def test_a_published_figure_our_probes_pass_both_ways_once_learned_says_so():
     why = calibration_report.table([run], settings).set_index("length").loc[512, "why"]
     assert why.startswith("along training, measured: once length 64 was learned, ours at length 512 went below and "
                           "above the published 0.400 (lowest 0.200 @ step 400, highest 0.600 @ step 200; "
-                          "0.200-0.600 over 3 probes, steps 200-400); ")
+                          "0.200-0.600 over 4 probes, steps 200-400); ")  # the final evaluation is the last probe
     never_above = _probed([0.5, 1.0, 1.0], [0.9, 0.3, 0.2], 0.2)  # above 0.4 only before it was learned
     why = calibration_report.table([never_above], settings).set_index("length").loc[512, "why"]
     assert "along training, measured" not in why
-    assert why.endswith("; along training, once length 64 was learned: ours at length 512 0.200-0.300 over 2 probes, "
+    assert why.endswith("; along training, once length 64 was learned: ours at length 512 0.200-0.300 over 3 probes, "
                         "steps 200-300")
-    too_few = _probed([1.0, 1.0], [0.42, 0.38], 0.38, scored=64)  # both intervals hold 0.4: not past it
+    final_below = _probed([1.0, 1.0], [0.6, 0.5], 0.2)  # only the final evaluation went below
+    why = calibration_report.table([final_below], settings).set_index("length").loc[512, "why"]
+    assert why.startswith("along training, measured: once length 64 was learned, ours at length 512 went below and "
+                          "above the published 0.400 (lowest 0.200 @ step 200, highest 0.600 @ step 100; ")
+    too_few = _probed([1.0, 1.0], [0.42, 0.38], 0.39, scored=64)  # every interval holds 0.4: not past it
     why = calibration_report.table([too_few], settings).set_index("length").loc[512, "why"]
     assert "along training, measured" not in why
     unprobed = _extrapolating("m", 0, 1.0, 0.2)  # records from before probe_lengths

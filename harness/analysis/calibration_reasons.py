@@ -12,8 +12,9 @@ our accuracy at every budget in step order. A row none of its own model's runs e
 prefixed "variant, measured: <model> reproduces at N steps (its budget)" where an entry declared
 its variant (`variant_of`: the same model at another batch, say) reproduces at that length, else
 "another entry, measured: ..." where an entry published as the same figure does, else "variant,
-measured: <model> learns length T in n runs ... and scores a-b here" where the variant learned
-the task at its training length, so what is left to explain is on the variant's rows; a
+measured: <model> learns length T in n runs ... and scores a-b here" (", k of them reproducing
+alone" where some run's own interval holds the figure) where the variant learned the task at its
+training length, so what is left to explain is on the variant's rows; a
 variant's own row whose parent entry (one that learned the task) comes closer to the published
 figure, outside our interval, leads with "variant, measured: <parent> scores p here": the change
 the variant's label names is what moved ours.
@@ -22,12 +23,14 @@ same model, data layout and precision reproduce at another of the rates swept (Z
 the best rate of its sweep), and "seeds, measured: the published figure lies within ours across n
 runs that learned length T" where the runs of one model, rate, layout and precision that learned
 the task at the training length (any budget) score, each alone, below and above the published
-figure: a figure from one training run can land anywhere in that spread. A row where ours holds
+figure, or some of them each hold it in their own interval: a figure from one training run can
+land anywhere in that spread. A row where ours holds
 chance and the published figure is within 0.05 of chance too leads with "chance, measured": neither
 model recalls there, and two estimates of chance differ by sampling alone. Where the runs also
 probed the row's length along training (`calibration_budget.probe_lengths`) and, once the training
-length was learned, one probe's interval lies below the published figure and another's above, the
-row leads with "along training, measured": the paper prints one checkpoint's figure.
+length was learned, one probe's interval (the final evaluation is the last probe) lies below the
+published figure and another's above, the row leads with "along training, measured": the paper
+prints one checkpoint's figure.
 """
 from __future__ import annotations
 
@@ -113,22 +116,27 @@ def _across_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _learned_runs(rows: pd.DataFrame) -> list[tuple[float, int]]:
-    """(accuracy at the row's length, steps) of every run in `rows` that learned the task at its
-    training length, by accuracy."""
-    return sorted((accuracy, steps) for runs in rows["_runs"] for accuracy, steps, learned in runs if learned)
+def _learned_runs(rows: pd.DataFrame) -> list[tuple[float, int, int]]:
+    """(accuracy at the row's length, steps, answers scored) of every run in `rows` that learned the
+    task at its training length, by accuracy."""
+    return sorted((accuracy, steps, n) for runs in rows["_runs"] for accuracy, steps, learned, n in runs if learned)
 
 
-def _spread(runs: list[tuple[float, int]]) -> str:
-    accuracies = [accuracy for accuracy, _ in runs]
+def _spread(runs: list[tuple[float, int, int]]) -> str:
+    accuracies = [accuracy for accuracy, _, _ in runs]
     return f"{min(accuracies):.3f}" if len(runs) == 1 else f"{min(accuracies):.3f}-{max(accuracies):.3f}"
+
+
+def _alone(runs: list[tuple[float, int, int]], figure: float, slack: float) -> int:
+    """How many of `runs` hold `figure` (with its precision) in their own 95% interval."""
+    return sum(low - slack <= figure <= high + slack for low, high in (wilson(a * n, n) for a, _, n in runs))
 
 
 def _along_training(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows that do not reproduce whose runs probed the row's length along training
-    (`_trajectory`: the probes once the training length was learned). Where one probe's 95%
-    interval lies wholly below the published figure (with its precision) and another's wholly
-    above, "along training, measured: once length T was learned, ours at length L went below
+    (`_trajectory`: the probes once the training length was learned, the final evaluation last).
+    Where one probe's 95% interval lies wholly below the published figure (with its precision) and
+    another's wholly above, "along training, measured: once length T was learned, ours at length L went below
     and above the published X (lowest a @ step s, highest b @ step s; the range over n probes)"
     leads the reason: the paper prints one checkpoint's figure, and ours passes it both ways as
     training goes on. Otherwise the reason ends with that range. The probes pool over every row of
@@ -178,18 +186,28 @@ def _across_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     data layout and precision (any budget) learned the task at the training length and the
     published figure (with its precision) lies strictly between the lowest and the highest of them:
     "seeds, measured: the published X lies within ours across n runs that learned length T
-    (a-b: each run's accuracy @ its steps)", before whatever the reason already said."""
+    (a-b: each run's accuracy @ its steps)", before whatever the reason already said. Where the
+    figure lies outside their spread but inside the 95% interval of some of them, each alone (the
+    pooled mean of seeds that spread apart can miss a figure one of them reproduces): "seeds,
+    measured: k of n runs that learned length T (...) hold the published X in their own 95%
+    interval"."""
     for _, group in frame.groupby(["setting", "model", "lr", "length", "_layout", "_dtype"], dropna=False, sort=False):
         runs = _learned_runs(group)
         if len(runs) < 2:
             continue
+        each = ", ".join(f"{accuracy:.3f} @ {steps:,}" for accuracy, steps, _ in runs)
         for index, row in group[group["reproduces"] == "no"].iterrows():
-            low, high, slack = runs[0][0], runs[-1][0], row["_precision"]
-            if low < high and low - slack < row["published"] < high + slack:  # some run below it, some above
-                each = ", ".join(f"{accuracy:.3f} @ {steps:,}" for accuracy, steps in runs)
-                frame.at[index, "why"] = (f"seeds, measured: the published {row['published']:.3f} lies within ours "
-                                          f"across {len(runs)} runs that learned length {row['_train']} "
-                                          f"({_spread(runs)}: {each}); {row['why']}")
+            low, high, slack, figure = runs[0][0], runs[-1][0], row["_precision"], row["published"]
+            alone = _alone(runs, figure, slack)
+            learned = f"runs that learned length {row['_train']} ({_spread(runs)}: {each})"
+            if low < high and low - slack < figure < high + slack:  # some run below it, some above
+                lead = f"the published {figure:.3f} lies within ours across {len(runs)} {learned}"
+            elif alone:
+                verb = "holds the published {:.3f} in its" if alone == 1 else "hold the published {:.3f} in their"
+                lead = f"{alone} of {len(runs)} {learned} {verb.format(figure)} own 95% interval"
+            else:
+                continue
+            frame.at[index, "why"] = f"seeds, measured: {lead}; {row['why']}"
     return frame
 
 
@@ -228,16 +246,19 @@ def _other_models(frame: pd.DataFrame) -> pd.DataFrame:
 def _variant_learned(group: pd.DataFrame, row: pd.Series) -> str:
     """The lead of a row whose declared variant learned the task at the training length but does
     not reproduce at this length either (any budget and precision, the row's data layout): the
-    variant's learned runs, their steps and their accuracies here; "" where it has none."""
+    variant's learned runs, their steps, their accuracies here and how many of them hold the
+    published figure in their own 95% interval; "" where it has none."""
     for variant, rows in group[(group["_variant of"] == row["model"]) & (group["_layout"] == row["_layout"])].groupby(
             "model", sort=True):
         runs = _learned_runs(rows)
         if runs:
-            steps = sorted(steps for _, steps in runs)
+            steps = sorted(steps for _, steps, _ in runs)
             trained = f"{steps[0]:,}" if len(runs) == 1 else f"{steps[0]:,}-{steps[-1]:,}"
+            alone = _alone(runs, row["published"], row["_precision"])
             return (f"variant, measured: {variant} learns length {row['_train']} in {len(runs)} "
-                    f"run{'s' if len(runs) > 1 else ''} ({trained} steps) and scores {_spread(runs)} here "
-                    f"(published {row['published']:.3f}; its rows say why); ")
+                    f"run{'s' if len(runs) > 1 else ''} ({trained} steps) and scores {_spread(runs)} here"
+                    + (f", {alone} of them reproducing alone" if alone else "")
+                    + f" (published {row['published']:.3f}; its rows say why); ")
     return ""
 
 
@@ -248,7 +269,7 @@ def _parent_closer(group: pd.DataFrame, row: pd.Series) -> str:
     label names moves ours away". The parent's row closest to the figure, any budget, among those
     with a run that learned the task at its training length, and only where p lies outside our 95%
     interval (a difference sampling alone does not make); "" otherwise."""
-    learned = group["_runs"].map(lambda runs: any(ok for _, _, ok in runs))
+    learned = group["_runs"].map(lambda runs: any(ok for _, _, ok, _ in runs))
     parent = group[(group["model"] == row["_variant of"]) & (group["_layout"] == row["_layout"])
                    & group["ours"].notna() & learned]
     if parent.empty:

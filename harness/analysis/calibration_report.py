@@ -2,7 +2,9 @@
 published figure (suites.quality_calibration), one row per setting, model and evaluation length.
 
 A row reproduces when the published accuracy lies inside the 95% Wilson interval of ours (the
-answers of every seed pooled): our evaluation scores a few hundred answers, so its own sampling
+answers of every seed pooled, where the seeds ran the same budget and agree on whether they
+learned the training length: a run that did not is pooled apart, on rows of its own that name
+the runs that did, since a mean over both says nothing about either): our evaluation scores a few hundred answers, so its own sampling
 error, not the paper's printed precision, bounds what "the same" can mean. A figure with a
 precision of its own (`figure_precision`: a value read off a plot, or one a stop rule ended at)
 reproduces when its range [figure - precision, figure + precision] meets our interval. Every row
@@ -54,17 +56,29 @@ def _probes(record: dict, train: int) -> list[float]:
             + ([final["accuracy"]] if final else []))
 
 
+def _learned(record: dict) -> bool:
+    """Whether the run's final evaluation at its training length reached LEARNED."""
+    synthetic = record["synthetic"]
+    train = max(record["config"].get("train_lengths") or synthetic.get("train_lengths") or [0])
+    return (synthetic["accuracy"].get(str(train)) or {}).get("accuracy", 0.0) >= LEARNED
+
+
 def _after_learning(record: dict, train: int, length: int) -> list[tuple[float, int, int]]:
     """(accuracy, answers scored, step) at `length` of every probe along training from the first at
-    which the run had learned its training length (accuracy >= LEARNED) on; [] where the record
-    probed no such length (`probe_lengths`: records from before it probed none)."""
-    training = record["synthetic"]["training"]
+    which the run had learned its training length (accuracy >= LEARNED) on, and of the final
+    evaluation as the last of them; [] where the record probed no such length along training
+    (`probe_lengths`: records from before it probed none)."""
+    synthetic = record["synthetic"]
+    training = synthetic["training"]
     every, learned, out = record["config"].get("eval_every") or 1, False, []
     for i, (_, probe) in enumerate(training.get("val_curve") or []):
         learned = learned or probe["accuracy"] >= LEARNED
         at = (probe.get("at") or {}).get(str(length))
         if learned and at:
             out.append((at["accuracy"], at["scored"], min((i + 1) * every, training["steps"])))
+    final = synthetic["accuracy"].get(str(length))
+    if out and final and _learned(record):
+        out.append((final["accuracy"], final["scored"], training["steps"]))
     return out
 
 
@@ -98,8 +112,7 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_bat
         if length > train:
             return f"extrapolation, {length / train:g}x the training length: {rule}"
         return f"convergence rule: {rule}"
-    probed = [(c, t) for c, t in zip((_probes(r, train) for r in recs), trainings) if c]  # (curve, its training)
-    curves = [c for c, _ in probed]
+    curves = [c for c in (_probes(r, train) for r in recs) if c]
     if not curves:
         return f"budget: stopped at {share}, no accuracy at the training length recorded"
     chance = _chance(config)
@@ -114,14 +127,21 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_bat
     finals = [c[-1] for c in curves]
     learned = (f"length generalisation, {length / train:g}x the training length: {mean(finals):.3f} at length "
                f"{train}, not at {length}; " if length != train and min(finals) >= LEARNED else "")
-    learned_runs = sum(final >= LEARNED for final in finals)
-    if 0 < learned_runs < len(finals):  # seeds that ran apart
-        each = ", ".join(f"{c[-1]:.3f} at {t['steps']:,} steps" for c, t in probed)
-        learned = f"{learned_runs} of {len(finals)} runs learned length {train} ({each}); "
     return (learned + f"budget: stopped by {stopped} at {share}; accuracy at length {train} "
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else "")
             + (f"; {seen} processes were on the GPU when it ended" if seen > shared else ""))
+
+
+def _learned_apart(learned: list[dict], train: int) -> str:
+    """The note on the rows of runs that did not learn the training length where `learned`, runs
+    at the same budget that did, are pooled on rows of their own; "" where there are none."""
+    if not learned:
+        return ""
+    each = ", ".join(f"{r['synthetic']['accuracy'][str(train)]['accuracy']:.3f} at "
+                     f"{r['synthetic']['training']['steps']:,} steps" for r in learned)
+    return (f"{len(learned)} other run{'s' if len(learned) > 1 else ''} at this budget learned length {train} "
+            f"({each}; pooled on rows of their own); ")
 
 
 def _layout(config: dict) -> str:
@@ -139,15 +159,17 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
     """Rows of the calibration records against `settings` (suite.calibration)."""
     published = _published(settings)
     runs: dict[tuple, list[dict]] = {}
-    for record in records:  # seeds pool only at one data layout, rate, budget (caps, stop rule, graphs) and dtype
-        config = record.get("config") or {}
+    for record in records:  # seeds pool only at one data layout, rate, budget (caps, stop rule, graphs) and dtype,
+        config = record.get("config") or {}  # and only where they agree on having learned the training length
         if config.get("calibration") and isinstance(record.get("synthetic"), dict):
             key = (config["calibration"], config.get("label", config.get("model")), _layout(config),
                    config.get("lr") or 0, config.get("steps") or 0, config.get("max_wall_s") or 0,
-                   config.get("stop_accuracy") is not None, bool(config.get("cuda_graphs")), config.get("dtype") or "")
+                   config.get("stop_accuracy") is not None, bool(config.get("cuda_graphs")), config.get("dtype") or "",
+                   _learned(record))
             runs.setdefault(key, []).append(record)
     rows = []
-    for (setting, label, layout, lr, cap, wall, stops, graphs, dtype), recs in sorted(runs.items()):
+    for key, recs in sorted(runs.items()):
+        setting, label, layout, lr, cap, wall, stops, graphs, dtype, all_learned = key
         paper = published.get((setting, label), {"as": "", "figures": {}, "precision": 0.0, "paper_steps": None,
                                                  "variant_of": None, "paper_batch": None})
         asked = {int(n) for r in recs for n in (r.get("config") or {}).get("eval_lengths", [])}
@@ -157,11 +179,10 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
         stopped = "/".join(sorted({t["status"] for t in training}))
         train = max(recs[0]["config"].get("train_lengths") or recs[0]["synthetic"].get("train_lengths") or [0])
         chance = _chance(recs[0]["config"])
-        learned = [(r["synthetic"]["accuracy"].get(str(train)) or {}).get("accuracy", 0.0) >= LEARNED for r in recs]
+        apart = _learned_apart(runs.get(key[:-1] + (True,), []), train) if not all_learned else ""
         for length in lengths:
-            per_run = [(r["synthetic"]["accuracy"].get(str(length)), t["steps"], ok)
-                       for r, t, ok in zip(recs, training, learned)]
-            scored = [s for s, _, _ in per_run if s]
+            per_run = [(r["synthetic"]["accuracy"].get(str(length)), t["steps"]) for r, t in zip(recs, training)]
+            scored = [s for s, _ in per_run if s]
             n = sum(s["scored"] for s in scored)
             ours = sum(s["accuracy"] * s["scored"] for s in scored) / n if n else math.nan
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
@@ -179,13 +200,12 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
                          "paper steps": paper["paper_steps"] or (recs[0].get("config") or {}).get("paper_steps"),
                          "stopped": stopped, "why": "" if verdict != "no" else
-                         ("ours above the published figure; " if ours > figure else "") + why(recs, length,
-                                                                                             paper["paper_steps"],
-                                                                                             paper["paper_batch"]),
+                         ("ours above the published figure; " if ours > figure else "") + apart
+                         + why(recs, length, paper["paper_steps"], paper["paper_batch"]),
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
                          "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
                          "_low": low, "_high": high, "_chance": chance,
-                         "_runs": [(s["accuracy"], steps, ok) for s, steps, ok in per_run if s],
+                         "_runs": [(s["accuracy"], steps, all_learned, s["scored"]) for s, steps in per_run if s],
                          "_trajectory": [probe for r in recs for probe in _after_learning(r, train, length)]})
     return explain(pd.DataFrame(rows))
 

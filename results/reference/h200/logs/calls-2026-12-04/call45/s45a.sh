@@ -1,0 +1,1 @@
+mkdir -p /tmp/st/bench; python -m benchmarks.synthetic_length --setting mqar_zoology_512 --length 512 --steps 2500 --device cuda --dtype bf16 --cuda-graphs --model 'gpt2 d=256' --seed 1 --out /tmp/st/bench/gpt2_d256_seed1.json

@@ -1,0 +1,1 @@
+mkdir -p /tmp/st/bench; python -m benchmarks.synthetic_length --setting mqar_zoology_512 --length 512 --steps 2500 --device cuda --dtype bf16 --cuda-graphs --model 'gpt2 d=256' --seed 0 --set config=llama 'options={tie_word_embeddings: true, attention_dropout: 0.0}' --out /tmp/st/bench/hf_llama_d256.json
