@@ -369,7 +369,8 @@ def test_runs_of_one_budget_that_learned_apart_are_pooled_apart_and_named():
     assert learned.set_index("length").loc[512, "ours"] == pytest.approx(0.5)
     assert learned.set_index("length").loc[512, "reproduces"] == "no"
     assert unlearned.set_index("length").loc[512, "ours"] == pytest.approx(0.1)
-    assert ("1 other run at this budget learned length 64 (1.000 at 300 steps; pooled on rows of their own); budget: "
+    assert ("seeds, measured: 1 other run at this budget learned length 64 (1.000 at 300 steps; pooled on rows of "
+            "their own); budget: "
             in unlearned.set_index("length").loc[64, "why"])
     assert "other run" not in learned.set_index("length").loc[512, "why"]
 
@@ -382,6 +383,10 @@ def test_a_figure_one_learned_seed_holds_alone_says_so():
                           "holds the published 0.190 in its own 95% interval; ")
     apart = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0, 512: 0.1}}]}]
     assert "seeds" not in calibration_report.table(runs, apart).set_index("length").loc[512, "why"]
+    short = _extrapolating("m", 2, 0.5, 0.05, 50)  # a run that never learned misses by its budget, not its seed
+    short["config"]["steps"] = 50
+    table = calibration_report.table(runs + [short], settings)
+    assert "seeds" not in table[(table["length"] == 512) & (table["steps"] == "50")]["why"].item()
 
 
 def test_another_rate_that_reproduces_leads_the_reason():

@@ -182,13 +182,15 @@ def _at_chance(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _across_seeds(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows that do not reproduce where two runs or more of the same setting, model, rate, length,
-    data layout and precision (any budget) learned the task at the training length and the
+    """Rows whose runs learned the task at the training length but do not reproduce, where two
+    runs or more of the same setting, model, rate, length, data layout and precision (any budget)
+    learned it too and the
     published figure (with its precision) lies strictly between the lowest and the highest of them:
     "seeds, measured: the published X lies within ours across n runs that learned length T
     (a-b: each run's accuracy @ its steps)", before whatever the reason already said. Where the
-    figure lies outside their spread but inside the 95% interval of some of them, each alone (the
-    pooled mean of seeds that spread apart can miss a figure one of them reproduces): "seeds,
+    figure lies outside their spread but inside the 95% interval of some of them, each alone, at a
+    length other than the training one (there the pooled mean of seeds that extrapolate apart can
+    miss a figure one of them reproduces; at the training length what differs is learning): "seeds,
     measured: k of n runs that learned length T (...) hold the published X in their own 95%
     interval"."""
     for _, group in frame.groupby(["setting", "model", "lr", "length", "_layout", "_dtype"], dropna=False, sort=False):
@@ -197,12 +199,14 @@ def _across_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         each = ", ".join(f"{accuracy:.3f} @ {steps:,}" for accuracy, steps, _ in runs)
         for index, row in group[group["reproduces"] == "no"].iterrows():
+            if not all(ok for _, _, ok, _ in row["_runs"]):  # a run that did not learn the task misses by its budget
+                continue
             low, high, slack, figure = runs[0][0], runs[-1][0], row["_precision"], row["published"]
             alone = _alone(runs, figure, slack)
             learned = f"runs that learned length {row['_train']} ({_spread(runs)}: {each})"
             if low < high and low - slack < figure < high + slack:  # some run below it, some above
                 lead = f"the published {figure:.3f} lies within ours across {len(runs)} {learned}"
-            elif alone:
+            elif alone and row["length"] != row["_train"]:
                 verb = "holds the published {:.3f} in its" if alone == 1 else "hold the published {:.3f} in their"
                 lead = f"{alone} of {len(runs)} {learned} {verb.format(figure)} own 95% interval"
             else:

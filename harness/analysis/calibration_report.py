@@ -134,14 +134,15 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_bat
 
 
 def _learned_apart(learned: list[dict], train: int) -> str:
-    """The note on the rows of runs that did not learn the training length where `learned`, runs
-    at the same budget that did, are pooled on rows of their own; "" where there are none."""
+    """The lead of the rows of runs that did not learn the training length where `learned`, runs
+    at the same budget that did, are pooled on rows of their own: the same budget learned the task
+    in another seed; "" where there are none."""
     if not learned:
         return ""
     each = ", ".join(f"{r['synthetic']['accuracy'][str(train)]['accuracy']:.3f} at "
                      f"{r['synthetic']['training']['steps']:,} steps" for r in learned)
-    return (f"{len(learned)} other run{'s' if len(learned) > 1 else ''} at this budget learned length {train} "
-            f"({each}; pooled on rows of their own); ")
+    return (f"seeds, measured: {len(learned)} other run{'s' if len(learned) > 1 else ''} at this budget learned "
+            f"length {train} ({each}; pooled on rows of their own); ")
 
 
 def _layout(config: dict) -> str:
@@ -200,7 +201,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          "reproduces": verdict, "seeds": len(recs), "steps": steps,
                          "paper steps": paper["paper_steps"] or (recs[0].get("config") or {}).get("paper_steps"),
                          "stopped": stopped, "why": "" if verdict != "no" else
-                         ("ours above the published figure; " if ours > figure else "") + apart
+                         apart + ("ours above the published figure; " if ours > figure else "")
                          + why(recs, length, paper["paper_steps"], paper["paper_batch"]),
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
                          "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
