@@ -291,6 +291,19 @@ def test_stateful_routing_pairs_the_stateful_swarm_with_the_stateless_one(statef
     assert features.stateful_routing(df[df["label"] == features.STATELESS]).verdict == "not measured"
 
 
+@pytest.mark.parametrize("single_bpbs, verdict", [((1.8, 1.75), "supported"), ((1.6, 1.65), "refuted"),
+                                                   ((1.6, 1.75), "inconclusive")])
+def test_ensemble_benefits_pairs_two_encoders_per_chunk_with_one(single_bpbs, verdict):
+    def run(label, bpb, seed):
+        return quality_row(label, bpb, seed=seed) | {"size": "d128", "point_id": f"{label}{seed}"}
+
+    df = pd.DataFrame([run(features.SINGLE_ENCODER, bpb, s) for s, bpb in enumerate(single_bpbs)]
+                      + [run(features.ENSEMBLE, 1.7, s) for s in range(2)])
+    finding = features.ensemble_benefits(df)
+    assert finding.verdict == verdict and "(swarm-5 vs swarm-5 k=1, both at lr" in finding.detail
+    assert features.ensemble_benefits(df[df["label"] == features.ENSEMBLE]).verdict == "not measured"
+
+
 def test_adaptive_depth_needs_better_bits_per_byte_without_more_encoders():
     def run(label, bpb, k, seed):
         return quality_row(label, bpb, seed=seed) | {"point_id": f"{label}{seed}", "test_k_mean": k}

@@ -28,7 +28,7 @@ LEDGER_ORDER = (
     "compute_superlinear_transformer_swarm", "memory_1000x_long", "stateful_routing", "gpt4_120",
     "swarm_linear_memory_in_L", "swarm_memory_1_5gb", "memory_1000x_compute_100x", "long_context_models",
     "scan_crossover_2k", "mamba_train_memory_4_12", "moe_mamba_2_35x", "adaptive_depth",
-    "error_correction",
+    "error_correction", "ensemble_benefits",
 )
 
 
