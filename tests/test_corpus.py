@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import math
+import subprocess
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,6 +73,24 @@ def test_a_checksum_mismatch_is_refused(sources, monkeypatch):
     monkeypatch.setattr(corpus_build, "SOURCES", bad)
     with pytest.raises(UserError, match="does not match the pinned"):
         corpus_build.build(sources)
+
+
+def test_a_relative_cache_is_where_the_client_writes(tmp_path, monkeypatch):
+    source = Source("fixture", "pip", "fixture==1.0", "fixture-1.0.tar.gz", "0" * 64, "prose", "MIT", files_as_units)
+    calls = []
+
+    def client(cmd, cwd, **_):  # a client that writes its -d directory relative to its own cwd, as pip does
+        calls.append((cmd, cwd))
+        dest = Path(cwd) / cmd[cmd.index("-d") + 1]
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / source.filename).write_bytes(b"artifact")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(corpus_build.subprocess, "run", client)
+    with pytest.raises(UserError, match="does not match the pinned"):  # fetched into the cache, then checked
+        corpus_build.fetch(source, Path("data/sources"))
+    assert (tmp_path / "data" / "sources" / source.filename).exists() and len(calls) == 1
 
 
 def test_missing_corpus_says_how_to_build_it(tmp_path):

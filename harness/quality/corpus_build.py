@@ -88,7 +88,7 @@ def fetch(source: Source, cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / source.filename
     if not path.exists():
-        cmd = _client_command(source, cache)
+        cmd = _client_command(source, cache.resolve())  # the clients run in `cache`: a relative one would nest
         if source.registry != "pip" and shutil.which(cmd[0]) is None:
             raise UserError(f"source {source.name} needs `{cmd[0]}` ({source.registry}), which is not installed; "
                             f"or place {source.filename} (sha256 {source.sha256}) in {cache}")
