@@ -278,30 +278,21 @@ def test_moe_mamba_steps_are_read_off_the_validation_curves_of_matched_runs():
     assert finding.verdict == "not measured" and "void" in finding.detail
 
 
-@pytest.mark.parametrize("stateful_bpbs, verdict", [((1.6, 1.6), "supported"), ((1.8, 1.75), "refuted"),
-                                                    ((1.6, 1.75), "inconclusive")])
-def test_stateful_routing_pairs_the_stateful_swarm_with_the_stateless_one(stateful_bpbs, verdict):
+@pytest.mark.parametrize("claim, variant, baseline", [
+    (features.stateful_routing, features.STATEFUL, features.STATELESS),
+    (features.ensemble_benefits, features.ENSEMBLE, features.SINGLE_ENCODER)])  # k=2 against its k=1 twin
+@pytest.mark.parametrize("variant_bpbs, verdict", [((1.6, 1.6), "supported"), ((1.8, 1.75), "refuted"),
+                                                   ((1.6, 1.75), "inconclusive")])
+def test_a_feature_claim_pairs_its_variant_with_its_baseline_per_seed(claim, variant, baseline, variant_bpbs, verdict):
     def run(label, bpb, seed):
         return quality_row(label, bpb, seed=seed) | {"size": "d256", "point_id": f"{label}{seed}"}
 
-    df = pd.DataFrame([run(features.STATEFUL, bpb, s) for s, bpb in enumerate(stateful_bpbs)]
-                      + [run(features.STATELESS, 1.7, s) for s in range(2)])
-    finding = features.stateful_routing(df)
+    df = pd.DataFrame([run(variant, bpb, s) for s, bpb in enumerate(variant_bpbs)]
+                      + [run(baseline, 1.7, s) for s in range(2)])
+    finding = claim(df)
     assert finding.verdict == verdict and "d256 seed 0" in finding.detail
-    assert features.stateful_routing(df[df["label"] == features.STATELESS]).verdict == "not measured"
-
-
-@pytest.mark.parametrize("single_bpbs, verdict", [((1.8, 1.75), "supported"), ((1.6, 1.65), "refuted"),
-                                                   ((1.6, 1.75), "inconclusive")])
-def test_ensemble_benefits_pairs_two_encoders_per_chunk_with_one(single_bpbs, verdict):
-    def run(label, bpb, seed):
-        return quality_row(label, bpb, seed=seed) | {"size": "d128", "point_id": f"{label}{seed}"}
-
-    df = pd.DataFrame([run(features.SINGLE_ENCODER, bpb, s) for s, bpb in enumerate(single_bpbs)]
-                      + [run(features.ENSEMBLE, 1.7, s) for s in range(2)])
-    finding = features.ensemble_benefits(df)
-    assert finding.verdict == verdict and "(swarm-5 vs swarm-5 k=1, both at lr" in finding.detail
-    assert features.ensemble_benefits(df[df["label"] == features.ENSEMBLE]).verdict == "not measured"
+    assert f"({variant} vs {baseline}, both at lr" in finding.detail
+    assert claim(df[df["label"] == baseline]).verdict == "not measured"
 
 
 def test_adaptive_depth_needs_better_bits_per_byte_without_more_encoders():

@@ -4,8 +4,9 @@ published figure (suites.quality_calibration), one row per setting, model and ev
 A row reproduces when the published accuracy lies inside the 95% Wilson interval of ours (the
 answers of every seed pooled, where the seeds ran the same budget and agree on whether they
 learned the training length: a run that did not is pooled apart, on rows of its own that name
-the runs that did, since a mean over both says nothing about either): our evaluation scores a few hundred answers, so its own sampling
-error, not the paper's printed precision, bounds what "the same" can mean. A figure with a
+the runs that did, since a mean over both says nothing about either): our evaluation scores a
+few hundred answers, so its own sampling error, not the paper's printed precision, bounds what
+"the same" can mean. A figure with a
 precision of its own (`figure_precision`: a value read off a plot, or one a stop rule ended at)
 reproduces when its range [figure - precision, figure + precision] meets our interval. Every row
 also says how many of the paper's steps ran and why training stopped, and a row that does not
