@@ -87,8 +87,7 @@ def learn(label: str, length: int, steps: int, device: str, dtype: str, lr: floa
     history = train(model, TaskSampler(task, [length], batch, seed), cfg, dev, DTYPES[dtype], probe)
     return {"setting": setting_name, "model": label, "changes": changes or {}, "optimizer": optimizer or {},
             "task_options": task_options, "batch_size": batch, "length": length, "seed": seed,
-            "steps": history["steps"],
-            "lr": rate, "device": device, "dtype": dtype, "cuda_graphs": history["cuda_graphs"],
+            "steps": history["steps"], "lr": rate, "device": device, "dtype": dtype, "cuda_graphs": history["cuda_graphs"],
             "wall_s": time.perf_counter() - start, "chance": 1 / task.answers,
             "accuracy_by_step": [[tokens // (batch * length), point["accuracy"]]
                                  for tokens, point in history["val_curve"]]}

@@ -52,8 +52,8 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of", "_runs", "_train", "_precision", "_low", "_high",
-           "_chance", "_trajectory"]
+PRIVATE = ["_most steps", "_dtype", "_layout", "_variant of", "_learned", "_runs", "_train", "_precision", "_low",
+           "_high", "_chance", "_trajectory"]
 
 
 def _across_budgets(frame: pd.DataFrame) -> pd.DataFrame:
@@ -118,8 +118,8 @@ def _across_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _learned_runs(rows: pd.DataFrame) -> list[tuple[float, int, int]]:
     """(accuracy at the row's length, steps, answers scored) of every run in `rows` that learned the
-    task at its training length, by accuracy."""
-    return sorted((accuracy, steps, n) for runs in rows["_runs"] for accuracy, steps, learned, n in runs if learned)
+    task at its training length (`_learned`: a row's runs all did or none did), by accuracy."""
+    return sorted(run for runs in rows.loc[rows["_learned"], "_runs"] for run in runs)
 
 
 def _spread(runs: list[tuple[float, int, int]]) -> str:
@@ -199,7 +199,7 @@ def _across_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         each = ", ".join(f"{accuracy:.3f} @ {steps:,}" for accuracy, steps, _ in runs)
         for index, row in group[group["reproduces"] == "no"].iterrows():
-            if not all(ok for _, _, ok, _ in row["_runs"]):  # a run that did not learn the task misses by its budget
+            if not row["_learned"]:  # a run that did not learn the task misses by its budget
                 continue
             low, high, slack, figure = runs[0][0], runs[-1][0], row["_precision"], row["published"]
             alone = _alone(runs, figure, slack)
@@ -273,9 +273,8 @@ def _parent_closer(group: pd.DataFrame, row: pd.Series) -> str:
     label names moves ours away". The parent's row closest to the figure, any budget, among those
     with a run that learned the task at its training length, and only where p lies outside our 95%
     interval (a difference sampling alone does not make); "" otherwise."""
-    learned = group["_runs"].map(lambda runs: any(ok for _, _, ok, _ in runs))
     parent = group[(group["model"] == row["_variant of"]) & (group["_layout"] == row["_layout"])
-                   & group["ours"].notna() & learned]
+                   & group["ours"].notna() & group["_learned"]]
     if parent.empty:
         return ""
     closest = parent.loc[(parent["ours"] - row["published"]).abs().idxmin()]

@@ -57,18 +57,21 @@ def _probes(record: dict, train: int) -> list[float]:
             + ([final["accuracy"]] if final else []))
 
 
+def _train_length(record: dict) -> int:
+    return max(record["config"].get("train_lengths") or record["synthetic"].get("train_lengths") or [0])
+
+
 def _learned(record: dict) -> bool:
     """Whether the run's final evaluation at its training length reached LEARNED."""
-    synthetic = record["synthetic"]
-    train = max(record["config"].get("train_lengths") or synthetic.get("train_lengths") or [0])
-    return (synthetic["accuracy"].get(str(train)) or {}).get("accuracy", 0.0) >= LEARNED
+    final = record["synthetic"]["accuracy"].get(str(_train_length(record))) or {}
+    return final.get("accuracy", 0.0) >= LEARNED
 
 
-def _after_learning(record: dict, train: int, length: int) -> list[tuple[float, int, int]]:
+def _after_learning(record: dict, train: int, length: int, learned: bool) -> list[tuple[float, int, int]]:
     """(accuracy, answers scored, step) at `length` of every probe along training from the first at
     which the run had learned its training length (accuracy >= LEARNED) on, and of the final
-    evaluation as the last of them; [] where the record probed no such length along training
-    (`probe_lengths`: records from before it probed none)."""
+    evaluation as the last of them where the run ended learned (`learned`); [] where the record
+    probed no such length along training (`probe_lengths`: records from before it probed none)."""
     synthetic = record["synthetic"]
     training = synthetic["training"]
     every, learned, out = record["config"].get("eval_every") or 1, False, []
@@ -78,7 +81,7 @@ def _after_learning(record: dict, train: int, length: int) -> list[tuple[float, 
         if learned and at:
             out.append((at["accuracy"], at["scored"], min((i + 1) * every, training["steps"])))
     final = synthetic["accuracy"].get(str(length))
-    if out and final and _learned(record):
+    if out and final and learned:
         out.append((final["accuracy"], final["scored"], training["steps"]))
     return out
 
@@ -179,7 +182,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
         training = [r["synthetic"]["training"] for r in recs]
         steps = "/".join(str(t["steps"]) for t in training)
         stopped = "/".join(sorted({t["status"] for t in training}))
-        train = max(recs[0]["config"].get("train_lengths") or recs[0]["synthetic"].get("train_lengths") or [0])
+        train = _train_length(recs[0])
         chance = _chance(recs[0]["config"])
         apart = _learned_apart(runs.get(key[:-1] + (True,), []), train) if not all_learned else ""
         for length in lengths:
@@ -206,9 +209,10 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
                          + why(recs, length, paper["paper_steps"], paper["paper_batch"]),
                          "_most steps": max(t["steps"] for t in training), "_dtype": dtype, "_layout": layout,
                          "_variant of": paper["variant_of"], "_train": train, "_precision": paper["precision"],
-                         "_low": low, "_high": high, "_chance": chance,
-                         "_runs": [(s["accuracy"], steps, all_learned, s["scored"]) for s, steps in per_run if s],
-                         "_trajectory": [probe for r in recs for probe in _after_learning(r, train, length)]})
+                         "_low": low, "_high": high, "_chance": chance, "_learned": all_learned,
+                         "_runs": [(s["accuracy"], steps, s["scored"]) for s, steps in per_run if s],
+                         "_trajectory": [probe for r in recs for probe in _after_learning(r, train, length,
+                                                                                          all_learned)]})
     return explain(pd.DataFrame(rows))
 
 
