@@ -233,6 +233,12 @@ def test_quality_verdicts_pair_size_by_size_and_report_the_total_matched_transfo
     assert "[seed 0: 1.067, seed 1: 1.067]" in finding.detail  # each ratio names its seed
     assert "Transformer-total" in finding.detail and finding.measured["ratio_total_matched"] == pytest.approx(1.4 / 1.5)
     assert "domain labels" in finding.detail
+    totals = {"swarm-5": 3.5e6, "swarm-25": 8.17e6, "transformer-total": 7.41e6, "transformer": 2.7e6}
+    sized = pd.DataFrame([r | {"params_total": totals[r["label"]]} for r in df.to_dict("records")]
+                         + [quality_row("swarm-25", 1.7) | {"size": "d128", "params_total": 8.17e6}])
+    # the total-matched Transformer is sized to the conf's target (swarm-25), not to the model it is read against
+    assert ("against the total-matched Transformer (sized to swarm-25's total parameters: 7.41M at d128 against "
+            "swarm-25's 8.17M and the 5-encoder swarm's 3.50M): ") in quality.quality_swarm_105(sized).detail
 
 
 def test_quality_claims_refuse_capacity_limited_scores_and_mixed_corpora():

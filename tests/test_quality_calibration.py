@@ -312,6 +312,30 @@ def test_a_row_that_another_precision_reproduces_says_so_before_any_budget():
     assert only_bf16.startswith("budget, measured: reproduces at 4,500 steps")
 
 
+def test_a_run_that_diverged_is_a_miss_with_its_reason_led_by_what_reproduces():
+    def record(dtype, status, final_loss, accuracy=None):
+        scores = {"64": {"accuracy": accuracy, "scored": 128}} if accuracy is not None else {}
+        return {"config": {"calibration": "s", "label": "m", "paper_steps": 1000, "train_lengths": [64], "steps": 5000,
+                           "eval_lengths": [64], "dtype": dtype, "synthetic_task": "induction_heads",
+                           "task_options": {"alphabet": 14}},
+                "synthetic": {"accuracy": scores, "training": {
+                    "steps": 700, "status": status, "final_loss": final_loss,
+                    "val_curve": [[0, {"accuracy": 0.2}], [1, {"accuracy": 0.9}]]}}}
+
+    settings = [{"name": "s", "models": [{"label": "m", "published": {64: 1.0}}]}]
+    diverged, fp32 = record("bf16", "diverged", None), record("fp32", "time_cap", 2.0, accuracy=1.0)
+    alone = calibration_report.table([diverged], settings)
+    assert list(alone["reproduces"]) == ["no"] and alone["answers"].tolist() == [0]  # scored nothing, still a row
+    assert alone["why"].iloc[0] == ("diverged, measured: the training loss turned non-finite at 700 of the paper's 1,000 "
+                                    "steps (70.0%), so nothing was evaluated; accuracy at length 64 along training "
+                                    "0.20 -> 0.90 before it")
+    past_bound = calibration_report.table([record("bf16", "diverged", 40.0)], settings)["why"].iloc[0]
+    assert "the training loss rose past its divergence bound" in past_bound
+    led = calibration_report.table([diverged, fp32], settings).set_index("budget")
+    assert led.loc["5,000 steps, no stop rule, bf16", "why"].startswith(
+        "precision, measured: reproduces in fp32 at 700 steps (5,000 steps, no stop rule, fp32); diverged, measured: ")
+
+
 def test_the_length_benchmark_trains_a_shipped_model_at_any_length_batch_and_task_option():
     from benchmarks import synthetic_length
 

@@ -13,7 +13,9 @@ also says how many of the paper's steps ran and why training stopped, and a row 
 reproduce carries its measured reason (`why`): how far training went against the paper's budget
 (in sequences too, where the run's batch is not the paper's), what the accuracy at the training
 length did on the way there, and how many processes shared the GPU (its launcher's, and all that
-NVML saw on it when the run ended, where the record has them).
+NVML saw on it when the run ended, where the record has them). Runs that diverged scored nothing,
+yet their rows with a published figure are misses too, with "diverged, measured": where the loss
+left its bound and how far the probes at the training length had got.
 Why a row does not reproduce, from the other rows: harness.analysis.calibration_reasons.
 """
 from __future__ import annotations
@@ -110,6 +112,8 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_bat
     if paper and paper_batch and batch and batch != paper_batch:  # steps of another batch are not the paper's steps
         share = (f"{share[:-1]}; {steps * batch / (paper * paper_batch):.1%} of its sequences at batch {batch} "
                  f"against its {paper_batch})")
+    if all(t["status"] == "diverged" for t in trainings):
+        return _diverged(recs, train, share)
     if all(t["status"] == "converged" for t in trainings):
         rule = (f"the stop rule (accuracy >= {config.get('stop_accuracy')} at length {train}) ended training at "
                 f"{share}; the paper trained through all of its steps")
@@ -135,6 +139,19 @@ def why(recs: list[dict], length: int, paper_steps: int | None = None, paper_bat
             f"{mean([c[0] for c in curves]):.2f} -> {mean([c[-1] for c in curves]):.2f} (chance {chance:.2g}), {trend}"
             + (f"; {shared} processes of its launcher shared the GPU" if shared > 1 else "")
             + (f"; {seen} processes were on the GPU when it ended" if seen > shared else ""))
+
+
+def _diverged(recs: list[dict], train: int, share: str) -> str:
+    """The reason of a row whose runs all diverged (harness.quality.train: the loss turned non-finite,
+    or rose past `divergence_factor` x its first value), so nothing was evaluated at any length: where
+    it stopped, and the accuracy at the training length its probes reached before."""
+    trainings = [r["synthetic"]["training"] for r in recs]
+    how = ("turned non-finite" if all(t.get("final_loss") is None for t in trainings)
+           else "rose past its divergence bound (a multiple of its first loss)")
+    curves = [c for c in (_probes(r, train) for r in recs) if c]
+    along = (f"; accuracy at length {train} along training {sum(c[0] for c in curves) / len(curves):.2f} -> "
+             f"{sum(c[-1] for c in curves) / len(curves):.2f} before it" if curves else "")
+    return f"diverged, measured: the training loss {how} at {share}, so nothing was evaluated{along}"
 
 
 def _learned_apart(learned: list[dict], train: int) -> str:
@@ -193,7 +210,9 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
             figure = paper["figures"].get(length)
             slack = paper["precision"] + 1e-9
-            verdict = "-" if figure is None or not n else ("yes" if low - slack <= figure <= high + slack else "no")
+            diverged = all(t["status"] == "diverged" for t in training)  # nothing scored: a miss, with its reason
+            verdict = ("-" if figure is None or not (n or diverged)
+                       else "yes" if low - slack <= figure <= high + slack else "no")
             budget = ", ".join(([f"{layout} layout"] if layout else []) + ([f"{cap:,} steps"] if cap else [])
                                + ([f"{wall:g} s"] if wall else [])
                                + ([] if stops else ["no stop rule"]) + (["CUDA graphs"] if graphs else [])

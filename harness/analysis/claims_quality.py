@@ -14,6 +14,7 @@ from harness.analysis.claims import Claim, Finding, conditions, not_measured
 from harness.analysis.claims_anchors import BRIEF
 from harness.analysis.claims_rows import SRC, ok_rows
 from harness.analysis.claims_speed import transformer_10x_slower
+from harness.structured import shipped_suite_value
 
 QUALITY_TOLERANCE = 1.02  # a quality percentage ("105%") is read as that ratio within 2%, seed by seed
 
@@ -111,10 +112,40 @@ def _ratio_text(paired: pd.DataFrame, what: str) -> str:
     return "; ".join(parts)
 
 
-def _total_text(total: pd.DataFrame, who: str) -> str:
+def _total_target() -> str | None:
+    """The label transformer-total is sized to, as conf/suite/quality.yaml ships it (its `target`,
+    else the first entry); None where the conf has no such entry."""
+    models = shipped_suite_value("quality", "models")
+    entry = next((m for m in models if m.get("label") == "transformer-total"), None)
+    return None if entry is None else entry.get("target") or models[0].get("label", models[0].get("model"))
+
+
+def _total_sizes(rows: pd.DataFrame, total: pd.DataFrame, label: str, who: str) -> str:
+    """Per size, the total-matched Transformer's total parameters beside its target's and this
+    model's: it is matched to one model's total only, so a ratio against it reads with both."""
+    target = _total_target()
+    sizes = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
+
+    def millions(name: str | None, size: str) -> str | None:
+        found = sizes.loc[(sizes["label"] == name) & (sizes["size"] == size), "params_total"].dropna()
+        return None if found.empty else f"{found.median() / 1e6:.2f}M"
+
+    parts = []
+    for size in total.index.get_level_values("size").unique():
+        at, mine = ("" if size == "-" else f" at {size}"), millions(label, size)
+        of_target = millions(target, size) if target and target != label else None
+        parts.append(f"{millions('transformer-total', size)}{at}"
+                     + (f" against {target}'s {of_target}" if of_target else "")
+                     + (f" and the {who}'s {mine}" if mine else ""))
+    sized_to = f"sized to {target}'s total parameters" if target else "sized to a total parameter count"
+    return f" ({sized_to}: {'; '.join(parts)})"
+
+
+def _total_text(rows: pd.DataFrame, total: pd.DataFrame, label: str, who: str) -> str:
     if total.empty:
         return "; the total-matched Transformer was not run"
-    return "; against the total-matched Transformer: " + _ratio_text(total, f"bpb(Transformer-total)/bpb({who})")
+    sized = _total_sizes(rows, total, label, who) if "params_total" in rows else ""
+    return f"; against the total-matched Transformer{sized}: " + _ratio_text(total, f"bpb(Transformer-total)/bpb({who})")
 
 
 def quality_swarm_105(df: pd.DataFrame) -> Finding:
@@ -130,7 +161,7 @@ def quality_swarm_105(df: pd.DataFrame) -> Finding:
     versus = "; a single Mamba of the same active size: " + ", ".join(
         f"{bpb:.3f}" + ("" if size == "-" else f" at {size}") for size, bpb in mamba.items()) if not mamba.empty else ""
     detail = (_ratio_text(paired, "bpb(Transformer)/bpb(5-encoder swarm)") + f"; claimed 1.05{versus}"
-              + _total_text(total, "5-encoder swarm")
+              + _total_text(rows, total, "swarm-5", "5-encoder swarm")
               + "; only the swarm is trained with the corpus's domain labels (its router's supervision)")
     return Finding(verdict, detail, {"ratio": paired["ratio"].mean(), "per_seed": paired["ratio"].round(4).tolist(),
                                      "ratio_total_matched": total["ratio"].mean() if not total.empty else None},
@@ -146,7 +177,8 @@ def quality_mamba_95(df: pd.DataFrame) -> Finding:
     quality_ok = (paired["ratio"] >= 0.95 / QUALITY_TOLERANCE).all()
     verdict = "supported" if quality_ok and speed.verdict == "supported" else (
         "refuted" if not quality_ok or speed.verdict == "refuted" else "inconclusive")
-    detail = (_ratio_text(paired, "bpb(Transformer)/bpb(Mamba)") + _total_text(total, "Mamba")
+    rows, _ = quality_rows(df)
+    detail = (_ratio_text(paired, "bpb(Transformer)/bpb(Mamba)") + _total_text(rows, total, "mamba", "Mamba")
               + f"; efficiency: {speed.detail}")
     return Finding(verdict, detail, {"bpb_ratio": paired["ratio"].mean(), "latency_ratio": speed.measured.get("ratio")},
                    where, [*paired["mine_id"], *paired["trans_id"], *speed.points])
