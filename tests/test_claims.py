@@ -301,6 +301,22 @@ def test_a_feature_claim_pairs_its_variant_with_its_baseline_per_seed(claim, var
     assert claim(df[df["label"] == baseline]).verdict == "not measured"
 
 
+def test_a_feature_lower_on_every_seed_is_supported_only_where_the_pairs_agree_in_size():
+    def pairs(differences):
+        return pd.DataFrame([quality_row(features.STATEFUL, 1.7 + d, seed=s) | {"point_id": f"v{s}"}
+                             for s, d in enumerate(differences)]
+                            + [quality_row(features.STATELESS, 1.7, seed=s) | {"point_id": f"b{s}"}
+                               for s in range(len(differences))])
+
+    steady = features.stateful_routing(pairs([-0.0034, -0.0019, -0.0033]))  # the H200 stateful pairs' sizes
+    assert steady.verdict == "supported"
+    assert "mean paired difference -0.0029 bpb, 95% interval [-0.0049, -0.0008]" in steady.detail
+    scattered = features.stateful_routing(pairs([-0.001, -0.02, -0.0005]))  # lower on 3 of 3, one by luck of size
+    assert scattered.verdict == "inconclusive" and "lower on 3 of 3 pairs" in scattered.detail
+    single = features.stateful_routing(pairs([-0.01]))
+    assert single.verdict == "inconclusive" and "one pair (-0.0100 bpb): no interval" in single.detail
+
+
 def test_adaptive_depth_needs_better_bits_per_byte_without_more_encoders():
     def run(label, bpb, k, seed):
         return quality_row(label, bpb, seed=seed) | {"point_id": f"{label}{seed}", "test_k_mean": k}

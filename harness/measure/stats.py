@@ -3,7 +3,8 @@
 NumPy and SciPy only (the dashboard and the store use it without torch). Percentiles use
 linear interpolation; the CI is a percentile bootstrap of the median with a fixed seed, so the
 same samples always give the same interval. `fit_power_law` gives scaling exponents with a
-t-based CI (the dashboard's fitted exponents, the claims ledger's scaling verdicts).
+t-based CI (the dashboard's fitted exponents, the claims ledger's scaling verdicts);
+`mean_interval`, the t-interval of a mean (the ledger's paired feature differences).
 """
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ def summarize(samples) -> dict:
         "iqr_over_median": iqr / float(median) if median > 0 else float("nan"),
         "noisy": bool(median > 0 and iqr / float(median) > NOISY_IQR_OVER_MEDIAN),
     }
+
+
+def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): Student's t-interval of the mean of `values` (n - 1 degrees of freedom);
+    low and high are NaN with fewer than 2 values."""
+    x = np.asarray(values, float)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return mean, mean - half, mean + half
 
 
 def fit_power_law(x, y, level: float = 0.95) -> dict | None:
