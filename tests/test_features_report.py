@@ -47,6 +47,7 @@ def test_variants_pair_with_their_baseline_and_take_the_latency_of_their_exact_c
     (row,) = features_report.table(records, [ATTENTION], timings).to_dict("records")
     assert (row["variant"], row["baseline"], row["seeds"], row["lower on"]) == ("swarm fusion=attention", "swarm", 2, "1 of 2")
     assert row["Δ bpb"] == "-0.0500 ± 0.1500"
+    assert row["Δ 95% interval"] == "[-1.9559, +1.8559]"  # two pairs: t(0.975, 1) = 12.71 times the standard error
     assert row["forward ms variant"] == "6.00 [5.00, 7.00] (2) at 1.00 encoders/chunk" and row["forward ms baseline"] == "-"
 
 

@@ -2,7 +2,7 @@
 (conf/suite/quality.yaml, `feature_models`, each entry naming its `baseline`).
 
 Per feature and size: held-out bpb of the variant and its baseline paired per seed (the same
-tokens, seeds and scoring), and what the feature costs: parameters and fp32 weight memory,
+tokens, seeds and scoring; the mean difference with half its range and its 95% t-interval), and what the feature costs: parameters and fp32 weight memory,
 encoders per chunk on test text, and forward latency where `suite=scaling` records of exactly
 the trained model config exist (same batch and context; capacity limit ignored, since scoring
 runs without one), the median over processes with their range.
@@ -14,6 +14,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from harness.measure.stats import mean_interval
 from harness.store import results
 from harness.structured import shipped_suite_value
 
@@ -101,6 +102,7 @@ def table(records: Iterable[dict], feature_models: list[dict], timings: Iterable
                 "lr": ", ".join(sorted({f"{lr:g}" for _, lr in seeds})),
                 "bpb variant": mine.loc[seeds, "bpb"].mean(), "bpb baseline": base.loc[seeds, "bpb"].mean(),
                 "Δ bpb": f"{delta.mean():+.4f} ± {(delta.max() - delta.min()) / 2:.4f}",
+                "Δ 95% interval": _interval(delta),
                 "lower on": f"{int((delta < 0).sum())} of {len(seeds)}",
                 "params": f"{int(mine['params total'].iloc[0]):,} vs {int(base['params total'].iloc[0]):,}",
                 "weights MB (fp32)": f"{mine['params total'].iloc[0] * 4 / 1e6:.1f} vs "
@@ -110,6 +112,12 @@ def table(records: Iterable[dict], feature_models: list[dict], timings: Iterable
                 "forward ms variant": _latency(latency, mine["timing key"].iloc[0]),
                 "forward ms baseline": _latency(latency, base["timing key"].iloc[0])})
     return pd.DataFrame(rows)
+
+
+def _interval(delta: pd.Series) -> str:
+    """The t-interval of the mean paired difference, as the ledger's feature verdicts read it."""
+    _, low, high = mean_interval(delta)
+    return f"[{low:+.4f}, {high:+.4f}]" if len(delta) > 1 else "-"
 
 
 def write_lines(store: Path, records: list[dict], feature_models: list[dict] | None = None) -> list[str]:
