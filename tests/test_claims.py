@@ -233,12 +233,32 @@ def test_quality_verdicts_pair_size_by_size_and_report_the_total_matched_transfo
     assert "[seed 0: 1.067, seed 1: 1.067]" in finding.detail  # each ratio names its seed
     assert "Transformer-total" in finding.detail and finding.measured["ratio_total_matched"] == pytest.approx(1.4 / 1.5)
     assert "domain labels" in finding.detail
-    totals = {"swarm-5": 3.5e6, "swarm-25": 8.17e6, "transformer-total": 7.41e6, "transformer": 2.7e6}
-    sized = pd.DataFrame([r | {"params_total": totals[r["label"]]} for r in df.to_dict("records")]
-                         + [quality_row("swarm-25", 1.7) | {"size": "d128", "params_total": 8.17e6}])
-    # the total-matched Transformer is sized to the conf's target (swarm-25), not to the model it is read against
+
+
+def test_the_total_matched_transformer_names_the_model_it_is_sized_to(monkeypatch):
+    def run(label, bpb, seed, params):
+        return quality_row(label, bpb, seed=seed) | {"size": "d128", "point_id": f"{label}{seed}", "params_total": params}
+
+    df = pd.DataFrame([run("swarm-5", 1.5, s, 3.5e6) for s in range(2)] + [run("transformer", 1.6, s, 2.7e6)
+                       for s in range(2)] + [run("transformer-total", 1.4, s, 7.41e6) for s in range(2)]
+                      + [run("swarm-25", 1.7, 0, 8.17e6)])
+    conf = [{"model": "swarm", "label": "swarm-5"}, {"model": "swarm", "label": "swarm-25"},
+            {"model": "transformer", "label": "transformer-total", "match": "params_total", "target": "swarm-25"}]
+    monkeypatch.setattr(quality, "shipped_suite_value", lambda suite, key: conf)
+    # sized to its target (swarm-25), not to the model it is read against
     assert ("against the total-matched Transformer (sized to swarm-25's total parameters: 7.41M at d128 against "
-            "swarm-25's 8.17M and the 5-encoder swarm's 3.50M): ") in quality.quality_swarm_105(sized).detail
+            "swarm-25's 8.17M and the 5-encoder swarm's 3.50M): ") in quality.quality_swarm_105(df).detail
+    unrecorded = df.assign(params_total=[3.5e6, 3.5e6, 2.7e6, 2.7e6, None, None, 8.17e6])  # older records
+    assert ("(sized to swarm-25's total parameters: its total not recorded at d128 against swarm-25's 8.17M and the "
+            "5-encoder swarm's 3.50M)") in quality.quality_swarm_105(unrecorded).detail
+    assert "sized to swarm-25's total parameters: its total not recorded at d128):" in \
+        quality.quality_swarm_105(df.drop(columns="params_total")).detail
+    monkeypatch.setattr(quality, "shipped_suite_value", lambda suite, key: conf[:1] + [conf[2] | {"target": None}])
+    assert "sized to swarm-5's total parameters: 7.41M at d128 against the 5-encoder swarm's 3.50M" in \
+        quality.quality_swarm_105(df).detail  # no target: the first entry, as the suite sizes it
+    monkeypatch.setattr(quality, "shipped_suite_value", lambda suite, key: [])
+    assert "(sized to a total parameter count: 7.41M at d128 against the 5-encoder swarm's 3.50M)" in \
+        quality.quality_swarm_105(df).detail
 
 
 def test_quality_claims_refuse_capacity_limited_scores_and_mixed_corpora():

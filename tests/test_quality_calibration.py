@@ -331,6 +331,9 @@ def test_a_run_that_diverged_is_a_miss_with_its_reason_led_by_what_reproduces():
                                     "0.20 -> 0.90 before it")
     past_bound = calibration_report.table([record("bf16", "diverged", 40.0)], settings)["why"].iloc[0]
     assert "the training loss rose past its divergence bound" in past_bound
+    unstored = calibration_report.table([record("bf16", "diverged", float("nan"))], settings)["why"].iloc[0]
+    assert "the training loss turned non-finite" in unstored  # train()'s own NaN, before the store writes null
+    assert not re.search(r"\bnan\b", "\n".join(calibration_report.lines([diverged], settings)))  # missing: "-"
     led = calibration_report.table([diverged, fp32], settings).set_index("budget")
     assert led.loc["5,000 steps, no stop rule, bf16", "why"].startswith(
         "precision, measured: reproduces in fp32 at 700 steps (5,000 steps, no stop rule, fp32); diverged, measured: ")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.measure.stats import summarize
+from harness.measure.stats import mean_interval, summarize
 from harness.store import results
 from harness.store.atomic import write_json_atomic
 from harness.store.points import point_id
@@ -73,6 +73,13 @@ def test_summary_statistics():
     assert not quiet["noisy"] and quiet["iqr_over_median"] < 0.1
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_the_mean_interval_is_students_t_over_the_finite_values():
+    mean, low, high = mean_interval([1.0, 2.0, 3.0, float("nan")])  # t(0.975, 2) = 4.303, standard error 1/sqrt(3)
+    assert mean == 2.0 and (low, high) == pytest.approx((2 - 4.3027 / np.sqrt(3), 2 + 4.3027 / np.sqrt(3)), abs=1e-4)
+    assert mean_interval([5.0])[0] == 5.0 and np.isnan(mean_interval([5.0])[1:]).all()
+    assert np.isnan(mean_interval([])).all()
 
 
 def test_one_headline_memory_column_names_its_kind():

@@ -145,9 +145,10 @@ def _diverged(recs: list[dict], train: int, share: str) -> str:
     """The reason of a row whose runs all diverged (harness.quality.train: the loss turned non-finite,
     or rose past `divergence_factor` x its first value), so nothing was evaluated at any length: where
     it stopped, and the accuracy at the training length its probes reached before."""
-    trainings = [r["synthetic"]["training"] for r in recs]
-    how = ("turned non-finite" if all(t.get("final_loss") is None for t in trainings)
-           else "rose past its divergence bound (a multiple of its first loss)")
+    finite = [t.get("final_loss") is not None and math.isfinite(t["final_loss"])
+              for t in (r["synthetic"]["training"] for r in recs)]  # a stored NaN reads back as None
+    how = ("turned non-finite" if not any(finite) else "rose past its divergence bound (a multiple of its first loss)"
+           if all(finite) else "turned non-finite or rose past its divergence bound (a multiple of its first loss)")
     curves = [c for c in (_probes(r, train) for r in recs) if c]
     along = (f"; accuracy at length {train} along training {sum(c[0] for c in curves) / len(curves):.2f} -> "
              f"{sum(c[-1] for c in curves) / len(curves):.2f} before it" if curves else "")
@@ -202,6 +203,7 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
         train = _train_length(recs[0])
         chance = _chance(recs[0]["config"])
         apart = _learned_apart(runs.get(key[:-1] + (True,), []), train) if not all_learned else ""
+        diverged = all(t["status"] == "diverged" for t in training)
         for length in lengths:
             per_run = [(r["synthetic"]["accuracy"].get(str(length)), t["steps"]) for r, t in zip(recs, training)]
             scored = [s for s, _ in per_run if s]
@@ -210,9 +212,10 @@ def table(records: Iterable[dict], settings: list[dict]) -> pd.DataFrame:
             low, high = wilson(ours * n, n) if n else (math.nan, math.nan)
             figure = paper["figures"].get(length)
             slack = paper["precision"] + 1e-9
-            diverged = all(t["status"] == "diverged" for t in training)  # nothing scored: a miss, with its reason
-            verdict = ("-" if figure is None or not (n or diverged)
-                       else "yes" if low - slack <= figure <= high + slack else "no")
+            if figure is None or not (n or diverged):
+                verdict = "-"
+            else:  # runs that all diverged scored nothing: a miss, with its reason
+                verdict = "yes" if n and low - slack <= figure <= high + slack else "no"
             budget = ", ".join(([f"{layout} layout"] if layout else []) + ([f"{cap:,} steps"] if cap else [])
                                + ([f"{wall:g} s"] if wall else [])
                                + ([] if stops else ["no stop rule"]) + (["CUDA graphs"] if graphs else [])
@@ -249,5 +252,5 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
             "reproduce in another data layout, precision or rate, else in the same one, or ours at every budget; "
             "a published figure between our seeds; a variant of the model that reproduces or learned the task.", "",
             calibration.astype(object).where(calibration.notna(), None).to_markdown(  # missing: "-", not "nan"
-                index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns],
-                                    intfmt=",", missingval="-"), ""]
+                index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns], intfmt=",",
+                missingval="-"), ""]

@@ -9,7 +9,8 @@ A feature "helps" (supported) when its variant scores lower bpb than the baselin
 and the 95% t-interval of the mean paired difference lies below zero: with three seeds, lower on
 all three happens by chance one time in eight, and each run's bf16 training moves its bpb by up to
 a few thousandths (results/reference/h200/logs/same-seed-reruns-2026-12-02), so the pairs must
-also agree in size. Lower on none: refuted; otherwise inconclusive. Dynamic k must also
+also agree in size. Lower on none: refuted, with no interval asked: a feature that never lowers bpb
+does not improve it, significant or not. Otherwise inconclusive. Dynamic k must also
 not use more encoders per chunk on test text than the fixed k it is compared with; otherwise
 a gain would be bought with compute, and the verdict says so.
 """
@@ -67,13 +68,15 @@ def _helps(df: pd.DataFrame, variant: str, baseline: str, what: str) -> tuple[Fi
                          for (size, seed, _), v, b in zip(pairs.index, pairs["variant"], pairs["baseline"]))
     rates = ", ".join(sorted({f"{lr:g}" for *_, lr in pairs.index}))
     detail = (f"{what}: bpb {pairs['variant'].mean():.3f} against {pairs['baseline'].mean():.3f} "
-              f"({variant} vs {baseline}, both at lr {rates}; {per_pair}); lower on {int(better.sum())} of {len(pairs)} pairs; "
-              f"{interval}")
+              f"({variant} vs {baseline}, both at lr {rates}; {per_pair}); "
+              f"lower on {int(better.sum())} of {len(pairs)} pairs; {interval}")
     first = pairs.index[0]
     rows, _ = quality_rows(df, one_rate=False)
     where = conditions(rows[rows["point_id"] == pairs.loc[first, "variant_id"]].iloc[0],
                        rows[rows["point_id"] == pairs.loc[first, "baseline_id"]].iloc[0])
-    return Finding(verdict, detail, {"bpb_variant": pairs["variant"].mean(), "bpb_baseline": pairs["baseline"].mean()},
+    measured = {"bpb_variant": pairs["variant"].mean(), "bpb_baseline": pairs["baseline"].mean(),
+                "difference_mean": mean, **({"difference_low": low, "difference_high": high} if len(pairs) > 1 else {})}
+    return Finding(verdict, detail, measured,
                    where, [*pairs["variant_id"], *pairs["baseline_id"]]), pairs
 
 

@@ -122,21 +122,25 @@ def _total_target() -> str | None:
 
 def _total_sizes(rows: pd.DataFrame, total: pd.DataFrame, label: str, who: str) -> str:
     """Per size, the total-matched Transformer's total parameters beside its target's and this
-    model's: it is matched to one model's total only, so a ratio against it reads with both."""
+    model's: it is matched to one model's total only, so a ratio against it reads with both. The
+    target is the shipped conf's (records do not name it); a count no record holds is left out."""
     target = _total_target()
-    sizes = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
+    by_size = rows.assign(size=rows["size"].fillna("-") if "size" in rows else "-")
 
     def millions(name: str | None, size: str) -> str | None:
-        found = sizes.loc[(sizes["label"] == name) & (sizes["size"] == size), "params_total"].dropna()
+        if "params_total" not in by_size:
+            return None
+        found = by_size.loc[(by_size["label"] == name) & (by_size["size"] == size), "params_total"].dropna()
         return None if found.empty else f"{found.median() / 1e6:.2f}M"
 
     parts = []
     for size in total.index.get_level_values("size").unique():
-        at, mine = ("" if size == "-" else f" at {size}"), millions(label, size)
+        own, mine = millions("transformer-total", size), millions(label, size)
         of_target = millions(target, size) if target and target != label else None
-        parts.append(f"{millions('transformer-total', size)}{at}"
-                     + (f" against {target}'s {of_target}" if of_target else "")
-                     + (f" and the {who}'s {mine}" if mine else ""))
+        counts = ([f"{own}" if own else "its total not recorded"] + ([f"{target}'s {of_target}"] if of_target else [])
+                  + ([f"the {who}'s {mine}"] if mine else []))
+        parts.append(f"{counts[0]}{'' if size == '-' else f' at {size}'}"
+                     + (f" against {' and '.join(counts[1:])}" if counts[1:] else ""))
     sized_to = f"sized to {target}'s total parameters" if target else "sized to a total parameter count"
     return f" ({sized_to}: {'; '.join(parts)})"
 
@@ -144,8 +148,8 @@ def _total_sizes(rows: pd.DataFrame, total: pd.DataFrame, label: str, who: str) 
 def _total_text(rows: pd.DataFrame, total: pd.DataFrame, label: str, who: str) -> str:
     if total.empty:
         return "; the total-matched Transformer was not run"
-    sized = _total_sizes(rows, total, label, who) if "params_total" in rows else ""
-    return f"; against the total-matched Transformer{sized}: " + _ratio_text(total, f"bpb(Transformer-total)/bpb({who})")
+    return (f"; against the total-matched Transformer{_total_sizes(rows, total, label, who)}: "
+            + _ratio_text(total, f"bpb(Transformer-total)/bpb({who})"))
 
 
 def quality_swarm_105(df: pd.DataFrame) -> Finding:

@@ -2,10 +2,11 @@
 (conf/suite/quality.yaml, `feature_models`, each entry naming its `baseline`).
 
 Per feature and size: held-out bpb of the variant and its baseline paired per seed (the same
-tokens, seeds and scoring; the mean difference with half its range and its 95% t-interval), and what the feature costs: parameters and fp32 weight memory,
-encoders per chunk on test text, and forward latency where `suite=scaling` records of exactly
-the trained model config exist (same batch and context; capacity limit ignored, since scoring
-runs without one), the median over processes with their range.
+tokens, seeds and scoring; the mean difference with half its range and its 95% t-interval), and
+what the feature costs: parameters and fp32 weight memory, encoders per chunk on test text, and
+forward latency where `suite=scaling` records of exactly the trained model config exist (same
+batch and context; capacity limit ignored, since scoring runs without one), the median over
+processes with their range.
 """
 from __future__ import annotations
 

@@ -128,7 +128,9 @@ def not_ok_table(records: list[dict]) -> pd.DataFrame:
 
 
 def _markdown(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="-")
+    """`table` as markdown; a missing value prints "-" (tabulate's missingval sees None, not NaN)."""
+    return table.astype(object).where(table.notna(), None).to_markdown(index=False, floatfmt=".3f", intfmt=",",
+                                                                       missingval="-")
 
 
 def write(store: str | Path, calibration: list[dict] | None = None, feature_models: list[dict] | None = None) -> list[str]:

@@ -43,9 +43,12 @@ def summarize(samples) -> dict:
 
 
 def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): Student's t-interval of the mean of `values` (n - 1 degrees of freedom);
-    low and high are NaN with fewer than 2 values."""
+    """(mean, low, high): Student's t-interval of the mean of the finite `values` (n - 1 degrees of
+    freedom); low and high are NaN with fewer than 2 of them, all three with none."""
     x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan"), float("nan")
     mean = float(x.mean())
     if len(x) < 2:
         return mean, float("nan"), float("nan")
