@@ -251,6 +251,11 @@ def lines(records: list[dict], settings: list[dict]) -> list[str]:
             "with the same setting, model, rate and length at its other budgets and precisions: the fewest steps that "
             "reproduce in another data layout, precision or rate, else in the same one, or ours at every budget; "
             "a published figure between our seeds; a variant of the model that reproduces or learned the task.", "",
-            calibration.astype(object).where(calibration.notna(), None).to_markdown(  # missing: "-", not "nan"
-                index=False, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns], intfmt=",",
-                missingval="-"), ""]
+            markdown(calibration, floatfmt=["g" if c == "lr" else ".3f" for c in calibration.columns]), ""]
+
+
+def markdown(table: pd.DataFrame, floatfmt: str | list[str] = ".3f") -> str:
+    """`table` as the reports' markdown: a missing value prints "-" (tabulate's missingval sees None,
+    not pandas' NaN), integers with thousands separators."""
+    return table.astype(object).where(table.notna(), None).to_markdown(index=False, floatfmt=floatfmt, intfmt=",",
+                                                                       missingval="-")

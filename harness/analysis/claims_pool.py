@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
+
+from harness.measure.stats import mean_interval
 
 MIN_PROCESSES = 3
 POOLED = {"latency_ms_p50": ("latency_ms_ci_lo", "latency_ms_ci_hi"),
@@ -23,13 +24,13 @@ POOLED = {"latency_ms_p50": ("latency_ms_ci_lo", "latency_ms_ci_hi"),
 
 
 def log_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """(geometric mean, low, high): the t-interval of the mean of log(values)."""
-    logs = np.log(np.asarray(values, float))
-    center = float(np.exp(logs.mean()))
-    if len(logs) < 2:
+    """(geometric mean, low, high): the t-interval of the mean of log(values), back on the values' scale;
+    one value is its own interval."""
+    mean, low, high = mean_interval(np.log(np.asarray(values, float)), level)
+    center = float(np.exp(mean))
+    if len(values) < 2:
         return center, center, center
-    half = scipy_stats.t.ppf(0.5 + level / 2, len(logs) - 1) * logs.std(ddof=1) / np.sqrt(len(logs))
-    return center, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
+    return center, float(np.exp(low)), float(np.exp(high))
 
 
 def _pool_group(group: pd.DataFrame) -> pd.Series:

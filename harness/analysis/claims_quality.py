@@ -83,21 +83,22 @@ def _paired(rows: pd.DataFrame, label: str, baseline: str) -> pd.DataFrame:
                          "mine_lr": mine.loc[keys, "lr"], "trans_lr": base.loc[keys, "lr"]}).sort_index()
 
 
-def _paired_ratios(df: pd.DataFrame, label: str, needs: str) -> tuple[Finding | None, pd.DataFrame, pd.DataFrame, dict]:
+def _paired_ratios(df: pd.DataFrame, label: str, needs: str
+                   ) -> tuple[Finding | None, pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """The active-matched pairs (verdicts read these) and the total-matched ones (reported beside),
-    each per (size, seed), and the conditions of the first active pair."""
+    each per (size, seed), the conditions of the first active pair and the quality rows read."""
     rows, refusal = quality_rows(df)
     if refusal:
-        return Finding("not measured", refusal), pd.DataFrame(), pd.DataFrame(), {}
+        return Finding("not measured", refusal), pd.DataFrame(), pd.DataFrame(), {}, rows
     if rows.empty or "seed" not in rows:
-        return not_measured(needs), pd.DataFrame(), pd.DataFrame(), {}
+        return not_measured(needs), pd.DataFrame(), pd.DataFrame(), {}, rows
     active, total = _paired(rows, label, "transformer"), _paired(rows, label, "transformer-total")
     if active.empty:
-        return not_measured(needs), active, total, {}
+        return not_measured(needs), active, total, {}, rows
     def row(point_id) -> pd.Series:
         return rows[rows["point_id"] == point_id].iloc[0]
 
-    return None, active, total, conditions(row(active["mine_id"].iloc[0]), row(active["trans_id"].iloc[0]))
+    return None, active, total, conditions(row(active["mine_id"].iloc[0]), row(active["trans_id"].iloc[0])), rows
 
 
 def _ratio_text(paired: pd.DataFrame, what: str) -> str:
@@ -153,11 +154,10 @@ def _total_text(rows: pd.DataFrame, total: pd.DataFrame, label: str, who: str) -
 
 
 def quality_swarm_105(df: pd.DataFrame) -> Finding:
-    finding, paired, total, where = _paired_ratios(df, "swarm-5", "suite=quality: swarm-5 and the active-matched "
-                                                   "transformer, scored without capacity drops")
+    finding, paired, total, where, rows = _paired_ratios(df, "swarm-5", "suite=quality: swarm-5 and the active-"
+                                                         "matched transformer, scored without capacity drops")
     if finding:
         return finding
-    rows, _ = quality_rows(df)
     near = 1.05 / QUALITY_TOLERANCE
     verdict = ("supported" if (paired["ratio"] >= near).all() else
                "refuted" if (paired["ratio"] < near).all() else "inconclusive")
@@ -173,15 +173,14 @@ def quality_swarm_105(df: pd.DataFrame) -> Finding:
 
 
 def quality_mamba_95(df: pd.DataFrame) -> Finding:
-    finding, paired, total, where = _paired_ratios(df, "mamba", "suite=quality: mamba and the active-matched "
-                                                   "transformer, scored the same way")
+    finding, paired, total, where, rows = _paired_ratios(df, "mamba", "suite=quality: mamba and the active-matched "
+                                                         "transformer, scored the same way")
     if finding:
         return finding
     speed = transformer_10x_slower(df)
     quality_ok = (paired["ratio"] >= 0.95 / QUALITY_TOLERANCE).all()
     verdict = "supported" if quality_ok and speed.verdict == "supported" else (
         "refuted" if not quality_ok or speed.verdict == "refuted" else "inconclusive")
-    rows, _ = quality_rows(df)
     detail = (_ratio_text(paired, "bpb(Transformer)/bpb(Mamba)") + _total_text(rows, total, "mamba", "Mamba")
               + f"; efficiency: {speed.detail}")
     return Finding(verdict, detail, {"bpb_ratio": paired["ratio"].mean(), "latency_ratio": speed.measured.get("ratio")},

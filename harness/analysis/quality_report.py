@@ -127,12 +127,6 @@ def not_ok_table(records: list[dict]) -> pd.DataFrame:
 
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    """`table` as markdown; a missing value prints "-" (tabulate's missingval sees None, not NaN)."""
-    return table.astype(object).where(table.notna(), None).to_markdown(index=False, floatfmt=".3f", intfmt=",",
-                                                                       missingval="-")
-
-
 def write(store: str | Path, calibration: list[dict] | None = None, feature_models: list[dict] | None = None) -> list[str]:
     """Write `<store>/report.md` from the records in `store` (one suite's directory), with the
     calibration table against `calibration` (suite.calibration) and the features table of
@@ -145,23 +139,23 @@ def write(store: str | Path, calibration: list[dict] | None = None, feature_mode
     bpb = bpb_table(records)
     if not bpb.empty:
         lines += ["## Held-out bits per byte (lower is better): mean over seeds ± half their range", "",
-                  _markdown(seed_summary(bpb)), "",
+                  calibration_report.markdown(seed_summary(bpb)), "",
                   "## Every corpus run", "",
-                  _markdown(bpb.sort_values(["size", "mean bpb", "seed"]).drop(columns=["corpus", "tokenizer"])), "",
+                  calibration_report.markdown(bpb.sort_values(["size", "mean bpb", "seed"]).drop(columns=["corpus", "tokenizer"])), "",
                   f"Corpus {', '.join(bpb['corpus'].dropna().unique())}; tokenizer "
                   f"{', '.join(bpb['tokenizer'].dropna().unique())}.", ""]
     lines += features_report.write_lines(store, records, feature_models)
     sweep = lr_sweep_table(records)
     if not sweep.empty:
-        lines += ["## Learning-rate sweep (validation split; * the best per model)", "", _markdown(sweep), ""]
+        lines += ["## Learning-rate sweep (validation split; * the best per model)", "", calibration_report.markdown(sweep), ""]
     synthetic = synthetic_table(records)
     if not synthetic.empty:
         lines += ["## Synthetic tasks: accuracy against sequence length", "",
                   f"Chance: {', '.join(f'{t.name} {1 / t.answers:.3f}' for t in TASKS.values())}. Lengths past "
-                  "'trained at' are extrapolation.", "", _markdown(synthetic), ""]
+                  "'trained at' are extrapolation.", "", calibration_report.markdown(synthetic), ""]
     failed = not_ok_table(every)
     if not failed.empty:
-        lines += [f"## {NOT_OK_HEADING}", "", _markdown(failed), ""]
+        lines += [f"## {NOT_OK_HEADING}", "", calibration_report.markdown(failed), ""]
     if lines:
         (store / "report.md").write_text("\n".join(["# suite=quality", "", *lines]))
     return lines
